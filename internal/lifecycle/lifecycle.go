@@ -1,0 +1,301 @@
+// Package lifecycle is the accept loop, connection tracking and graceful
+// shutdown that every applayer server shares, so that each protocol package
+// gets Serve, Shutdown and Close right without writing them again.
+//
+// A protocol's Server embeds or holds a [Tracker] and calls
+// [Tracker.ServeListener] from its Serve method with a per-connection
+// handler (TCP), or [Tracker.ServePacket] with its read loop (UDP).
+//
+// Shutdown follows net/http: stop accepting, wake connections that are
+// waiting for input, let work in flight finish, then, if the context expires
+// first, close what is left. Handlers cooperate through [Tracker.ReadDeadline]:
+// they call it before each read that waits for a client's next move, and end
+// the connection cleanly when it reports false or when a read fails while
+// [Tracker.ShuttingDown] is true.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxConns is the connection limit when Tracker.MaxConns is zero.
+const DefaultMaxConns = 4096
+
+// ErrClosed is returned by Serve methods after Shutdown or Close when the
+// Tracker was given no error of the protocol's own.
+var ErrClosed = errors.New("server closed")
+
+// A Tracker owns a server's listeners and connections. Its exported fields
+// are configuration, set before the first Serve call; the zero value works.
+type Tracker struct {
+	// Name labels log lines, e.g. "upper/tcp".
+	Name string
+	// MaxConns bounds the connections served at once (default
+	// DefaultMaxConns; negative means no limit). A connection accepted over
+	// the limit is closed at once, so that a flood of idle connections
+	// cannot make later clients wait unseen in the listen queue.
+	MaxConns int
+	// Logger receives accept errors, refused connections and recovered
+	// panics. Nil means slog.Default().
+	Logger *slog.Logger
+	// ErrClosed is what Serve returns after Shutdown or Close; typically the
+	// protocol package's ErrServerClosed. Nil means ErrClosed.
+	ErrClosed error
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	packets   map[net.PacketConn]struct{}
+	conns     map[net.Conn]struct{}
+	shutdown  atomic.Bool
+	done      chan struct{} // closed when shutdown starts
+	handlers  sync.WaitGroup
+	lastWarn  atomic.Int64 // unix nanoseconds of the last over-limit warning
+}
+
+func (t *Tracker) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
+}
+
+func (t *Tracker) errClosed() error {
+	if t.ErrClosed != nil {
+		return t.ErrClosed
+	}
+	return ErrClosed
+}
+
+func (t *Tracker) init() {
+	if t.done == nil {
+		t.done = make(chan struct{})
+		t.listeners = make(map[net.Listener]struct{})
+		t.packets = make(map[net.PacketConn]struct{})
+		t.conns = make(map[net.Conn]struct{})
+	}
+}
+
+// Done returns a channel that is closed when Shutdown or Close begins.
+func (t *Tracker) Done() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.init()
+	return t.done
+}
+
+// ShuttingDown reports whether Shutdown or Close has begun.
+func (t *Tracker) ShuttingDown() bool { return t.shutdown.Load() }
+
+// ReadDeadline sets c's read deadline to now+d (no deadline when d <= 0) and
+// reports whether the connection should go on reading. It returns false once
+// shutdown has begun; setting the deadline before checking closes the race
+// with Shutdown, which sets the flag before it wakes readers.
+func (t *Tracker) ReadDeadline(c net.Conn, d time.Duration) bool {
+	var dl time.Time
+	if d > 0 {
+		dl = time.Now().Add(d)
+	}
+	c.SetReadDeadline(dl)
+	return !t.shutdown.Load()
+}
+
+// Conns reports how many connections are being served.
+func (t *Tracker) Conns() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
+// ServeListener accepts connections on l and runs handle for each in its own
+// goroutine until Shutdown or Close, then returns the Tracker's ErrClosed. The
+// connection is closed when handle returns; a panic in handle is logged with
+// its stack and closes only that connection. Temporary accept errors (such as
+// running out of file descriptors) are retried with a capped back-off.
+func (t *Tracker) ServeListener(l net.Listener, handle func(net.Conn)) error {
+	t.mu.Lock()
+	t.init()
+	if t.shutdown.Load() {
+		t.mu.Unlock()
+		l.Close()
+		return t.errClosed()
+	}
+	t.listeners[l] = struct{}{}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.listeners, l)
+		t.mu.Unlock()
+		l.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if t.shutdown.Load() {
+				return t.errClosed()
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				t.logger().Warn("accept failed; retrying", "server", t.Name, "err", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-t.Done():
+				}
+				continue
+			}
+			return fmt.Errorf("%s: accept: %w", t.Name, err)
+		}
+		backoff = 0
+		if !t.track(c) {
+			c.Close()
+			continue
+		}
+		go t.run(c, handle)
+	}
+}
+
+// isTemporary reports errors that a later Accept may not repeat: running out
+// of descriptors or buffers, or a connection reset before it was accepted.
+func isTemporary(err error) bool {
+	var te interface{ Temporary() bool }
+	return errors.As(err, &te) && te.Temporary()
+}
+
+func (t *Tracker) track(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.shutdown.Load() {
+		return false
+	}
+	limit := t.MaxConns
+	if limit == 0 {
+		limit = DefaultMaxConns
+	}
+	if limit > 0 && len(t.conns) >= limit {
+		now := time.Now().UnixNano()
+		if last := t.lastWarn.Load(); now-last > int64(time.Second) && t.lastWarn.CompareAndSwap(last, now) {
+			t.logger().Warn("connection limit reached; refusing connections", "server", t.Name, "limit", limit, "remote", c.RemoteAddr().String())
+		}
+		return false
+	}
+	t.conns[c] = struct{}{}
+	t.handlers.Add(1)
+	return true
+}
+
+func (t *Tracker) run(c net.Conn, handle func(net.Conn)) {
+	defer t.handlers.Done()
+	defer func() {
+		t.mu.Lock()
+		delete(t.conns, c)
+		t.mu.Unlock()
+		c.Close()
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			t.logger().Error("panic serving connection", "server", t.Name, "remote", c.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	handle(c)
+}
+
+// ServePacket runs loop, a datagram read loop over pc, until Shutdown or
+// Close closes pc; it then returns the Tracker's ErrClosed. Any other error
+// from loop is returned as it is. A panic in loop is logged and returned as
+// an error.
+func (t *Tracker) ServePacket(pc net.PacketConn, loop func(net.PacketConn) error) (err error) {
+	t.mu.Lock()
+	t.init()
+	if t.shutdown.Load() {
+		t.mu.Unlock()
+		pc.Close()
+		return t.errClosed()
+	}
+	t.packets[pc] = struct{}{}
+	t.handlers.Add(1)
+	t.mu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			t.logger().Error("panic in packet loop", "server", t.Name, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("%s: panic: %v", t.Name, p)
+		}
+		t.mu.Lock()
+		delete(t.packets, pc)
+		t.mu.Unlock()
+		pc.Close()
+		t.handlers.Done()
+		if t.shutdown.Load() {
+			err = t.errClosed()
+		}
+	}()
+	return loop(pc)
+}
+
+// Shutdown stops the server gracefully: it closes the listeners and packet
+// connections, wakes connections blocked waiting for input, and waits for
+// their handlers to return. If ctx ends first, it closes the remaining
+// connections and returns ctx's error.
+func (t *Tracker) Shutdown(ctx context.Context) error {
+	t.begin()
+	t.mu.Lock()
+	for c := range t.conns {
+		c.SetReadDeadline(time.Now())
+	}
+	t.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() {
+		t.handlers.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		t.closeConns()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+// Close stops the server at once, closing every listener and connection.
+func (t *Tracker) Close() error {
+	t.begin()
+	t.closeConns()
+	t.handlers.Wait()
+	return nil
+}
+
+func (t *Tracker) begin() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.init()
+	if t.shutdown.Swap(true) {
+		return
+	}
+	close(t.done)
+	for l := range t.listeners {
+		l.Close()
+	}
+	for pc := range t.packets {
+		pc.Close()
+	}
+}
+
+func (t *Tracker) closeConns() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.conns {
+		c.Close()
+	}
+}

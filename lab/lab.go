@@ -1,0 +1,245 @@
+// Package lab runs applayer's mini-Internet: every service built so far, on
+// loopback addresses, in one process.
+//
+// The topology is data (a [Topology] of [Spec]s, with [DefaultTopology]
+// built in), validated before anything starts. Each kind of service is a
+// [Kind] registered in [Kinds]: a constructor from a Spec to a [Service]. A
+// new protocol joins the lab by adding one Kind and its Specs to the default
+// topology.
+//
+// Start runs in phases, so that a port conflict is found before anything is
+// served and every service can learn the others' addresses: bind every
+// service, then serve them all. Shutdown stops them in reverse order.
+//
+// Ports are the base port plus an offset (the protocol's well-known port
+// where it has one: HTTP is base+80, DNS base+53), so that no service needs
+// root and --base-port moves the whole lab. Hosts differ by loopback address
+// (127.0.0.0/8 needs no set-up on Linux).
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/applayer/applayer/internal/transcript"
+)
+
+// DefaultBasePort is the base port of the default lab: the uppercase server
+// sits at base+2000, the textbook's port 12000.
+const DefaultBasePort = 10000
+
+// Spec places one service in the topology.
+type Spec struct {
+	Name string // unique, e.g. "upper" or "dns-root"
+	Kind string // key into Kinds
+	Host string // a loopback IP address, e.g. "127.0.0.1" or "127.0.1.1"
+	Port int    // offset added to the base port
+	// Args carries kind-specific settings (a zone name, a mail domain).
+	Args map[string]string
+}
+
+// Topology is the whole lab.
+type Topology struct {
+	BasePort int
+	Services []Spec
+}
+
+// Endpoint is one row of the table that `applayer lab up` prints.
+type Endpoint struct {
+	Service string // the Spec's name
+	Proto   string // e.g. "upper/udp"
+	Addr    string // host:port
+	Try     string // one command line to try it
+}
+
+// A Service is one running server in the lab.
+type Service interface {
+	// Bind opens the service's sockets and reports its endpoints. It must
+	// not serve yet.
+	Bind(ctx context.Context) ([]Endpoint, error)
+	// Serve serves until Shutdown; it returns nil or the protocol's
+	// "server closed" error after Shutdown.
+	Serve() error
+	// Shutdown stops the service gracefully.
+	Shutdown(ctx context.Context) error
+}
+
+// Env is what a Kind gets besides its Spec.
+type Env struct {
+	BasePort int
+	Logger   *slog.Logger
+	Trace    *transcript.Recorder
+	// Bin is how "try" lines spell the applayer command.
+	Bin string
+	// Lookup returns the address (host:port) of another service by Spec
+	// name, so that services can find each other.
+	Lookup func(name string) (string, bool)
+}
+
+// Addr returns the host:port of spec under env's base port.
+func (env *Env) Addr(spec Spec) string {
+	return net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+spec.Port))
+}
+
+// A Kind builds a Service from its Spec.
+type Kind func(spec Spec, env *Env) (Service, error)
+
+// Kinds maps Spec.Kind to its constructor. Each protocol's file in this
+// package adds itself here from an init function: the table is the only
+// package-level state, and it is written only at start-up.
+var Kinds = map[string]Kind{}
+
+// DefaultTopology returns the built-in lab.
+func DefaultTopology() Topology {
+	return Topology{BasePort: DefaultBasePort, Services: append([]Spec(nil), defaultSpecs...)}
+}
+
+// defaultSpecs collects the default Specs of every protocol, each added from
+// that protocol's file.
+var defaultSpecs []Spec
+
+// Validate checks the topology before anything starts: known kinds, unique
+// names, loopback hosts only, ports in range, no two services on one
+// address.
+func (t Topology) Validate() error {
+	var errs []error
+	names := map[string]bool{}
+	addrs := map[string]string{}
+	for _, s := range t.Services {
+		if s.Name == "" {
+			errs = append(errs, fmt.Errorf("a %q service has no name", s.Kind))
+		}
+		if names[s.Name] {
+			errs = append(errs, fmt.Errorf("service %q: name used twice", s.Name))
+		}
+		names[s.Name] = true
+		if _, ok := Kinds[s.Kind]; !ok {
+			errs = append(errs, fmt.Errorf("service %q: unknown kind %q", s.Name, s.Kind))
+		}
+		ip, err := netip.ParseAddr(s.Host)
+		if err != nil || !ip.IsLoopback() {
+			errs = append(errs, fmt.Errorf("service %q: host %q is not a loopback address", s.Name, s.Host))
+		}
+		p := t.BasePort + s.Port
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("service %q: port %d (base %d + %d) out of range", s.Name, p, t.BasePort, s.Port))
+		}
+		a := net.JoinHostPort(s.Host, strconv.Itoa(p))
+		if other, ok := addrs[a]; ok {
+			errs = append(errs, fmt.Errorf("services %q and %q both want %s", other, s.Name, a))
+		}
+		addrs[a] = s.Name
+	}
+	return errors.Join(errs...)
+}
+
+// Lab is a running topology.
+type Lab struct {
+	Topology Topology
+	Logger   *slog.Logger
+	Trace    *transcript.Recorder
+	Bin      string
+
+	mu       sync.Mutex
+	running  []named
+	stopping bool
+	errc     chan error
+	wg       sync.WaitGroup
+}
+
+type named struct {
+	name string
+	svc  Service
+}
+
+// Start validates the topology, binds every service, then serves them all.
+// If any bind fails, the services already bound are shut down and the error
+// names the service.
+func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
+	if err := l.Topology.Validate(); err != nil {
+		return nil, fmt.Errorf("lab: invalid topology: %w", err)
+	}
+	logger := l.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin}
+	if env.Bin == "" {
+		env.Bin = "applayer"
+	}
+	byName := map[string]Spec{}
+	for _, s := range l.Topology.Services {
+		byName[s.Name] = s
+	}
+	env.Lookup = func(name string) (string, bool) {
+		s, ok := byName[name]
+		if !ok {
+			return "", false
+		}
+		return env.Addr(s), true
+	}
+
+	var eps []Endpoint
+	for _, spec := range l.Topology.Services {
+		svc, err := Kinds[spec.Kind](spec, env)
+		if err == nil {
+			var e []Endpoint
+			e, err = svc.Bind(ctx)
+			eps = append(eps, e...)
+		}
+		if err != nil {
+			l.Shutdown(context.Background())
+			return nil, fmt.Errorf("lab: %s: %w", spec.Name, err)
+		}
+		l.mu.Lock()
+		l.running = append(l.running, named{spec.Name, svc})
+		l.mu.Unlock()
+	}
+
+	l.errc = make(chan error, len(l.running))
+	for _, n := range l.running {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			err := n.svc.Serve()
+			l.mu.Lock()
+			stopping := l.stopping
+			l.mu.Unlock()
+			if !stopping {
+				if err == nil {
+					err = errors.New("stopped unexpectedly")
+				}
+				l.errc <- fmt.Errorf("lab: %s: %w", n.name, err)
+			}
+		}()
+	}
+	sort.SliceStable(eps, func(i, j int) bool { return eps[i].Service < eps[j].Service })
+	return eps, nil
+}
+
+// Err delivers the first error of a service that stopped on its own.
+func (l *Lab) Err() <-chan error { return l.errc }
+
+// Shutdown stops every service, last started first, and waits for them.
+func (l *Lab) Shutdown(ctx context.Context) error {
+	l.mu.Lock()
+	l.stopping = true
+	running := l.running
+	l.running = nil
+	l.mu.Unlock()
+	var errs []error
+	for i := len(running) - 1; i >= 0; i-- {
+		if err := running[i].svc.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", running[i].name, err))
+		}
+	}
+	l.wg.Wait()
+	return errors.Join(errs...)
+}
