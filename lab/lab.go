@@ -43,6 +43,11 @@ type Spec struct {
 	Port int    // offset added to the base port
 	// Args carries kind-specific settings (a zone name, a mail domain).
 	Args map[string]string
+	// Records are resource records, in zone-file syntax with absolute
+	// names ("mail.hamburger.edu. 300 IN A 127.0.25.2"), that the lab's
+	// DNS serves so that other services find this one by name. The DNS
+	// kinds place each record in the zone that contains its name.
+	Records []string
 }
 
 // Topology is the whole lab.

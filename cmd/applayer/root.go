@@ -42,7 +42,7 @@ dialogue to stderr the way the textbook prints it (C: ... / S: ...).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())
 	})
-	root.AddCommand(newVersionCmd(), newUpperCmd(g), newLabCmd(g))
+	root.AddCommand(newVersionCmd(), newUpperCmd(g), newWebCmd(g), newDNSCmd(g), newMailCmd(g), newLabCmd(g))
 	return root
 }
 
