@@ -137,10 +137,10 @@ var (
 	CodeSenderOK     = EnhancedCode{2, 1, 0}
 	CodeRcptOK       = EnhancedCode{2, 1, 5}
 	CodeQueued       = EnhancedCode{2, 6, 0}
-	CodeBadMailbox   = EnhancedCode{5, 1, 1} // bad destination mailbox address
-	CodeBadDomain    = EnhancedCode{5, 1, 2} // bad destination system address
-	CodeBadSyntax    = EnhancedCode{5, 1, 3} // bad destination mailbox address syntax
-	CodeBadSender    = EnhancedCode{5, 1, 7} // bad sender's mailbox address syntax
+	CodeBadMailbox   = EnhancedCode{5, 1, 1}  // bad destination mailbox address
+	CodeBadDomain    = EnhancedCode{5, 1, 2}  // bad destination system address
+	CodeBadSyntax    = EnhancedCode{5, 1, 3}  // bad destination mailbox address syntax
+	CodeBadSender    = EnhancedCode{5, 1, 7}  // bad sender's mailbox address syntax
 	CodeNullMX       = EnhancedCode{5, 1, 10} // RFC 7505 section 3
 	CodeMailboxFull  = EnhancedCode{4, 2, 2}
 	CodeTooBig       = EnhancedCode{5, 3, 4}
