@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bin string
+
+// TestMain builds the binary once; the tests run it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "applayer-cmd")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "applayer")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{{}, {"upper"}, {"upper", "serve"}, {"upper", "send"}, {"lab"}, {"lab", "up"}, {"version"}} {
+		out, errOut, code := run(t, "", append(args, "--help")...)
+		if code != 0 || !strings.Contains(out, "Usage:") {
+			t.Errorf("applayer %s --help: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	out, _, code := run(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "applayer ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: %q, exit %d", out, code)
+	}
+}
+
+func TestBadUsage(t *testing.T) {
+	for _, args := range [][]string{{"upper", "serve", "--bogus"}, {"upper", "send", "--udp", "--tcp", "x"}, {"nosuch"}, {"--log-level", "loud", "upper", "serve"}} {
+		_, errOut, code := run(t, "", args...)
+		if code != 1 || !strings.HasPrefix(errOut, "applayer: ") || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("applayer %s: exit %d, stderr %q; want exit 1 and one line", strings.Join(args, " "), code, errOut)
+		}
+	}
+}
+
+// TestPortInUse: one line naming the address and the cause, exit 1, no
+// stack trace.
+func TestPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	_, errOut, code := run(t, "", "--log-level", "error", "upper", "serve", "--tcp", "--listen", addr)
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, addr) || !strings.Contains(errOut, "address already in use") || strings.Contains(errOut, "goroutine") {
+		t.Errorf("serve on a used port: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// startServe runs `applayer upper serve` on a free port and returns its
+// address; the server is stopped with SIGTERM at the end and must exit 0.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	for range 10 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		cmd := exec.Command(bin, append([]string{"upper", "serve", "--listen", addr}, args...)...)
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		serving := 0
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "serving") {
+				if serving++; serving == 2 {
+					break
+				}
+			}
+		}
+		if serving < 2 {
+			cmd.Wait()
+			continue // the port was taken meanwhile
+		}
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			if err := cmd.Wait(); err != nil {
+				t.Errorf("server after SIGTERM: %v, want exit 0", err)
+			}
+		})
+		return addr
+	}
+	t.Fatal("could not start the server")
+	return ""
+}
+
+func TestSendAndServe(t *testing.T) {
+	addr := startServe(t)
+	out, errOut, code := run(t, "", "upper", "send", "--server", addr, "hello", "wörld")
+	if code != 0 || out != "HELLO WÖRLD\n" || !strings.HasPrefix(errOut, "rtt ") {
+		t.Errorf("send UDP: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, _, code = run(t, "", "upper", "send", "--tcp", "--server", addr, "over", "tcp")
+	if code != 0 || out != "OVER TCP\n" {
+		t.Errorf("send TCP: exit %d, stdout %q", code, out)
+	}
+	// Interactive, from a pipe: "end" quits, what follows is not sent.
+	out, _, code = run(t, "one\ntwo\nend\nthree\n", "upper", "send", "--tcp", "--server", addr)
+	if code != 0 || out != "From Server: ONE\nFrom Server: TWO\n" {
+		t.Errorf("interactive TCP: exit %d, stdout %q", code, out)
+	}
+	out, _, code = run(t, "alpha\nbeta\n", "upper", "send", "--server", addr)
+	if code != 0 || out != "ALPHA\nBETA\n" {
+		t.Errorf("interactive UDP: exit %d, stdout %q", code, out)
+	}
+	out, _, code = run(t, "", "upper", "send", "--server", addr, "--count", "3", "--interval", "10ms", "ping")
+	if code != 0 || !strings.Contains(out, "seq=3") || !strings.Contains(out, "3 sent, 3 received, 0.0% lost") || !strings.Contains(out, "rtt min/avg/max") {
+		t.Errorf("--count: exit %d, stdout %q", code, out)
+	}
+	_, errOut, code = run(t, "", "upper", "send", "--tcp", "--trace", "--server", addr, "traced")
+	if code != 0 || !strings.Contains(errOut, "C: traced") || !strings.Contains(errOut, "S: TRACED") {
+		t.Errorf("--trace: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestSendLost(t *testing.T) {
+	// A UDP socket that never answers.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_, errOut, code := run(t, "", "upper", "send", "--server", pc.LocalAddr().String(), "--timeout", "50ms", "--retries", "1", "anyone?")
+	if code != 1 || strings.Count(errOut, "datagram lost") != 2 || !strings.Contains(errOut, "after 2 attempts") {
+		t.Errorf("lost datagrams: exit %d, stderr %q", code, errOut)
+	}
+	out, _, code := run(t, "", "upper", "send", "--server", pc.LocalAddr().String(), "--timeout", "20ms", "--count", "2", "--interval", "1ms", "x")
+	if code != 0 || !strings.Contains(out, "2 sent, 0 received, 100.0% lost") {
+		t.Errorf("--count with every datagram lost: exit %d, stdout %q", code, out)
+	}
+}
+
+func TestLabUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if port <= 2000 {
+		t.Skip("ephemeral port too low for a base port")
+	}
+	base := port - 2000
+	cmd := exec.Command(bin, "lab", "up", "--base-port", strconv.Itoa(base), "--log-level", "warn")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	var table []string
+	for sc.Scan() {
+		table = append(table, sc.Text())
+		if strings.Contains(sc.Text(), "The lab is up") {
+			break
+		}
+	}
+	text := strings.Join(table, "\n")
+	upperAddr := "127.0.0.1:" + strconv.Itoa(port)
+	if !strings.Contains(text, "SERVICE") || !strings.Contains(text, upperAddr) || !strings.Contains(text, "upper send") {
+		t.Fatalf("lab up printed:\n%s\nstderr: %s", text, stderr.String())
+	}
+	out, _, code := run(t, "", "upper", "send", "--tcp", "--server", upperAddr, "in the lab")
+	if code != 0 || out != "IN THE LAB\n" {
+		t.Errorf("send to the lab: exit %d, %q", code, out)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		for sc.Scan() {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("lab after SIGTERM: %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("lab did not stop after SIGTERM")
+	}
+}

@@ -1,0 +1,154 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+)
+
+var errMine = errors.New("mine: server closed")
+
+func newTracker() *Tracker {
+	return &Tracker{Name: "test", Logger: slog.New(slog.DiscardHandler), ErrClosed: errMine}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// echo is a handler that cooperates with Shutdown the documented way.
+func echo(tr *Tracker) func(net.Conn) {
+	return func(c net.Conn) {
+		buf := make([]byte, 100)
+		for tr.ReadDeadline(c, time.Minute) {
+			n, err := c.Read(buf)
+			if n > 0 {
+				c.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+func TestShutdownWakesIdleConns(t *testing.T) {
+	tr := newTracker()
+	l := listen(t)
+	done := make(chan error, 1)
+	go func() { done <- tr.ServeListener(l, echo(tr)) }()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("x"))
+	io.ReadFull(c, make([]byte, 1))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v; an idle connection was not woken", err)
+	}
+	if err := <-done; err != errMine {
+		t.Errorf("ServeListener = %v, want %v", err, errMine)
+	}
+	if tr.Conns() != 0 {
+		t.Errorf("%d connections left", tr.Conns())
+	}
+	if err := tr.ServeListener(listen(t), echo(tr)); err != errMine {
+		t.Errorf("ServeListener after Shutdown = %v, want %v", err, errMine)
+	}
+}
+
+func TestShutdownDeadline(t *testing.T) {
+	tr := newTracker()
+	l := listen(t)
+	go tr.ServeListener(l, func(c net.Conn) {
+		// Ignores shutdown: reads on past every wake-up until its
+		// connection is closed.
+		for {
+			c.SetReadDeadline(time.Time{})
+			_, err := c.Read(make([]byte, 1))
+			var ne net.Error
+			if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+				return
+			}
+		}
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for tr.Conns() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Errorf("Shutdown = %v, want context.DeadlineExceeded", err)
+	}
+	if tr.Conns() != 0 {
+		t.Errorf("%d connections left after forced close", tr.Conns())
+	}
+}
+
+func TestPanicClosesOnlyThatConn(t *testing.T) {
+	tr := newTracker()
+	l := listen(t)
+	go tr.ServeListener(l, func(c net.Conn) {
+		b := make([]byte, 1)
+		c.Read(b)
+		if b[0] == 'p' {
+			panic("boom")
+		}
+		c.Write(b)
+	})
+	defer tr.Close()
+	for _, b := range []string{"p", "k"} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(b))
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if b == "k" && string(got) != "k" {
+			t.Errorf("after a panic elsewhere, got %q, want k", got)
+		}
+	}
+}
+
+func TestServePacket(t *testing.T) {
+	tr := newTracker()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.ServePacket(pc, func(pc net.PacketConn) error {
+			buf := make([]byte, 10)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	time.Sleep(10 * time.Millisecond)
+	tr.Shutdown(context.Background())
+	if err := <-done; err != errMine {
+		t.Errorf("ServePacket = %v, want %v", err, errMine)
+	}
+}
