@@ -127,7 +127,9 @@ func TestOracle(t *testing.T) {
 }
 
 func TestUnpackBad(t *testing.T) {
-	hdr := func(qd, an byte) string { return "abcd0100" + "00" + hex.EncodeToString([]byte{qd}) + "00" + hex.EncodeToString([]byte{an}) + "00000000" }
+	hdr := func(qd, an byte) string {
+		return "abcd0100" + "00" + hex.EncodeToString([]byte{qd}) + "00" + hex.EncodeToString([]byte{an}) + "00000000"
+	}
 	cases := []struct {
 		name string
 		hex  string
