@@ -1,0 +1,129 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// quietLogger drops log lines below warnings.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startServer serves h on 127.0.0.1:0 and stops it when the test ends.
+func startServer(t testing.TB, srv *Server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Logger == nil {
+		srv.Logger = quietLogger()
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := <-done; err != ErrServerClosed {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return l.Addr().String()
+}
+
+// siteFiles is a small tree that the file tests serve.
+var siteFiles = map[string]string{
+	"index.html":     "<html><body>hello</body></html>\n",
+	"a.txt":          "abcdefghijklmnopqrstuvwxyz",
+	"dir/index.html": "<p>dir</p>",
+	"empty/.keep":    "",
+	"big.bin":        strings.Repeat("0123456789abcdef", 16<<10), // 256 KiB: not cached
+	"style.css":      "body{}",
+}
+
+// makeSite writes siteFiles under a new temporary directory.
+func makeSite(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range siteFiles {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// startFileServer serves a new site and returns its address and directory.
+func startFileServer(t testing.TB, configure func(*FileServer)) (addr, dir string) {
+	t.Helper()
+	dir = makeSite(t)
+	fsrv, err := NewFileServer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsrv.Close() })
+	if configure != nil {
+		configure(fsrv)
+	}
+	return startServer(t, &Server{Handler: fsrv}), dir
+}
+
+// rawExchange sends raw bytes on a new connection, half-closes, and returns
+// everything the server sent until it closed.
+func rawExchange(t testing.TB, addr, raw string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the answer to %q: %v", raw, err)
+	}
+	return string(b)
+}
+
+// statusOf returns the status code of the first response in s.
+func statusOf(s string) string {
+	line, _, _ := strings.Cut(s, "\r\n")
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return "(none)"
+	}
+	return f[1]
+}
+
+// countResponses counts status lines in s (bodies in tests hold none).
+func countResponses(s string) int {
+	n := 0
+	br := bufio.NewReader(strings.NewReader(s))
+	for {
+		line, err := br.ReadString('\n')
+		if strings.HasPrefix(line, "HTTP/1.") {
+			n++
+		}
+		if err != nil {
+			return n
+		}
+	}
+}

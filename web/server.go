@@ -1,0 +1,460 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/applayer/applayer/internal/lifecycle"
+	"github.com/applayer/applayer/internal/transcript"
+)
+
+// A Handler answers one request. It writes the response through w; the
+// server takes care of framing (Content-Length or chunked), Date, Server and
+// Connection. It must not keep w or r after it returns.
+type Handler interface {
+	ServeHTTP(w ResponseWriter, r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(w ResponseWriter, r *Request)
+
+// ServeHTTP calls f(w, r).
+func (f HandlerFunc) ServeHTTP(w ResponseWriter, r *Request) { f(w, r) }
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close.
+var ErrServerClosed = errors.New("web: server closed")
+
+// DefaultAddr is where `applayer web serve` listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Server serves HTTP/1.0 and HTTP/1.1 over TCP. Its exported fields are its
+// configuration, set before Serve; the zero value works (it answers 404 to
+// everything until given a Handler).
+type Server struct {
+	// Addr is the address ListenAndServe binds (default DefaultAddr).
+	Addr string
+	// Handler answers requests; nil answers 404.
+	Handler Handler
+	// Name is the Server field's value (default "applayer"); "-" omits it.
+	Name string
+	// IdleTimeout closes a persistent connection with no request for this
+	// long (default 60 seconds).
+	IdleTimeout time.Duration
+	// HeaderTimeout bounds the time from a request's first byte to the end
+	// of its head (default 10 seconds): the slowloris defence. A client
+	// that misses it gets 408.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds each read of a request body (default 30 seconds).
+	BodyTimeout time.Duration
+	// WriteTimeout bounds each write, and each megabyte of a file sent
+	// with sendfile (default 30 seconds).
+	WriteTimeout time.Duration
+	// MaxConns bounds connections served at once (default
+	// lifecycle.DefaultMaxConns); connections over it are closed at once.
+	MaxConns int
+	// MaxRequestsPerConn closes a connection after that many requests
+	// (default 0: no limit).
+	MaxRequestsPerConn int
+	// Limits bound request heads and bodies (defaults in Limits).
+	Limits Limits
+	// AccessLog, when set, receives one line per request in the Combined
+	// Log Format.
+	AccessLog io.Writer
+	// Logger receives errors and notices; nil means slog.Default().
+	Logger *slog.Logger
+	// Trace records each request and response head; nil records nothing.
+	Trace *transcript.Recorder
+
+	once  sync.Once
+	t     lifecycle.Tracker
+	clock clock
+	name  string
+	lim   Limits
+	logMu sync.Mutex
+	bw    sync.Pool // *bufio.Writer, so that idle connections hold none
+}
+
+func (s *Server) init() *lifecycle.Tracker {
+	s.once.Do(func() {
+		s.t.Name = "web"
+		s.t.MaxConns = s.MaxConns
+		s.t.Logger = s.logger()
+		s.t.ErrClosed = ErrServerClosed
+		s.name = s.Name
+		if s.name == "" {
+			s.name = "applayer"
+		}
+		s.lim = s.Limits.withDefaults()
+	})
+	return &s.t
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// ListenAndServe listens on Addr and serves until Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve accepts connections on l until Shutdown or Close, then returns
+// ErrServerClosed.
+func (s *Server) Serve(l net.Listener) error {
+	t := s.init()
+	s.logger().Info("web: serving", "addr", l.Addr().String())
+	return t.ServeListener(l, s.serveConn)
+}
+
+// Shutdown stops accepting, lets requests in progress finish, closes idle
+// connections, and waits; if ctx ends first it closes the rest and returns
+// ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error { return s.init().Shutdown(ctx) }
+
+// Close stops the server at once.
+func (s *Server) Close() error { return s.init().Close() }
+
+// Conns reports how many connections are open.
+func (s *Server) Conns() int { return s.init().Conns() }
+
+// conn is one client connection and the buffers it reuses.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	p      parser
+	req    Request
+	resp   response
+	body   bodyReader
+	readDL time.Time // the read deadline in force
+	tr     *transcript.Session
+	remote string
+	host   string // remote without the port, for the access log
+	line   []byte // scratch for log and trace lines
+	idle   time.Duration
+}
+
+func (s *Server) serveConn(nc net.Conn) {
+	t := &s.t
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: orDefault(s.IdleTimeout, 60*time.Second)}
+	c.host, _, _ = net.SplitHostPort(c.remote)
+	c.tr = s.Trace.Session("http", c.remote)
+	c.tr.Note("connection accepted")
+	c.p.lim = s.lim
+	c.br = bufio.NewReaderSize(nc, 4096)
+	c.resp.c = c
+	c.req.RemoteAddr = c.remote
+	defer c.releaseWriter()
+	headerTO := orDefault(s.HeaderTimeout, 10*time.Second)
+
+	for n := 1; ; n++ {
+		// Wait for the next request: the idle timeout applies until its
+		// first byte, the header timeout from then on.
+		if c.br.Buffered() == 0 {
+			c.flush()
+			c.releaseWriter()
+			if !c.extendRead(c.idle, true) {
+				c.tr.Note("server shutting down")
+				return
+			}
+			if _, err := c.br.Peek(1); err != nil {
+				c.noteReadEnd(err, "idle")
+				return
+			}
+		}
+		if !headComplete(c.br) {
+			c.setRead(time.Now().Add(headerTO))
+		}
+		err := c.p.readRequest(c.br, &c.req)
+		if err != nil {
+			c.requestError(err)
+			return
+		}
+		c.traceRequest()
+		if s.MaxRequestsPerConn > 0 && n >= s.MaxRequestsPerConn || t.ShuttingDown() {
+			c.req.Close = true
+		}
+		if !c.serveRequest() {
+			c.flush()
+			c.closeWrite()
+			return
+		}
+	}
+}
+
+// headComplete reports whether a whole request head is already buffered, in
+// which case parsing it needs no read and no header deadline.
+func headComplete(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return len(b) > 0 && strings.Contains(unsafeString(b), "\r\n\r\n")
+}
+
+// setRead sets the read deadline.
+func (c *conn) setRead(t time.Time) {
+	c.readDL = t
+	c.nc.SetReadDeadline(t)
+}
+
+// extendRead moves the read deadline to about now+d, touching the socket
+// only when the deadline in force is more than a second off, and reports
+// whether the server is still running (see lifecycle.Tracker.ReadDeadline).
+func (c *conn) extendRead(d time.Duration, exact bool) bool {
+	now := c.s.clock.tick().now
+	want := now.Add(d)
+	if diff := want.Sub(c.readDL); diff > time.Second || diff < -time.Second || exact && diff < 0 {
+		c.setRead(want)
+	}
+	return !c.s.t.ShuttingDown()
+}
+
+func (c *conn) noteReadEnd(err error, where string) {
+	switch {
+	case err == io.EOF:
+		c.tr.Note("client closed the connection")
+	case c.s.t.ShuttingDown():
+		c.tr.Note("server shutting down")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.tr.Note(where + " timeout; closing")
+	default:
+		c.tr.Note("read failed: " + err.Error())
+	}
+}
+
+// requestError answers a request that could not be read, then the
+// connection closes: after a framing error nothing that follows can be
+// trusted.
+func (c *conn) requestError(err error) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, os.ErrDeadlineExceeded) && !c.s.t.ShuttingDown():
+		e = errorf(StatusRequestTimeout, "request head not received in time")
+	default:
+		c.noteReadEnd(err, "header")
+		return
+	}
+	c.tr.Note("rejected: " + e.Reason)
+	c.s.logger().Debug("web: bad request", "remote", c.remote, "status", e.Status, "reason", e.Reason)
+	c.req.Close = true
+	if c.req.Proto == "" {
+		c.req.Proto = "HTTP/1.1"
+		c.req.ProtoMinor = 1
+	}
+	c.req.Body = &noBody{}
+	c.resp.reset(&c.req)
+	c.resp.header.Set("Content-Type", "text/plain; charset=utf-8")
+	c.resp.WriteHeader(e.Status)
+	c.resp.Write([]byte(StatusText(e.Status) + ": " + e.Reason + "\n"))
+	c.resp.finish()
+	c.accessLog()
+	c.flush()
+	c.closeWrite()
+}
+
+// serveRequest runs the handler for c.req and finishes its response; it
+// reports whether the connection may carry another request.
+func (c *conn) serveRequest() (keep bool) {
+	req := &c.req
+	c.resp.reset(req)
+	c.body = bodyReader{c: c, r: req.Body}
+	if req.ContentLength != 0 {
+		if ex := req.Header.Get("Expect"); ex != "" {
+			if !equalFold(ex, "100-continue") {
+				c.resp.header.Set("Content-Type", "text/plain; charset=utf-8")
+				c.resp.WriteHeader(StatusExpectationFailed)
+				c.resp.Write([]byte("Expectation Failed: only 100-continue is understood\n"))
+				req.Close = true
+				c.resp.finish()
+				c.accessLog()
+				return false
+			}
+			c.body.expect = req.ProtoMinor == 1
+		}
+	}
+	req.Body = &c.body
+	h := c.s.Handler
+	if h == nil {
+		h = HandlerFunc(NotFound)
+	}
+	panicked := c.callHandler(h)
+	if panicked {
+		req.Close = true
+		if !c.resp.wroteHeader {
+			c.resp.header = c.resp.header[:0]
+			c.resp.pending = c.resp.pending[:0]
+			c.resp.header.Set("Content-Type", "text/plain; charset=utf-8")
+			c.resp.WriteHeader(StatusInternalServerError)
+			c.resp.Write([]byte("Internal Server Error\n"))
+		}
+	}
+	ok := c.resp.finish()
+	c.accessLog()
+	if !ok || req.Close || c.resp.closeAfter {
+		return false
+	}
+	// Whatever the handler left of the body is read and dropped, so the
+	// next request starts where it should; a large remainder closes.
+	if c.body.err != nil {
+		return false
+	}
+	if req.ContentLength != 0 && !c.body.eof {
+		if c.body.expect {
+			// The client was never told to continue: it has not sent the
+			// body, so the stream position is unknown.
+			return false
+		}
+		n, err := io.CopyN(io.Discard, &c.body, 256<<10)
+		if err != io.EOF && !(err == nil && n == 0) {
+			return false
+		}
+		if !c.body.eof {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *conn) callHandler(h Handler) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = true
+			c.s.logger().Error("web: handler panicked", "remote", c.remote, "path", c.req.Path, "panic", p)
+		}
+	}()
+	h.ServeHTTP(&c.resp, &c.req)
+	return false
+}
+
+func (c *conn) writer() *bufio.Writer {
+	if c.bw == nil {
+		if v := c.s.bw.Get(); v != nil {
+			c.bw = v.(*bufio.Writer)
+			c.bw.Reset(c.nc)
+		} else {
+			c.bw = bufio.NewWriterSize(c.nc, 4096)
+		}
+	}
+	return c.bw
+}
+
+func (c *conn) releaseWriter() {
+	if c.bw != nil && c.bw.Buffered() == 0 {
+		c.bw.Reset(nil)
+		c.s.bw.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+// flush writes what is buffered, under the write timeout.
+func (c *conn) flush() error {
+	if c.bw == nil || c.bw.Buffered() == 0 {
+		return nil
+	}
+	c.setWrite()
+	err := c.bw.Flush()
+	if err != nil {
+		c.tr.Note("write failed: " + err.Error())
+	}
+	return err
+}
+
+func (c *conn) setWrite() {
+	c.nc.SetWriteDeadline(c.s.clock.tick().now.Add(orDefault(c.s.WriteTimeout, 30*time.Second)))
+}
+
+// closeWrite half-closes the connection so that the client reads the whole
+// response before it sees the end, then lingers briefly for the client's
+// close (RFC 9112 §9.6: avoid a reset that would discard the response).
+func (c *conn) closeWrite() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.CopyN(io.Discard, c.nc, 64<<10)
+	}
+}
+
+// bodyReader is the Body a handler sees: it sends 100 Continue before the
+// first read when the client asked for it (RFC 9110 §10.1.1), keeps the
+// read deadline moving, and remembers how the body ended.
+type bodyReader struct {
+	c      *conn
+	r      io.Reader
+	expect bool
+	eof    bool
+	err    error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.expect {
+		b.expect = false
+		if !b.c.resp.wroteHeader {
+			w := b.c.writer()
+			w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			b.c.tr.Server("HTTP/1.1 100 Continue")
+			if err := b.c.flush(); err != nil {
+				b.err = err
+				return 0, err
+			}
+		}
+	}
+	b.c.extendRead(orDefault(b.c.s.BodyTimeout, 30*time.Second), false)
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	} else if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+type noBody struct{}
+
+func (noBody) Read([]byte) (int, error) { return 0, io.EOF }
+
+// NotFound answers 404.
+func NotFound(w ResponseWriter, r *Request) {
+	WriteError(w, StatusNotFound, "no such object: "+r.Path)
+}
+
+// WriteError answers with status and a short plain-text body.
+func WriteError(w ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, StatusText(status)+": "+msg+"\n")
+}
