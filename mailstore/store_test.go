@@ -1,0 +1,96 @@
+package mailstore
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestUsers(t *testing.T) {
+	u := &Users{Path: filepath.Join(t.TempDir(), "users"), Cost: bcrypt.MinCost}
+	if err := u.Add("Alice@Crepes.FR", "secret", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Add("alice@crepes.fr", "x", false); !errors.Is(err, ErrUserExists) {
+		t.Errorf("Add twice = %v, want ErrUserExists", err)
+	}
+	u.Add("bob@hamburger.edu", "pickles", false)
+	tests := []struct {
+		addr, pass string
+		want       bool
+	}{
+		{"alice@crepes.fr", "secret", true},
+		{"ALICE@crepes.fr", "secret", true},
+		{"alice@crepes.fr", "Secret", false},
+		{"carol@crepes.fr", "secret", false},
+		{"bob@hamburger.edu", "pickles", true},
+	}
+	for _, tt := range tests {
+		if got := u.Check(tt.addr, tt.pass); got != tt.want {
+			t.Errorf("Check(%q, %q) = %v, want %v", tt.addr, tt.pass, got, tt.want)
+		}
+	}
+	// Another process's view: a fresh Users on the same file.
+	v := &Users{Path: u.Path}
+	if list, _ := v.List(); strings.Join(list, ",") != "alice@crepes.fr,bob@hamburger.edu" {
+		t.Errorf("List = %v", list)
+	}
+	if err := v.Del("bob@hamburger.edu"); err != nil {
+		t.Fatal(err)
+	}
+	if u.Exists("bob@hamburger.edu") {
+		t.Error("bob still exists after Del from another Users")
+	}
+	b, _ := os.ReadFile(u.Path)
+	if strings.Contains(string(b), "secret") {
+		t.Error("users file holds a password in clear")
+	}
+}
+
+func TestDeliverMaildir(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Deliver("Bob@hamburger.edu", []byte("Subject: hi\r\n\r\nDo you like ketchup?\r\n")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	msgs, err := s.List("bob@hamburger.edu")
+	if err != nil || len(msgs) != 20 {
+		t.Fatalf("List = %d messages, %v; want 20", len(msgs), err)
+	}
+	for _, d := range []string{"tmp", "new", "cur"} {
+		if _, err := os.Stat(filepath.Join(s.MaildirPath("bob@hamburger.edu"), d)); err != nil {
+			t.Errorf("Maildir lacks %s/: %v", d, err)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.Dir, "tmp")); len(ents) != 0 {
+		t.Errorf("tmp/ holds %d files after delivery, want 0", len(ents))
+	}
+	if !strings.HasSuffix(msgs[0].Path, ",S=37") {
+		t.Errorf("name %s lacks the size suffix ,S=37", filepath.Base(msgs[0].Path))
+	}
+}
+
+func TestMaildirPathStaysInside(t *testing.T) {
+	s := &Store{Dir: "/data"}
+	for _, a := range []string{"../../etc@x.org", "a/../../b@x.org", ".hidden@x.org", "a@../x", "a@..", "..@..", "@x"} {
+		p := s.MaildirPath(a)
+		if rel, err := filepath.Rel("/data/mail", p); err != nil || strings.HasPrefix(rel, "..") || !strings.Contains(rel, "/") {
+			t.Errorf("MaildirPath(%q) = %q escapes the store", a, p)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package mailstore
+
+import (
+	"os"
+	"sync"
+)
+
+// Syncer fsyncs directories with group commit: requests that arrive while
+// a batch is being synced are served together by the next batch. The zero
+// value is ready to use.
+type Syncer struct {
+	mu      sync.Mutex
+	pending map[string][]chan error
+	busy    bool
+}
+
+// SyncDir makes the entries of dir durable: it returns after an fsync of
+// dir that began after the call.
+func (s *Syncer) SyncDir(dir string) error {
+	ch := make(chan error, 1)
+	s.mu.Lock()
+	if s.pending == nil {
+		s.pending = map[string][]chan error{}
+	}
+	s.pending[dir] = append(s.pending[dir], ch)
+	if s.busy {
+		s.mu.Unlock()
+		return <-ch
+	}
+	s.busy = true
+	for len(s.pending) > 0 {
+		batch := s.pending
+		s.pending = map[string][]chan error{}
+		s.mu.Unlock()
+		for d, waiters := range batch {
+			err := syncDir(d)
+			for _, w := range waiters {
+				w <- err
+			}
+		}
+		s.mu.Lock()
+	}
+	s.busy = false
+	s.mu.Unlock()
+	return <-ch
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

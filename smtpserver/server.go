@@ -1,0 +1,141 @@
+package smtpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/applayer/applayer/internal/lifecycle"
+	"github.com/applayer/applayer/internal/transcript"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("smtpserver: server closed")
+
+// Defaults of the Server's limits.
+const (
+	DefaultMaxMessageBytes = 32 << 20
+	DefaultMaxRecipients   = 100 // RFC 5321 section 4.5.3.1.8: at least 100
+	DefaultMaxErrors       = 10
+	DefaultCommandTimeout  = 5 * time.Minute // RFC 5321 section 4.5.3.2.7
+	DefaultDataTimeout     = 3 * time.Minute // section 4.5.3.2.6, per read
+	DefaultWriteTimeout    = time.Minute
+)
+
+// Server is an SMTP server. Its exported fields are its configuration, set
+// before Serve; Backend is required, the rest have working defaults.
+type Server struct {
+	// Addr is what ListenAndServe binds (default "127.0.0.1:2525").
+	Addr string
+	// Hostname is the name the server greets with (default "localhost").
+	Hostname string
+	// Backend accepts recipients and stores messages.
+	Backend Backend
+	// Submission makes this a submission server (RFC 6409): MAIL needs a
+	// successful AUTH first. Otherwise the server is a mail exchanger that
+	// takes mail without authentication and relies on Backend.Rcpt to
+	// refuse relaying.
+	Submission bool
+	// TLSConfig enables STARTTLS (and with it AUTH); nil disables both.
+	TLSConfig *tls.Config
+	// MaxMessageBytes is the SIZE limit (default DefaultMaxMessageBytes).
+	MaxMessageBytes int64
+	// MaxRecipients bounds RCPT per transaction (default DefaultMaxRecipients).
+	MaxRecipients int
+	// MaxErrors closes a session after this many refused commands
+	// (default DefaultMaxErrors).
+	MaxErrors int
+	// CommandTimeout bounds the wait for each command (default 5 minutes).
+	CommandTimeout time.Duration
+	// DataTimeout bounds each read during DATA (default 3 minutes).
+	DataTimeout time.Duration
+	// WriteTimeout bounds each write of replies (default 1 minute).
+	WriteTimeout time.Duration
+	// MaxConns bounds simultaneous sessions (default lifecycle.DefaultMaxConns).
+	MaxConns int
+	// Logger receives the server's log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Trace records every dialogue; nil records nothing.
+	Trace *transcript.Recorder
+
+	once sync.Once
+	t    lifecycle.Tracker
+}
+
+func (s *Server) tracker() *lifecycle.Tracker {
+	s.once.Do(func() {
+		s.t.Name = "smtp"
+		if s.Submission {
+			s.t.Name = "submission"
+		}
+		s.t.MaxConns = s.MaxConns
+		s.t.Logger = s.logger()
+		s.t.ErrClosed = ErrServerClosed
+	})
+	return &s.t
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) hostname() string {
+	if s.Hostname == "" {
+		return "localhost"
+	}
+	return s.Hostname
+}
+
+func (s *Server) maxBytes() int64 {
+	if s.MaxMessageBytes <= 0 {
+		return DefaultMaxMessageBytes
+	}
+	return s.MaxMessageBytes
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// ListenAndServe binds Addr and serves it until Shutdown.
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = "127.0.0.1:2525"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve answers SMTP clients on l until Shutdown or Close, then returns
+// ErrServerClosed.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Backend == nil {
+		l.Close()
+		return errors.New("smtpserver: Server.Backend is nil")
+	}
+	t := s.tracker()
+	s.logger().Info("smtp: serving", "role", t.Name, "addr", l.Addr().String(), "hostname", s.hostname())
+	return t.ServeListener(l, s.serveConn)
+}
+
+// Shutdown stops accepting, lets every session finish the command it is in
+// (a message being committed is committed), and closes the connections; if
+// ctx ends first, it closes what is left and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error { return s.tracker().Shutdown(ctx) }
+
+// Close stops the server at once.
+func (s *Server) Close() error { return s.tracker().Close() }
