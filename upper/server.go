@@ -201,8 +201,11 @@ func (s *Server) serveConn(c net.Conn) {
 		n, err := c.Read(in)
 		if n > 0 {
 			tr.ClientBytes(in[:n])
-			out = u.Append(out[:0], in[:n])
-			if !write(out) {
+			ans := u.Transform(in[:n], out)
+			if len(ans) > 0 && &ans[0] != &in[0] {
+				out = ans // keep the grown scratch buffer
+			}
+			if !write(ans) {
 				return
 			}
 			if n == len(in) && large == nil {

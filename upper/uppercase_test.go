@@ -68,6 +68,23 @@ func TestASCIIBoundaries(t *testing.T) {
 	}
 }
 
+func TestTransform(t *testing.T) {
+	var u Uppercaser
+	b := []byte("all ascii here, in place")
+	if got := u.Transform(b, nil); &got[0] != &b[0] || string(got) != "ALL ASCII HERE, IN PLACE" {
+		t.Errorf("Transform(ascii) = %q (in place: %v)", got, &got[0] == &b[0])
+	}
+	// One stream in three pieces, a rune split between the last two.
+	var v Uppercaser
+	var all []byte
+	for _, in := range []string{"mixed é text", "split \xc3", "\xa9 rest"} {
+		all = append(all, v.Transform([]byte(in), nil)...)
+	}
+	if want := "MIXED É TEXTSPLIT É REST"; string(all) != want {
+		t.Errorf("Transform stream = %q, want %q", all, want)
+	}
+}
+
 func splitUpper(in []byte, cut int) string {
 	var u Uppercaser
 	out := u.Append(nil, in[:cut])
@@ -104,6 +121,17 @@ func FuzzUppercaser(f *testing.F) {
 		out = u.Flush(out)
 		if !bytes.Equal(out, whole) {
 			t.Fatalf("split %q at %d,%d = %q, want %q", in, i, j, out, whole)
+		}
+		// Transform, which works in place where it can, agrees.
+		var v Uppercaser
+		buf := bytes.Clone(in)
+		var tr []byte
+		tr = append(tr, v.Transform(buf[:i], nil)...)
+		tr = append(tr, v.Transform(buf[i:j], nil)...)
+		tr = append(tr, v.Transform(buf[j:], nil)...)
+		tr = v.Flush(tr)
+		if !bytes.Equal(tr, whole) {
+			t.Fatalf("Transform of %q split at %d,%d = %q, want %q", in, i, j, tr, whole)
 		}
 		// Invalid bytes pass through: removing every valid rune from both
 		// sides leaves the same bytes.
@@ -142,5 +170,34 @@ func BenchmarkUppercaserMixed(b *testing.B) {
 	var u Uppercaser
 	for b.Loop() {
 		out = u.Append(out[:0], in)
+	}
+}
+
+// TestUpperASCIIFast checks the vectorised path against the portable one at
+// every length and with a non-ASCII byte at every position.
+func TestUpperASCIIFast(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2 on this processor: the portable path is the only one")
+	}
+	src := make([]byte, 200)
+	for i := range src {
+		src[i] = byte(i*37) & 0x7f
+	}
+	for n := 0; n <= len(src); n++ {
+		for bad := -1; bad < n; bad += 7 {
+			in := bytes.Clone(src[:n])
+			if bad >= 0 {
+				in[bad] = 0xc3
+			}
+			fast := make([]byte, n)
+			k := upperASCIIFast(fast, in)
+			if k%32 != 0 || k > n || bad >= 0 && k > bad {
+				t.Fatalf("n=%d bad=%d: upperASCIIFast did %d bytes", n, bad, k)
+			}
+			want := []byte(strings.ToUpper(string(in[:k])))
+			if !bytes.Equal(fast[:k], want) {
+				t.Fatalf("n=%d: upperASCIIFast = %q, want %q", n, fast[:k], want)
+			}
+		}
 	}
 }

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package upper
+
+const hasAVX2 = false
+
+func upperASCIIFast(dst, src []byte) int { return 0 }
