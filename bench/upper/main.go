@@ -270,4 +270,3 @@ func fatal(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "upperbench: "+format+"\n", args...)
 	os.Exit(1)
 }
-
