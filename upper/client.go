@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/applayer/applayer/internal/transcript"
@@ -88,8 +89,11 @@ func (u *UDPConn) Exchange(ctx context.Context, payload []byte, timeout time.Dur
 					u.trace.Note(fmt.Sprintf("no answer within %v", timeout))
 					break
 				}
-				// A refused port shows up as an ICMP error on a
-				// connected socket.
+				// A closed port answers with ICMP port
+				// unreachable, which a connected socket reports.
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					err = fmt.Errorf("upper: nothing listens on %s (ICMP port unreachable)", u.c.RemoteAddr())
+				}
 				return nil, attempts, err
 			}
 			if !bytes.Equal(u.buf[:n], want) {

@@ -332,6 +332,24 @@ func TestUDPLossAndRetry(t *testing.T) {
 	}
 }
 
+func TestUDPPortUnreachable(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close() // nothing listens there now
+	conn, err := DialUDP(context.Background(), addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _, err = conn.Exchange(context.Background(), []byte("x"), time.Second, 0)
+	if err == nil || !strings.Contains(err.Error(), "nothing listens on "+addr) {
+		t.Errorf("Exchange with a closed port = %v, want a plain explanation", err)
+	}
+}
+
 func TestUDPLateAnswerDiscarded(t *testing.T) {
 	// A server that answers each datagram after 150 ms: the first exchange
 	// times out, and its late answer must not be taken for the second's.
