@@ -262,3 +262,9 @@ func unpackRData(msg []byte, off, end int, t Type) (RData, error) {
 	}
 	return &Unknown{append([]byte(nil), d...)}, nil
 }
+
+// UnpackRData decodes uncompressed rdata of type t, such as the generic
+// form of RFC 3597 §5 read from a zone file.
+func UnpackRData(t Type, b []byte) (RData, error) {
+	return unpackRData(b, 0, len(b), t)
+}

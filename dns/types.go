@@ -17,6 +17,7 @@ const (
 	TypeTXT   Type = 16
 	TypeAAAA  Type = 28
 	TypeSRV   Type = 33
+	TypeDS    Type = 43
 	TypeOPT   Type = 41
 	TypeTSIG  Type = 250
 	TypeIXFR  Type = 251
@@ -26,10 +27,10 @@ const (
 
 var typeNames = map[Type]string{
 	TypeA: "A", TypeNS: "NS", TypeCNAME: "CNAME", TypeSOA: "SOA", TypePTR: "PTR",
-	TypeMX: "MX", TypeTXT: "TXT", TypeAAAA: "AAAA", TypeSRV: "SRV", TypeOPT: "OPT",
+	TypeMX: "MX", TypeTXT: "TXT", TypeAAAA: "AAAA", TypeSRV: "SRV", TypeDS: "DS", TypeOPT: "OPT",
 	TypeTSIG: "TSIG", TypeIXFR: "IXFR", TypeAXFR: "AXFR", TypeANY: "ANY",
 	// Types we carry opaquely but print by name, as dig does.
-	13: "HINFO", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
+	13: "HINFO", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
 	52: "TLSA", 64: "SVCB", 65: "HTTPS", 99: "SPF", 257: "CAA", 35: "NAPTR",
 }
 
