@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -76,6 +77,7 @@ func startFileServer(t testing.TB, configure func(*FileServer)) (addr, dir strin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fsrv.Close() })
+	fsrv.Logger = quietLogger()
 	if configure != nil {
 		configure(fsrv)
 	}
@@ -126,4 +128,16 @@ func countResponses(s string) int {
 			return n
 		}
 	}
+}
+
+// syncWriter serialises writes for a buffer shared with the server.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -1,0 +1,341 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPersistence(t *testing.T) {
+	addr, _ := startFileServer(t, nil)
+	get := "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct {
+		name, raw string
+		responses int
+		close     bool // server closed without the client closing first
+	}{
+		{"pipelined three", get + get + get, 3, false},
+		{"close on second", get + "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + get, 2, true},
+		{"1.0 closes", "GET /a.txt HTTP/1.0\r\n\r\n" + get, 1, true},
+		{"1.0 keep-alive", "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + get, 2, false},
+		{"bad second request", get + "BAD\r\n\r\n" + get, 2, true},
+		{"body then next", "PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" + get, 2, false},
+		{"chunked body then next", "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + get, 2, false},
+		{"head then get", "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" + get, 2, false},
+	}
+	for _, tc := range tests {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, tc.raw)
+		br := bufio.NewReader(c)
+		got := 0
+		for got < tc.responses {
+			var hreq *http.Request
+			if got == 0 && strings.HasPrefix(tc.raw, "HEAD") {
+				hreq = &http.Request{Method: "HEAD"}
+			}
+			resp, err := http.ReadResponse(br, hreq)
+			if err != nil {
+				break
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			got++
+			if resp.Close {
+				break
+			}
+		}
+		if got != tc.responses {
+			t.Errorf("%s: %d responses, want %d", tc.name, got, tc.responses)
+		}
+		// The server must now either have closed, or be waiting.
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err = br.ReadByte()
+		closed := err == io.EOF
+		if closed != tc.close {
+			t.Errorf("%s: server closed = %v (%v), want %v", tc.name, closed, err, tc.close)
+		}
+		c.Close()
+	}
+}
+
+func TestNetHTTPReusesConnections(t *testing.T) {
+	fsrv, err := NewFileServer(makeSite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Handler: fsrv}
+	addr := startServer(t, srv)
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	cl := &http.Client{Transport: tr}
+	for i := 0; i < 20; i++ {
+		resp, err := cl.Get("http://" + addr + "/a.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		// Twenty sequential requests over one kept-alive connection.
+		if n := srv.Conns(); n != 1 {
+			t.Fatalf("after request %d: %d connections open, want 1", i+1, n)
+		}
+	}
+}
+
+func TestSlowlorisGets408(t *testing.T) {
+	fsrv, err := NewFileServer(makeSite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Handler: fsrv, HeaderTimeout: 300 * time.Millisecond, IdleTimeout: 5 * time.Second}
+	addr := startServer(t, srv)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	// One byte at a time, slower than the header timeout allows in total.
+	var answer []byte
+	done := make(chan struct{})
+	go func() {
+		answer, _ = io.ReadAll(c)
+		close(done)
+	}()
+	for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\n") {
+		if _, err := c.Write([]byte{b}); err != nil {
+			break
+		}
+		select {
+		case <-done:
+		case <-time.After(50 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	<-done
+	if statusOf(string(answer)) != "408" {
+		t.Errorf("slow client got %q, want 408", answer)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("connection held for %v", el)
+	}
+}
+
+func TestIdleTimeoutCloses(t *testing.T) {
+	srv := &Server{Handler: HandlerFunc(NotFound), IdleTimeout: 200 * time.Millisecond}
+	addr := startServer(t, srv)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil || len(b) != 0 {
+		t.Errorf("idle connection: read %q, %v; want a silent close", b, err)
+	}
+}
+
+func TestConnectionLimit(t *testing.T) {
+	srv := &Server{Handler: HandlerFunc(NotFound), MaxConns: 2}
+	addr := startServer(t, srv)
+	var conns []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for srv.Conns() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if b, _ := io.ReadAll(c); len(b) != 0 {
+		t.Errorf("third connection over a limit of 2 was served: %q", b)
+	}
+}
+
+func TestPutDelete(t *testing.T) {
+	addr, dir := startFileServer(t, func(f *FileServer) { f.AllowWrite = true })
+	do := func(method, path, body string, hdr ...string) *http.Response {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	steps := []struct {
+		method, path, body string
+		hdr                []string
+		status             int
+		file               string // expected content afterwards; "-" absent
+	}{
+		{"PUT", "/new/deep/n.txt", "first", nil, 201, "first"},
+		{"GET", "/new/deep/n.txt", "", nil, 200, "first"},
+		{"PUT", "/new/deep/n.txt", "second", nil, 204, "second"},
+		{"PUT", "/new/deep/n.txt", "third", []string{"If-None-Match", "*"}, 412, "second"},
+		{"PUT", "/new/deep/n.txt", "third", []string{"If-Match", `"nope"`}, 412, "second"},
+		{"PUT", "/dir", "x", nil, 409, ""},
+		{"PUT", "/dir/", "x", nil, 409, ""},
+		{"DELETE", "/new/deep/n.txt", "", nil, 204, "-"},
+		{"DELETE", "/new/deep/n.txt", "", nil, 404, "-"},
+		{"DELETE", "/dir", "", nil, 409, ""},
+		{"PUT", "/../escape.txt", "x", nil, 400, ""},
+	}
+	for _, s := range steps {
+		resp := do(s.method, s.path, s.body, s.hdr...)
+		if resp.StatusCode != s.status {
+			t.Errorf("%s %s: status %d, want %d", s.method, s.path, resp.StatusCode, s.status)
+		}
+		if s.file == "" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(s.path)))
+		switch {
+		case s.file == "-" && err == nil:
+			t.Errorf("%s %s: file still there", s.method, s.path)
+		case s.file != "-" && string(b) != s.file:
+			t.Errorf("%s %s: file holds %q (%v), want %q", s.method, s.path, b, err, s.file)
+		}
+	}
+	// No temporary file is ever left behind.
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if strings.HasPrefix(filepath.Base(p), ".put-") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestPutInterruptedLeavesOldFile(t *testing.T) {
+	addr, dir := startFileServer(t, func(f *FileServer) { f.AllowWrite = true })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\npartial")
+	c.(*net.TCPConn).CloseWrite()
+	io.ReadAll(c)
+	c.Close()
+	b, _ := os.ReadFile(filepath.Join(dir, "a.txt"))
+	if string(b) != siteFiles["a.txt"] {
+		t.Errorf("after an interrupted PUT the file holds %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".put-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
+
+func TestBasicAuth(t *testing.T) {
+	line, err := HashPassword("alice", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := ParseCredentials(strings.NewReader("# users\n"+line+"\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	dir := makeSite(t)
+	fsrv, _ := NewFileServer(dir)
+	fsrv.AllowWrite, fsrv.Auth = true, creds
+	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &syncWriter{w: &log}})
+	for _, tc := range []struct {
+		user, pass string
+		status     int
+	}{
+		{"", "", 401},
+		{"alice", "wrong", 401},
+		{"bob", "s3cret", 401},
+		{"alice", "s3cret", 201},
+	} {
+		req, _ := http.NewRequest("PUT", "http://"+addr+"/up.txt", strings.NewReader("data"))
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, tc.pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s/%s: status %d, want %d", tc.user, tc.pass, resp.StatusCode, tc.status)
+		}
+		if tc.status == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic realm=") {
+			t.Errorf("401 without a Basic challenge: %q", resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	// GET needs no credentials.
+	resp, err := http.Get("http://" + addr + "/up.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET after PUT: %d", resp.StatusCode)
+	}
+	if !strings.Contains(log.String(), ` - alice [`) || !strings.Contains(log.String(), `"PUT /up.txt HTTP/1.1" 201 `) {
+		t.Errorf("access log lacks the authenticated PUT:\n%s", log.String())
+	}
+}
+
+func TestSymlinkOutOfRoot(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644)
+	addr, dir := startFileServer(t, nil)
+	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "abs-link")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	rel, _ := filepath.Rel(dir, filepath.Join(outside, "secret"))
+	os.Symlink(rel, filepath.Join(dir, "rel-link"))
+	os.Symlink("a.txt", filepath.Join(dir, "inside-link"))
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/abs-link", 403},
+		{"/rel-link", 403},
+		{"/inside-link", 200},
+	} {
+		resp, err := http.Get("http://" + addr + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || bytes.Contains(b, []byte("secret")) {
+			t.Errorf("%s: status %d body %q, want %d", tc.path, resp.StatusCode, b, tc.status)
+		}
+	}
+}
