@@ -1,0 +1,273 @@
+package mta
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/applayer/applayer/internal/transcript"
+	"github.com/applayer/applayer/mailstore"
+	"github.com/applayer/applayer/smtp"
+	"github.com/applayer/applayer/smtpserver"
+)
+
+// DefaultRetry is the default back-off schedule: the wait before the first
+// retry, the second, and so on; the last entry repeats.
+var DefaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour}
+
+// DefaultGiveUp is how long a message may wait in the queue.
+const DefaultGiveUp = 5 * 24 * time.Hour
+
+// Config configures an MTA. Dir and Domains are required.
+type Config struct {
+	// Dir is the data directory: users, Maildirs, queue.
+	Dir string
+	// Domains are the domains whose mail is delivered here.
+	Domains []string
+	// Hostname is this server's name (greeting, Received:, DSNs; default
+	// "mail." + the first domain).
+	Hostname string
+	// Resolver finds exchangers (default: the system's resolver).
+	Resolver Resolver
+	// MXPort is the port exchangers are reached on (default 25).
+	MXPort int
+	// Retry is the back-off schedule (default DefaultRetry); tests use
+	// milliseconds.
+	Retry []time.Duration
+	// GiveUp is how long a temporary failure is retried (default
+	// DefaultGiveUp).
+	GiveUp time.Duration
+	// Concurrency bounds delivery attempts at once (default 8).
+	Concurrency int
+	// Timeout bounds each SMTP command of a relay (default 2 minutes).
+	Timeout time.Duration
+	// Logger receives log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Trace records the relay dialogues; nil records nothing.
+	Trace *transcript.Recorder
+}
+
+// MTA is the mail system behind one or more SMTP listeners. It implements
+// smtpserver.Backend and smtpserver.Authenticator.
+type MTA struct {
+	cfg     Config
+	store   *mailstore.Store
+	qdir    string
+	domains map[string]bool
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	queue map[string]*entry // the worker's schedule
+	wake  chan struct{}
+}
+
+// entry is one queued message in the worker's memory.
+type entry struct {
+	id       string
+	env      Envelope
+	state    State
+	inFlight bool
+}
+
+// Open opens (creating when needed) the data directory and loads the queue.
+func Open(cfg Config) (*MTA, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("mta: Config.Dir is empty")
+	}
+	if len(cfg.Domains) == 0 {
+		return nil, errors.New("mta: Config.Domains is empty")
+	}
+	m := &MTA{cfg: cfg, domains: map[string]bool{}, queue: map[string]*entry{}, wake: make(chan struct{}, 1)}
+	for _, d := range cfg.Domains {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if !smtp.ValidDomain(d) {
+			return nil, fmt.Errorf("mta: %q is not a domain name", d)
+		}
+		m.domains[d] = true
+	}
+	if m.cfg.Hostname == "" {
+		m.cfg.Hostname = "mail." + strings.ToLower(cfg.Domains[0])
+	}
+	if m.cfg.Resolver == nil {
+		m.cfg.Resolver = DNSResolver("")
+	}
+	if m.cfg.MXPort == 0 {
+		m.cfg.MXPort = 25
+	}
+	if len(m.cfg.Retry) == 0 {
+		m.cfg.Retry = DefaultRetry
+	}
+	if m.cfg.GiveUp == 0 {
+		m.cfg.GiveUp = DefaultGiveUp
+	}
+	if m.cfg.Concurrency <= 0 {
+		m.cfg.Concurrency = 8
+	}
+	m.log = cfg.Logger
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	st, err := mailstore.Open(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m.store = st
+	m.qdir = QueueDir(cfg.Dir)
+	if err := os.MkdirAll(m.qdir, 0o700); err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	if err := cleanQueue(m.qdir); err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	items, err := ListQueue(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		m.queue[it.ID] = &entry{id: it.ID, env: it.Env, state: it.State}
+	}
+	if len(items) > 0 {
+		m.log.Info("mta: queue loaded", "messages", len(items))
+	}
+	return m, nil
+}
+
+// Store returns the mail storage.
+func (m *MTA) Store() *mailstore.Store { return m.store }
+
+// Hostname returns the server's name.
+func (m *MTA) Hostname() string { return m.cfg.Hostname }
+
+// IsLocal reports whether domain is one of ours.
+func (m *MTA) IsLocal(domain string) bool { return m.domains[strings.ToLower(domain)] }
+
+// Authenticate implements smtpserver.Authenticator: users are addresses.
+func (m *MTA) Authenticate(user, password string) bool {
+	return m.store.Users().Check(user, password)
+}
+
+// Rcpt implements smtpserver.Backend: the relay policy.
+func (m *MTA) Rcpt(s *smtpserver.Session, from smtp.Path, to smtp.Address) error {
+	if s.User != "" && !from.Null && !strings.EqualFold(from.Mailbox.String(), s.User) {
+		return smtp.R(550, smtp.CodeRelayDenied, "Sender "+from.String()+" not owned by user "+s.User)
+	}
+	if m.IsLocal(to.Domain) {
+		if strings.EqualFold(to.Local, "postmaster") || m.store.Users().Exists(to.String()) {
+			return nil
+		}
+		return smtp.R(550, smtp.CodeBadMailbox, "<"+to.String()+">... No such user here")
+	}
+	if s.User == "" {
+		return smtp.R(550, smtp.CodeRelayDenied, "<"+to.String()+">... Relaying denied")
+	}
+	return nil
+}
+
+// Open implements smtpserver.Backend.
+func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.Delivery, error) {
+	sp, err := m.store.Create()
+	if err != nil {
+		return nil, err
+	}
+	d := &delivery{m: m, sp: sp, id: newID(), from: env.From}
+	for _, a := range env.To {
+		if m.IsLocal(a.Domain) {
+			d.local = append(d.local, a.String())
+		} else {
+			d.remote = append(d.remote, a.String())
+		}
+	}
+	if len(d.remote) == 0 {
+		// Final delivery adds Return-Path (RFC 5321 section 4.4). A copy
+		// that is also relayed must not carry it, so mixed messages go
+		// without.
+		io.WriteString(sp, "Return-Path: "+env.From.String()+"\r\n")
+	}
+	return d, nil
+}
+
+type delivery struct {
+	m      *MTA
+	sp     *mailstore.Spool
+	id     string
+	from   smtp.Path
+	local  []string
+	remote []string
+}
+
+func (d *delivery) Write(p []byte) (int, error) { return d.sp.Write(p) }
+func (d *delivery) ID() string                  { return d.id }
+func (d *delivery) Abort()                      { d.sp.Remove() }
+
+// Commit makes the message durable everywhere it goes before the server
+// says 250.
+func (d *delivery) Commit() error {
+	defer d.sp.Remove()
+	if err := d.sp.Finish(); err != nil {
+		return err
+	}
+	if len(d.local) > 0 {
+		if err := d.m.store.LinkInto(d.sp, d.local); err != nil {
+			return err
+		}
+	}
+	if len(d.remote) > 0 {
+		env := Envelope{To: d.remote, Arrived: time.Now().UTC()}
+		if !d.from.Null {
+			env.From = d.from.Mailbox.String()
+		}
+		if err := d.m.enqueue(d.id, d.sp.Path(), env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue links a finished spool file into the queue, writes its envelope,
+// fsyncs the queue directory, and tells the worker.
+func (m *MTA) enqueue(id, spoolPath string, env Envelope) error {
+	msg := filepath.Join(m.qdir, id+".msg")
+	if err := os.Link(spoolPath, msg); err != nil {
+		return fmt.Errorf("mta: %w", err)
+	}
+	if err := writeEnvelope(m.qdir, id, &env); err != nil {
+		os.Remove(msg)
+		return fmt.Errorf("mta: %w", err)
+	}
+	if err := m.store.Sync.SyncDir(m.qdir); err != nil {
+		return fmt.Errorf("mta: %w", err)
+	}
+	m.mu.Lock()
+	m.queue[id] = &entry{id: id, env: env, state: State{Rcpts: map[string]*RcptState{}}}
+	m.mu.Unlock()
+	m.poke()
+	return nil
+}
+
+// enqueueBytes queues a message we made ourselves (a DSN).
+func (m *MTA) enqueueBytes(msg []byte, env Envelope) (string, error) {
+	sp, err := m.store.Create()
+	if err != nil {
+		return "", err
+	}
+	defer sp.Remove()
+	sp.Write(msg)
+	if err := sp.Finish(); err != nil {
+		return "", err
+	}
+	id := newID()
+	return id, m.enqueue(id, sp.Path(), env)
+}
+
+func (m *MTA) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}

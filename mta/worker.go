@@ -1,0 +1,412 @@
+package mta
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/applayer/applayer/smtp"
+	"github.com/applayer/applayer/smtpclient"
+)
+
+// pollInterval is how often the worker looks for a flush request and for
+// messages deleted behind its back.
+const pollInterval = time.Second
+
+// Run delivers queued mail until ctx ends, then waits for attempts in
+// flight to finish (each is bounded by Config.Timeout per command).
+func (m *MTA) Run(ctx context.Context) error {
+	sem := make(chan struct{}, m.cfg.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if m.checkFlush() {
+			m.log.Info("mta: flush requested; retrying every queued message")
+		}
+		next := m.dispatch(ctx, sem, &wg)
+		wait := time.Until(next)
+		if next.IsZero() || wait > pollInterval {
+			wait = pollInterval
+		}
+		timer.Reset(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.wake:
+		case <-timer.C:
+		case <-poll.C:
+		}
+	}
+}
+
+// checkFlush consumes a flush request: every message becomes due now.
+func (m *MTA) checkFlush() bool {
+	p := filepath.Join(m.qdir, FlushFile)
+	if _, err := os.Stat(p); err != nil {
+		return false
+	}
+	os.Remove(p)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.queue {
+		for _, r := range e.state.Rcpts {
+			r.Next = time.Time{}
+		}
+	}
+	return true
+}
+
+// dispatch starts an attempt for every due message while slots are free,
+// and returns when the next message falls due (zero: nothing queued).
+func (m *MTA) dispatch(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) time.Time {
+	now := time.Now()
+	m.mu.Lock()
+	var due []*entry
+	var next time.Time
+	for _, e := range m.queue {
+		if e.inFlight {
+			continue
+		}
+		t := e.due()
+		if !t.After(now) {
+			due = append(due, e)
+		} else if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].env.Arrived.Before(due[j].env.Arrived) })
+	var started []*entry
+	for _, e := range due {
+		select {
+		case sem <- struct{}{}:
+			e.inFlight = true
+			started = append(started, e)
+		default:
+		}
+	}
+	m.mu.Unlock()
+	for _, e := range started {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem; m.poke() }()
+			m.attempt(ctx, e)
+		}()
+	}
+	return next
+}
+
+// due is the earliest next attempt among pending recipients.
+func (e *entry) due() time.Time {
+	var t time.Time
+	first := true
+	for _, r := range e.env.To {
+		st := e.state.Rcpts[r]
+		if st != nil && (st.Done || st.Failed) {
+			continue
+		}
+		var n time.Time
+		if st != nil {
+			n = st.Next
+		}
+		if first || n.Before(t) {
+			t, first = n, false
+		}
+	}
+	return t
+}
+
+// outcome is what one recipient's attempt came to.
+type outcome struct {
+	done   bool
+	perm   bool
+	answer string
+	remote string
+}
+
+// attempt tries every due recipient of e once, grouped by domain, then
+// records the results and finishes the message when nothing is pending.
+func (m *MTA) attempt(ctx context.Context, e *entry) {
+	defer func() {
+		m.mu.Lock()
+		e.inFlight = false
+		m.mu.Unlock()
+	}()
+	if _, err := os.Stat(filepath.Join(m.qdir, e.id+".env")); err != nil {
+		m.forget(e.id) // deleted with `applayer mail queue delete`
+		return
+	}
+	msg, err := os.ReadFile(filepath.Join(m.qdir, e.id+".msg"))
+	if err != nil {
+		m.log.Error("mta: queued message unreadable", "id", e.id, "err", err)
+		m.forget(e.id)
+		return
+	}
+	now := time.Now()
+	byDomain := map[string][]smtp.Address{}
+	m.mu.Lock()
+	for _, r := range e.env.To {
+		st := e.state.Rcpts[r]
+		if st != nil && (st.Done || st.Failed || st.Next.After(now)) {
+			continue
+		}
+		a, err := smtp.ParseAddress(r)
+		if err != nil {
+			continue
+		}
+		byDomain[a.Domain] = append(byDomain[a.Domain], a)
+	}
+	m.mu.Unlock()
+
+	results := map[string]outcome{}
+	for domain, rcpts := range byDomain {
+		for k, v := range m.relay(ctx, e, domain, rcpts, msg) {
+			results[k] = v
+		}
+	}
+	m.record(e, results)
+}
+
+// record applies the results to e's state, schedules retries, gives up
+// on expired recipients, bounces, and removes the message when done.
+func (m *MTA) record(e *entry, results map[string]outcome) {
+	now := time.Now()
+	m.mu.Lock()
+	expired := now.Sub(e.env.Arrived) > m.cfg.GiveUp
+	for r, o := range results {
+		st := e.state.Rcpts[r]
+		if st == nil {
+			st = &RcptState{}
+			e.state.Rcpts[r] = st
+		}
+		st.Attempts++
+		st.Last, st.Remote = o.answer, o.remote
+		switch {
+		case o.done:
+			st.Done = true
+		case o.perm:
+			st.Failed = true
+		case expired:
+			st.Failed = true
+			st.Last = "4.4.7 gave up after " + m.cfg.GiveUp.String() + "; last answer: " + o.answer
+		default:
+			st.Next = now.Add(m.backoff(st.Attempts))
+		}
+	}
+	pending, failed := 0, 0
+	for _, r := range e.env.To {
+		st := e.state.Rcpts[r]
+		switch {
+		case st == nil || !st.Done && !st.Failed:
+			pending++
+		case st.Failed:
+			failed++
+		}
+	}
+	state := cloneState(&e.state)
+	m.mu.Unlock()
+
+	if failed > 0 && pending == 0 && !state.Bounced {
+		if err := m.bounce(e, state); err != nil {
+			m.log.Error("mta: bounce not sent; will retry", "id", e.id, "err", err)
+			writeState(m.qdir, e.id, state)
+			return
+		}
+		state.Bounced = true
+	}
+	if pending == 0 {
+		m.remove(e.id)
+		m.log.Info("mta: message finished", "id", e.id, "failed", failed)
+		return
+	}
+	if err := writeState(m.qdir, e.id, state); err != nil && !errors.Is(err, os.ErrNotExist) {
+		m.log.Warn("mta: state not saved", "id", e.id, "err", err)
+	}
+}
+
+func cloneState(s *State) *State {
+	c := &State{Bounced: s.Bounced, Rcpts: map[string]*RcptState{}}
+	for k, v := range s.Rcpts {
+		x := *v
+		c.Rcpts[k] = &x
+	}
+	return c
+}
+
+// backoff returns the wait before the next attempt after n attempts,
+// with up to 10% jitter so that retries do not come in waves. The
+// arithmetic stays in Durations (no integer truncation of factors).
+func (m *MTA) backoff(n int) time.Duration {
+	s := m.cfg.Retry
+	d := s[min(n-1, len(s)-1)]
+	if j := int64(d / 10); j > 0 {
+		d += time.Duration(rand.Int64N(j))
+	}
+	return d
+}
+
+func (m *MTA) forget(id string) {
+	m.mu.Lock()
+	delete(m.queue, id)
+	m.mu.Unlock()
+}
+
+// remove deletes a finished message: the envelope first (the commit
+// point), then the rest.
+func (m *MTA) remove(id string) {
+	m.forget(id)
+	os.Remove(filepath.Join(m.qdir, id+".env"))
+	os.Remove(filepath.Join(m.qdir, id+".msg"))
+	os.Remove(filepath.Join(m.qdir, id+".st"))
+}
+
+// relay delivers msg to rcpts of one domain: the exchangers in order,
+// until one gives an answer for every recipient.
+func (m *MTA) relay(ctx context.Context, e *entry, domain string, rcpts []smtp.Address, msg []byte) map[string]outcome {
+	out := map[string]outcome{}
+	all := func(o outcome) map[string]outcome {
+		for _, a := range rcpts {
+			out[a.String()] = o
+		}
+		return out
+	}
+	if m.IsLocal(domain) {
+		// A queued message for a local user (a DSN to a local sender).
+		for _, a := range rcpts {
+			if err := m.store.Deliver(a.String(), append([]byte("Return-Path: <"+e.env.From+">\r\n"), msg...)); err != nil {
+				out[a.String()] = outcome{answer: "4.3.0 local delivery failed: " + err.Error()}
+			} else {
+				out[a.String()] = outcome{done: true, answer: "2.0.0 delivered to Maildir"}
+			}
+		}
+		return out
+	}
+	hops, err := route(ctx, m.cfg.Resolver, domain, m.cfg.MXPort)
+	if err != nil {
+		var re *routeError
+		if errors.As(err, &re) {
+			return all(outcome{perm: re.reply.Permanent(), answer: re.reply.Error()})
+		}
+		return all(outcome{answer: err.Error()})
+	}
+	var last outcome
+	for _, h := range hops {
+		res, final := m.session(ctx, e, h, rcpts, msg)
+		if final {
+			return res
+		}
+		for _, o := range res {
+			last = o
+			break
+		}
+	}
+	return all(last)
+}
+
+// session runs one SMTP transaction with one exchanger. final is false
+// when the exchanger could not take responsibility for any recipient
+// (unreachable, or a 4xx before RCPT), so the next one should be tried.
+func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address, msg []byte) (map[string]outcome, bool) {
+	out := map[string]outcome{}
+	all := func(o outcome, final bool) (map[string]outcome, bool) {
+		for _, a := range rcpts {
+			if _, ok := out[a.String()]; !ok {
+				out[a.String()] = o
+			}
+		}
+		return out, final
+	}
+	fail := func(err error) (map[string]outcome, bool) {
+		var r *smtp.Reply
+		if errors.As(err, &r) {
+			return all(outcome{perm: r.Permanent(), answer: r.Error(), remote: h.Host}, r.Permanent())
+		}
+		return all(outcome{answer: "4.4.1 " + h.Host + " [" + h.Addr + "]: " + err.Error(), remote: h.Host}, false)
+	}
+	timeout := m.cfg.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: timeout, Trace: m.cfg.Trace})
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	if err := c.Hello(ctx); err != nil {
+		return fail(err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		// Opportunistic TLS (RFC 7435): encrypt without authenticating.
+		if err := c.StartTLS(ctx, &tls.Config{InsecureSkipVerify: true, ServerName: h.Host}); err != nil {
+			return fail(err)
+		}
+	}
+	var from smtp.Path
+	if e.env.From == "" {
+		from.Null = true
+	} else if a, err := smtp.ParseAddress(e.env.From); err == nil {
+		from.Mailbox = a
+	}
+	if err := c.Mail(ctx, from, int64(len(msg)), has8bit(msg)); err != nil {
+		return fail(err)
+	}
+	var accepted []smtp.Address
+	for _, a := range rcpts {
+		if err := c.Rcpt(ctx, a); err != nil {
+			var r *smtp.Reply
+			if !errors.As(err, &r) {
+				return fail(err)
+			}
+			out[a.String()] = outcome{perm: r.Permanent(), answer: r.Error(), remote: h.Host}
+			continue
+		}
+		accepted = append(accepted, a)
+	}
+	if len(accepted) == 0 {
+		c.Quit(ctx)
+		return out, true
+	}
+	r, err := c.Data(ctx, strings.NewReader(string(msg)))
+	if err != nil {
+		var rr *smtp.Reply
+		if errors.As(err, &rr) {
+			for _, a := range accepted {
+				out[a.String()] = outcome{perm: rr.Permanent(), answer: rr.Error(), remote: h.Host}
+			}
+			c.Quit(ctx)
+			return out, true
+		}
+		// The connection broke during DATA: we cannot know whether the
+		// exchanger took it; retrying risks a duplicate, never a loss.
+		for _, a := range accepted {
+			out[a.String()] = outcome{answer: "4.4.2 " + h.Host + ": " + err.Error(), remote: h.Host}
+		}
+		return out, true
+	}
+	for _, a := range accepted {
+		out[a.String()] = outcome{done: true, answer: r.Error(), remote: h.Host}
+	}
+	c.Quit(ctx)
+	m.log.Info("mta: relayed", "id", e.id, "to", h.Host, "addr", h.Addr, "rcpts", len(accepted))
+	return out, true
+}
+
+func has8bit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
