@@ -1,0 +1,160 @@
+package zone
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/internal/peertest"
+)
+
+// freePort returns a loopback port that was free for both UDP and TCP a
+// moment ago, for peers that cannot be told to pick one.
+func freePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		pc.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// waitDNS waits until a server answers a query at addr.
+func waitDNS(t testing.TB, addr, name string) {
+	t.Helper()
+	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := c.Exchange(context.Background(), new(dns.Msg).SetQuestion(0, name, dns.TypeSOA), addr); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no DNS server answered at %s", addr)
+}
+
+// StartNamed runs BIND's named serving the zone files (origin from each
+// file's SOA) on a loopback port and returns its address.
+func startNamed(t testing.TB, files ...string) string {
+	named := peertest.Require(t, "named", "bind9")
+	dir := t.TempDir()
+	port := freePort(t)
+	var zones strings.Builder
+	for _, f := range files {
+		z, err := LoadFile(f, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs, _ := filepath.Abs(f)
+		fmt.Fprintf(&zones, "zone %q { type primary; file %q; };\n", z.Origin, abs)
+	}
+	conf := fmt.Sprintf(`options {
+	directory %q;
+	listen-on port %d { 127.0.0.1; };
+	listen-on-v6 { none; };
+	pid-file none;
+	recursion no;
+	dnssec-validation no;
+	session-keyfile none;
+};
+%s`, dir, port, zones.String())
+	cf := filepath.Join(dir, "named.conf")
+	os.WriteFile(cf, []byte(conf), 0o644)
+	cmd := exec.Command(named, "-g", "-n", "1", "-c", cf)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitDNS(t, addr, "example.com.")
+	return addr
+}
+
+// TestSameAnswersAsBIND serves the test zone with applayer and with named
+// and compares every section of every answer.
+func TestSameAnswersAsBIND(t *testing.T) {
+	bind := startNamed(t, "testdata/example.com.zone")
+	ours := startServer(t, loadAuthority(t, "testdata/example.com.zone"))
+	c := &dns.Client{}
+	ask := func(addr, name string, typ dns.Type, edns bool, tcp bool) string {
+		q := new(dns.Msg).SetQuestion(0, name, typ)
+		if edns {
+			q.SetEDNS(dns.DefaultEDNSSize)
+		}
+		cl := *c
+		cl.TCP = tcp
+		cl.NoTCPRetry = true
+		r, err := cl.Exchange(context.Background(), q, addr)
+		if err != nil {
+			t.Fatalf("%s %s %v: %v", addr, name, typ, err)
+		}
+		if testing.Verbose() {
+			t.Logf("%s %s %v edns=%v tcp=%v: %s", addr, name, typ, edns, tcp, summary(r.Msg))
+		}
+		return summary(r.Msg)
+	}
+	for _, tc := range authoritativeCases {
+		if tc.want == "REFUSED |  |  | " {
+			continue // named answers REFUSED too, but that is policy, not data
+		}
+		for _, edns := range []bool{true, false} {
+			if got, want := ask(ours, tc.name, tc.typ, edns, false), ask(bind, tc.name, tc.typ, edns, false); got != want {
+				t.Errorf("%s %v edns=%v:\n  applayer %s\n  named    %s", tc.name, tc.typ, edns, got, want)
+			}
+		}
+	}
+	// A 1.6 KB TXT RRset: truncated over UDP without EDNS and with 1232,
+	// whole over TCP, by both.
+	for _, v := range []struct{ edns, tcp bool }{{false, false}, {true, false}, {false, true}} {
+		if got, want := ask(ours, "big.example.com.", dns.TypeTXT, v.edns, v.tcp), ask(bind, "big.example.com.", dns.TypeTXT, v.edns, v.tcp); got != want {
+			t.Errorf("big TXT %+v:\n  applayer %s\n  named    %s", v, got, want)
+		}
+	}
+}
+
+// TestDig queries our server with dig and checks what dig prints.
+func TestDig(t *testing.T) {
+	dig := peertest.Require(t, "dig", "bind9-dnsutils")
+	addr := startServer(t, loadAuthority(t, "testdata/example.com.zone"))
+	host, port, _ := net.SplitHostPort(addr)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"example.com", "MX"}, []string{"status: NOERROR", "flags: qr aa rd;", "example.com.\t\t3600\tIN\tMX\t10 mail.example.com.", "mail.example.com.\t3600\tIN\tA\t192.0.2.25"}},
+		{[]string{"nope.example.com"}, []string{"status: NXDOMAIN", "example.com.\t\t300\tIN\tSOA\tns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300"}},
+		{[]string{"+tcp", "big.example.com", "TXT"}, []string{"ANSWER: 2,", "chunk07-"}},
+		{[]string{"+ignore", "+noedns", "big.example.com", "TXT"}, []string{"flags: qr aa tc rd;", "ANSWER: 0,"}},
+		{[]string{"host.sub.example.com"}, []string{"flags: qr rd;", "AUTHORITY: 1, ADDITIONAL: 2", "ns.sub.example.com.\t3600\tIN\tA\t192.0.2.100"}},
+	} {
+		args := append([]string{"@" + host, "-p", port, "+time=2", "+tries=1"}, tc.args...)
+		out, err := exec.Command(dig, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("dig %v: %v\n%s", tc.args, err, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("dig %v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}
