@@ -271,3 +271,12 @@ func (m *MTA) poke() {
 	default:
 	}
 }
+
+// OpenUsers opens the users file of a data directory without starting
+// anything else (for `applayer mail user`).
+func OpenUsers(dir string) (*mailstore.Users, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mta: %w", err)
+	}
+	return &mailstore.Users{Path: filepath.Join(dir, "users")}, nil
+}

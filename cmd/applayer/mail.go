@@ -1,8 +1,443 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
-// newMailCmd is a placeholder until the mail subcommands land.
+	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mailmsg"
+	"github.com/applayer/applayer/mta"
+	"github.com/applayer/applayer/smtp"
+	"github.com/applayer/applayer/smtpclient"
+	"github.com/applayer/applayer/smtpserver"
+	"github.com/spf13/cobra"
+)
+
 func newMailCmd(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "mail", Short: "E-mail: SMTP server, queue and sending client (not yet built)", Hidden: true}
+	c := &cobra.Command{
+		Use:   "mail",
+		Short: "E-mail: an SMTP mail server with a durable queue, its users and queue, and a sending client",
+	}
+	c.AddCommand(newMailServeCmd(g), newMailUserCmd(), newMailQueueCmd(), newMailSendCmd(g))
+	return c
+}
+
+func newMailServeCmd(g *globals) *cobra.Command {
+	var (
+		cfg                mta.Config
+		listen, submission string
+		resolver           string
+		certFile, keyFile  string
+		retry              []time.Duration
+		maxSize            int64
+	)
+	c := &cobra.Command{
+		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR]",
+		Short: "Run a mail server: MX for its domains, submission for its users, and a delivery queue",
+		Long: `Run a mail server for one or more domains, in two roles on two ports:
+
+  --listen      the mail exchanger (port 25 in real life): takes mail for its own
+                domains from anyone, without authentication; mail for any other
+                domain is refused with 550 5.7.1 (never an open relay).
+  --submission  the submission server (port 587): users log in (AUTH PLAIN or
+                LOGIN, only after STARTTLS) and may send to anyone; mail for other
+                domains goes into the queue.
+
+Local mail is stored in Maildir folders under DIR/mail/DOMAIN/USER (readable by
+mutt and Dovecot). Every message is on disk, fsynced, before the server says
+250. The queue lives in DIR/queue; the worker finds each domain's exchanger
+through DNS (MX, else A/AAAA), retries temporary failures on a back-off
+schedule, and bounces permanent failures to the sender.
+
+A self-signed TLS certificate is created in DIR/tls on first run unless
+--tls-cert and --tls-key are given. Users: applayer mail user add.`,
+		Example: exampleLines(
+			"applayer mail user add --data /tmp/hamburger bob@hamburger.edu",
+			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger",
+			"applayer mail serve --domain crepes.fr --data /tmp/crepes --listen 127.0.25.1:2525 \\\n      --submission 127.0.25.1:5870 --resolver 127.0.53.53:10053 --mx-port 10025",
+		),
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if len(cfg.Domains) == 0 || cfg.Dir == "" {
+				return errors.New("mail serve: --domain and --data are required")
+			}
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			cfg.Trace = g.recorder(os.Stderr)
+			cfg.Resolver = mta.DNSResolver(resolver)
+			cfg.Retry = retry
+			m, err := mta.Open(cfg)
+			if err != nil {
+				return err
+			}
+			var cert tls.Certificate
+			if certFile != "" || keyFile != "" {
+				cert, err = tlsutil.Load(certFile, keyFile)
+			} else {
+				hosts := append([]string{m.Hostname()}, cfg.Domains...)
+				for _, a := range []string{listen, submission} {
+					if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+						hosts = append(hosts, h)
+					}
+				}
+				cert, err = tlsutil.LoadOrCreate(filepath.Join(cfg.Dir, "tls"), hosts)
+			}
+			if err != nil {
+				return err
+			}
+			srv := mta.NewServer(m, &tls.Config{Certificates: []tls.Certificate{cert}})
+			srv.MX.MaxMessageBytes = maxSize
+			srv.Submission.MaxMessageBytes = maxSize
+			var mxl, subl net.Listener
+			if listen != "" {
+				if mxl, err = net.Listen("tcp", listen); err != nil {
+					return err
+				}
+			}
+			if submission != "" {
+				if subl, err = net.Listen("tcp", submission); err != nil {
+					if mxl != nil {
+						mxl.Close()
+					}
+					return err
+				}
+			}
+			if mxl == nil && subl == nil {
+				return errors.New("mail serve: nothing to listen on (--listen and --submission are both empty)")
+			}
+			return serveUntilSignal(func() error { return srv.Serve(mxl, subl) }, srv.Shutdown, smtpserver.ErrServerClosed)
+		},
+	}
+	f := c.Flags()
+	f.StringSliceVar(&cfg.Domains, "domain", nil, "a domain this server receives mail for (repeatable)")
+	f.StringVar(&cfg.Dir, "data", "", "data directory: users file, Maildirs, queue, TLS certificate")
+	f.StringVar(&listen, "listen", "127.0.0.1:2525", "mail exchanger address (\"\" to disable)")
+	f.StringVar(&submission, "submission", "127.0.0.1:5870", "submission address (\"\" to disable)")
+	f.StringVar(&cfg.Hostname, "hostname", "", "this server's name in greetings and trace fields (default mail.FIRST-DOMAIN)")
+	f.StringVar(&resolver, "resolver", "", "DNS server HOST:PORT for MX look-ups (default: the system's)")
+	f.IntVar(&cfg.MXPort, "mx-port", 25, "port to reach other domains' exchangers on")
+	f.DurationSliceVar(&retry, "retry", nil, "back-off schedule, the last repeating (default 1m,5m,15m,30m,1h,2h)")
+	f.DurationVar(&cfg.GiveUp, "give-up", mta.DefaultGiveUp, "bounce a message still undeliverable after this long")
+	f.Int64Var(&maxSize, "max-size", smtpserver.DefaultMaxMessageBytes, "largest message accepted, in bytes (SIZE)")
+	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
+	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
+	g.addTrace(c)
+	return c
+}
+
+func newMailUserCmd() *cobra.Command {
+	var dir, passwordFile string
+	c := &cobra.Command{
+		Use:   "user add|del|list --data DIR [ADDRESS]",
+		Short: "Manage the mail server's users (passwords are stored bcrypt-hashed)",
+		Long: `Manage the users of the mail server that uses DIR. A user is an e-mail address;
+"add" reads the password from --password-file or, without it, the first line
+of standard input. Changes take effect in a running server at once.`,
+		Example: exampleLines(
+			"echo pickles | applayer mail user add --data /tmp/hamburger bob@hamburger.edu",
+			"applayer mail user list --data /tmp/hamburger",
+			"applayer mail user del --data /tmp/hamburger bob@hamburger.edu",
+		),
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if dir == "" {
+				return errors.New("mail user: --data is required")
+			}
+			st, err := mta.OpenUsers(dir)
+			if err != nil {
+				return err
+			}
+			op := args[0]
+			need := map[string]int{"add": 2, "del": 2, "list": 1}
+			n, ok := need[op]
+			if !ok {
+				return fmt.Errorf("mail user: unknown operation %q (want add, del or list)", op)
+			}
+			if len(args) != n {
+				return fmt.Errorf("mail user %s: wrong number of arguments", op)
+			}
+			switch op {
+			case "list":
+				users, err := st.List()
+				if err != nil {
+					return err
+				}
+				for _, u := range users {
+					fmt.Fprintln(c.OutOrStdout(), u)
+				}
+				return nil
+			case "del":
+				return st.Del(args[1])
+			}
+			addr, err := smtp.ParseAddress(args[1])
+			if err != nil {
+				return fmt.Errorf("mail user add: %q is not an address: %w", args[1], err)
+			}
+			pw, err := readPassword(passwordFile, c.InOrStdin())
+			if err != nil {
+				return err
+			}
+			if err := st.Add(addr.String(), pw, true); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.ErrOrStderr(), "user %s saved\n", addr)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&dir, "data", "", "the mail server's data directory")
+	c.Flags().StringVar(&passwordFile, "password-file", "", "read the password from this file (first line)")
+	return c
+}
+
+// readPassword reads the first line of the file, or of in.
+func readPassword(file string, in io.Reader) (string, error) {
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		in = f
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("empty password (give it on standard input or with --password-file)")
+	}
+	return line, nil
+}
+
+func newMailQueueCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "queue list|flush|delete ID --data DIR",
+		Short: "Show and manage the outgoing queue, also while the server runs",
+		Long: `Show and manage the outgoing queue of the mail server that uses DIR.
+
+  list          every queued message: ID, size, age, sender, pending recipients,
+                attempts, next attempt and last answer
+  flush         ask the running server to retry every queued message now
+  delete ID     remove a message from the queue (no bounce is sent)`,
+		Example: exampleLines(
+			"applayer mail queue list --data /tmp/crepes",
+			"applayer mail queue flush --data /tmp/crepes",
+		),
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if dir == "" {
+				return errors.New("mail queue: --data is required")
+			}
+			switch {
+			case args[0] == "list" && len(args) == 1:
+				items, err := mta.ListQueue(dir)
+				if err != nil {
+					return err
+				}
+				return printQueue(c.OutOrStdout(), items)
+			case args[0] == "flush" && len(args) == 1:
+				if err := mta.RequestFlush(dir); err != nil {
+					return err
+				}
+				fmt.Fprintln(c.ErrOrStderr(), "flush requested; a running server retries every queued message within a second")
+				return nil
+			case args[0] == "delete" && len(args) == 2:
+				return mta.DeleteQueued(dir, args[1])
+			}
+			return fmt.Errorf("mail queue: want list, flush or delete ID (got %q)", strings.Join(args, " "))
+		},
+	}
+	c.Flags().StringVar(&dir, "data", "", "the mail server's data directory")
+	return c
+}
+
+func printQueue(w io.Writer, items []mta.QueueItem) error {
+	if len(items) == 0 {
+		fmt.Fprintln(w, "queue is empty")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSIZE\tAGE\tFROM\tTO\tTRIES\tNEXT\tLAST ANSWER")
+	for _, it := range items {
+		from := it.Env.From
+		if from == "" {
+			from = "<>"
+		}
+		for _, r := range it.Pending() {
+			st := it.State.Rcpts[r]
+			tries, next, last := 0, "now", ""
+			if st != nil {
+				tries, last = st.Attempts, st.Last
+				if d := time.Until(st.Next); d > 0 {
+					next = "in " + d.Round(time.Second).String()
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", it.ID, it.Size, time.Since(it.Env.Arrived).Round(time.Second), from, r, tries, next, last)
+		}
+	}
+	return tw.Flush()
+}
+
+func newMailSendCmd(g *globals) *cobra.Command {
+	var (
+		from, subject, body, bodyFile string
+		to, cc, attach                []string
+		server, user, passwordFile    string
+		starttls, insecure            bool
+		cacert                        string
+		timeout                       time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "send --from ADDR --to ADDR [--to ...] --subject S [--body TEXT|--body-file F] [--attach FILE...]",
+		Short: "Compose a message (RFC 5322, MIME) and submit it to a mail server",
+		Long: `Compose a message with proper RFC 5322 header fields (From, To, Cc, Subject,
+Date, Message-ID, MIME-Version), attachments in base64 or quoted-printable,
+and submit it over SMTP. Without --body or --body-file the body is read from
+standard input.
+
+With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`,
+		Example: exampleLines(
+			"applayer mail send --server 127.0.0.1:2525 --from alice@crepes.fr --to bob@hamburger.edu \\\n      --subject ketchup --body 'Do you like ketchup?' --trace",
+			"applayer mail send --server 127.0.25.1:10587 --starttls --cacert DIR/tls/cert.pem \\\n      --user alice@crepes.fr --password-file alice.pass --from alice@crepes.fr \\\n      --to bob@hamburger.edu --subject photo --body-file note.txt --attach photo.png",
+		),
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fromAddr, err := mail.ParseAddress(from)
+			if err != nil {
+				return fmt.Errorf("mail send: --from %q: %w", from, err)
+			}
+			m := &mailmsg.Message{From: *fromAddr, Subject: subject}
+			var rcpts []smtp.Address
+			for _, group := range []struct {
+				list []string
+				dst  *[]mail.Address
+			}{{to, &m.To}, {cc, &m.Cc}} {
+				for _, a := range group.list {
+					pa, err := mail.ParseAddress(a)
+					if err != nil {
+						return fmt.Errorf("mail send: %q: %w", a, err)
+					}
+					sa, err := smtp.ParseAddress(pa.Address)
+					if err != nil {
+						return fmt.Errorf("mail send: %q: %w", a, err)
+					}
+					*group.dst = append(*group.dst, *pa)
+					rcpts = append(rcpts, sa)
+				}
+			}
+			if len(rcpts) == 0 {
+				return errors.New("mail send: at least one --to is required")
+			}
+			switch {
+			case body != "" && bodyFile != "":
+				return errors.New("mail send: give --body or --body-file, not both")
+			case bodyFile != "":
+				b, err := os.ReadFile(bodyFile)
+				if err != nil {
+					return err
+				}
+				m.Body = string(b)
+			case c.Flags().Changed("body"):
+				m.Body = body
+			default:
+				b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), smtpserver.DefaultMaxMessageBytes))
+				if err != nil {
+					return err
+				}
+				m.Body = string(b)
+			}
+			for _, f := range attach {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				m.Attachments = append(m.Attachments, mailmsg.Attachment{Name: f, Data: b})
+			}
+			raw, err := m.Bytes()
+			if err != nil {
+				return err
+			}
+			sender, err := smtp.ParseAddress(fromAddr.Address)
+			if err != nil {
+				return fmt.Errorf("mail send: --from: %w", err)
+			}
+			sub := smtpclient.Submission{Addr: server, StartTLS: starttls, Options: smtpclient.Options{
+				LocalName: localName(), Timeout: timeout, Trace: g.recorder(c.ErrOrStderr()),
+			}}
+			if starttls {
+				cfg := &tls.Config{InsecureSkipVerify: insecure}
+				if cacert != "" {
+					if cfg.RootCAs, err = tlsutil.CertPool(cacert); err != nil {
+						return err
+					}
+				}
+				sub.TLSConfig = cfg
+			}
+			if user != "" {
+				if passwordFile == "" {
+					return errors.New("mail send: --user needs --password-file")
+				}
+				pw, err := readPassword(passwordFile, nil)
+				if err != nil {
+					return err
+				}
+				sub.User, sub.Password = user, pw
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			ctx, cancel2 := context.WithTimeout(ctx, 2*timeout)
+			defer cancel2()
+			r, err := smtpclient.Send(ctx, sub, smtp.Path{Mailbox: sender}, rcpts, raw)
+			var re *smtpclient.RcptError
+			if err != nil && !errors.As(err, &re) {
+				return fmt.Errorf("mail send: %w", err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "sent: %s\n", r.Error())
+			if re != nil {
+				return re
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&from, "from", "", "sender address (From: and MAIL FROM)")
+	f.StringSliceVar(&to, "to", nil, "recipient (repeatable)")
+	f.StringSliceVar(&cc, "cc", nil, "carbon-copy recipient (repeatable)")
+	f.StringVar(&subject, "subject", "", "subject")
+	f.StringVar(&body, "body", "", "body text")
+	f.StringVar(&bodyFile, "body-file", "", "read the body from this file")
+	f.StringSliceVar(&attach, "attach", nil, "attach this file (repeatable)")
+	f.StringVar(&server, "server", "127.0.0.1:5870", "mail server HOST:PORT")
+	f.StringVar(&user, "user", "", "log in as this user (needs --starttls)")
+	f.StringVar(&passwordFile, "password-file", "", "file whose first line is the password")
+	f.BoolVar(&starttls, "starttls", false, "encrypt with STARTTLS before anything else")
+	f.StringVar(&cacert, "cacert", "", "trust this PEM certificate (e.g. the server's DATA/tls/cert.pem)")
+	f.BoolVar(&insecure, "insecure", false, "accept any server certificate (lab use only)")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "bound on each SMTP command")
+	g.addTrace(c)
+	return c
+}
+
+func localName() string {
+	h, err := os.Hostname()
+	if err != nil || !smtp.ValidDomain(h) {
+		return "localhost"
+	}
+	return h
 }
