@@ -1,0 +1,327 @@
+package resolver
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/dns/zone"
+)
+
+// The test hierarchy, each server on its own loopback address and one
+// shared port, as in the lab: root, the test. TLD, and example.test. with
+// other.test. (delegated to a name server that has no glue).
+var hierarchy = map[string]string{
+	"127.0.0.11": `$ORIGIN .
+$TTL 86400
+@ SOA a.root. admin.root. 1 1800 900 604800 86400
+@ NS a.root.
+a.root. A 127.0.0.11
+test. NS ns.test.
+ns.test. A 127.0.0.12
+evil. NS ns.evil.
+ns.evil. A 127.0.0.14
+`,
+	"127.0.0.12": `$ORIGIN test.
+$TTL 86400
+@ SOA ns admin 1 1800 900 604800 300
+@ NS ns
+ns A 127.0.0.12
+example NS ns.example
+ns.example A 127.0.0.13
+other NS ns1.example
+`,
+	"127.0.0.13": `$ORIGIN example.test.
+$TTL 3600
+@ SOA ns admin 1 1800 900 604800 60
+@ NS ns
+ns A 127.0.0.13
+ns1 A 127.0.0.13
+www 300 A 192.0.2.80
+www 300 A 192.0.2.81
+mail A 192.0.2.25
+alias CNAME www.other.test.
+big TXT "` + strings.Repeat("a", 250) + `" "` + strings.Repeat("b", 250) + `" "` + strings.Repeat("c", 250) + `"
+big TXT "` + strings.Repeat("d", 250) + `" "` + strings.Repeat("e", 250) + `" "` + strings.Repeat("f", 250) + `"
+$ORIGIN other.test.
+`,
+}
+
+var otherZone = `$ORIGIN other.test.
+$TTL 3600
+@ SOA ns1.example.test. admin 1 1800 900 604800 60
+@ NS ns1.example.test.
+www CNAME target.example.test.
+`
+
+// serveAt serves h on ip:port over UDP and TCP until the test ends.
+func serveAt(t testing.TB, ip string, port int, h dns.Handler) error {
+	addr := net.JoinHostPort(ip, itoa(port))
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		pc.Close()
+		return err
+	}
+	s := &dns.Server{Handler: h, UDPWorkers: 2}
+	done := make(chan struct{})
+	go func() { s.ServeBoth(l, pc); close(done) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	})
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func mustZone(t testing.TB, src string) *zone.Zone {
+	t.Helper()
+	recs, err := zone.Parse(strings.NewReader(src), "test.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var origin string
+	for _, r := range recs {
+		if r.Type == dns.TypeSOA {
+			origin = r.Name
+		}
+	}
+	z, err := zone.New(origin, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
+
+// startHierarchy starts the servers and returns the shared port.
+func startHierarchy(t testing.TB, extra map[string]dns.Handler) int {
+	t.Helper()
+	for attempt := 0; attempt < 20; attempt++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.11:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
+		ok := true
+		for ip, src := range hierarchy {
+			zs := []*zone.Zone{mustZone(t, src)}
+			if ip == "127.0.0.13" {
+				zs = append(zs, mustZone(t, otherZone))
+			}
+			if serveAt(t, ip, port, zone.NewAuthority(zs...)) != nil {
+				ok = false
+				break
+			}
+		}
+		for ip, h := range extra {
+			if ok && serveAt(t, ip, port, h) != nil {
+				ok = false
+			}
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no common free port")
+	return 0
+}
+
+func rootHints() []dns.RR {
+	return []dns.RR{
+		{Name: ".", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 3600000, Data: &dns.NS{Host: "a.root."}},
+		{Name: "a.root.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 3600000, Data: &dns.A{Addr: netip.MustParseAddr("127.0.0.11")}},
+	}
+}
+
+func answerStrings(res *Result) []string {
+	var out []string
+	for _, rr := range res.Answer {
+		out = append(out, rr.Name+" "+rr.Type.String()+" "+rr.Data.String())
+	}
+	return out
+}
+
+func TestIterateThroughHierarchy(t *testing.T) {
+	port := startHierarchy(t, nil)
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port}
+	ctx := context.Background()
+
+	res, err := r.Resolve(ctx, "www.example.test.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(answerStrings(res), "; "); !strings.Contains(got, "192.0.2.80") || !strings.Contains(got, "192.0.2.81") {
+		t.Fatalf("www.example.test A = %s", got)
+	}
+	if n := r.UpstreamQueries(); n != 3 {
+		t.Errorf("cold resolution took %d upstream queries, want 3 (root, TLD, authoritative)", n)
+	}
+	// The referrals are cached: a sibling name costs one query.
+	before := r.UpstreamQueries()
+	if _, err := r.Resolve(ctx, "mail.example.test.", dns.TypeA); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.UpstreamQueries() - before; n != 1 {
+		t.Errorf("sibling resolution took %d queries, want 1", n)
+	}
+	// The answer is cached: no query at all.
+	before = r.UpstreamQueries()
+	r.Resolve(ctx, "www.example.test.", dns.TypeA)
+	if n := r.UpstreamQueries() - before; n != 0 {
+		t.Errorf("cached answer took %d queries", n)
+	}
+	// Negative answers are cached with the SOA's minimum (RFC 2308).
+	res, err = r.Resolve(ctx, "nope.example.test.", dns.TypeA)
+	if err != nil || res.Rcode != dns.RcodeNXDomain || res.SOA == nil || res.SOA.TTL != 60 {
+		t.Fatalf("nope.example.test = %+v, %v; want NXDOMAIN with SOA TTL 60", res, err)
+	}
+	before = r.UpstreamQueries()
+	res, _ = r.Resolve(ctx, "nope.example.test.", dns.TypeMX)
+	if n := r.UpstreamQueries() - before; n != 0 || res.Rcode != dns.RcodeNXDomain {
+		t.Errorf("cached NXDOMAIN for another type: %d queries, %v", n, res.Rcode)
+	}
+	res, _ = r.Resolve(ctx, "mail.example.test.", dns.TypeAAAA)
+	if res.Rcode != dns.RcodeSuccess || len(res.Answer) != 0 || res.SOA == nil {
+		t.Errorf("NODATA: %+v", res)
+	}
+}
+
+func TestCNAMEAcrossZonesAndGluelessNS(t *testing.T) {
+	port := startHierarchy(t, nil)
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port}
+	// alias.example.test -> www.other.test (a zone whose name server has
+	// no glue) -> target.example.test, which does not exist.
+	res, err := r.Resolve(context.Background(), "alias.example.test.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(answerStrings(res), "; ")
+	want := "alias.example.test. CNAME www.other.test.; www.other.test. CNAME target.example.test."
+	if got != want || res.Rcode != dns.RcodeNXDomain {
+		t.Errorf("alias = %s (%v), want %s (NXDOMAIN)", got, res.Rcode, want)
+	}
+}
+
+func TestTruncatedAnswerRetriedOverTCP(t *testing.T) {
+	port := startHierarchy(t, nil)
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port}
+	res, err := r.Resolve(context.Background(), "big.example.test.", dns.TypeTXT)
+	if err != nil || len(res.Answer) != 2 {
+		t.Fatalf("big TXT: %v, %v", res, err)
+	}
+}
+
+func TestInFlightMerged(t *testing.T) {
+	port := startHierarchy(t, nil)
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port}
+	r.Resolve(context.Background(), "www.example.test.", dns.TypeA) // warm the referrals
+	before := r.UpstreamQueries()
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Resolve(context.Background(), "mail.example.test.", dns.TypeMX); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := r.UpstreamQueries() - before; n != 1 {
+		t.Errorf("20 identical questions at once took %d upstream queries, want 1", n)
+	}
+}
+
+// evilReferral is a server for evil. that answers every question with a
+// referral carrying out-of-bailiwick "glue": addresses for names under
+// test., which a careless resolver would cache.
+func evilReferral(w dns.ResponseWriter, req *dns.Request) {
+	var m dns.Msg
+	m.SetReply(req.Msg)
+	m.Authority = []dns.RR{{Name: "sub.evil.", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 86400, Data: &dns.NS{Host: "ns.example.test."}}}
+	m.Additional = []dns.RR{
+		{Name: "ns.example.test.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 86400, Data: &dns.A{Addr: netip.MustParseAddr("127.0.0.66")}},
+		{Name: "www.example.test.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 86400, Data: &dns.A{Addr: netip.MustParseAddr("6.6.6.6")}},
+	}
+	m.Answer = []dns.RR{{Name: "mail.example.test.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 86400, Data: &dns.A{Addr: netip.MustParseAddr("6.6.6.6")}}}
+	w.WriteMsg(&m)
+}
+
+func TestOutOfBailiwickGlueNotCached(t *testing.T) {
+	port := startHierarchy(t, map[string]dns.Handler{"127.0.0.14": dns.HandlerFunc(evilReferral)})
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port, Timeout: 300 * time.Millisecond}
+	ctx := context.Background()
+	r.Resolve(ctx, "x.sub.evil.", dns.TypeA) // whatever happens, nothing may be planted
+	for _, name := range []string{"www.example.test.", "mail.example.test."} {
+		res, err := r.Resolve(ctx, name, dns.TypeA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range answerStrings(res) {
+			if strings.Contains(s, "6.6.6.6") {
+				t.Errorf("%s resolved to the planted address: %s", name, s)
+			}
+		}
+	}
+	var buf [300]byte
+	for _, a := range r.cachedAddrs("ns.example.test.", time.Now().UnixNano(), buf[:0]) {
+		if a.String() == "127.0.0.66" {
+			t.Errorf("out-of-bailiwick glue for ns.example.test was cached")
+		}
+	}
+}
+
+func TestCacheBounded(t *testing.T) {
+	c := newCache(64)
+	now := time.Now().UnixNano()
+	rr := []dns.RR{{Name: "x.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 60, Data: &dns.A{Addr: netip.MustParseAddr("192.0.2.1")}}}
+	for i := 0; i < 10000; i++ {
+		c.put(appendKey(nil, "n"+itoa(i)+".example.", dns.TypeA), ttlEntry(rr, rankAnswer, now, 3600), now)
+	}
+	if n := c.Len(); n > 64 {
+		t.Errorf("cache holds %d entries after a flood, bound 64", n)
+	}
+}
+
+func serveResolver(t *testing.T, r *Resolver) string {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &dns.Server{Handler: r, UDPWorkers: 4}
+	done := make(chan struct{})
+	go func() { s.ServePacket(pc); close(done) }()
+	t.Cleanup(func() { s.Close(); <-done })
+	return pc.LocalAddr().String()
+}
+
+func TestServeAllowAndRA(t *testing.T) {
+	port := startHierarchy(t, nil)
+	c := &dns.Client{}
+	addr := serveResolver(t, &Resolver{Hints: rootHints(), UpstreamPort: port})
+	resp, err := c.Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "www.example.test.", dns.TypeA), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := resp.Msg; !m.RecursionAvailable || m.Authoritative || len(m.Answer) != 2 {
+		t.Errorf("answer: %v", m)
+	}
+	addr = serveResolver(t, &Resolver{Hints: rootHints(), UpstreamPort: port, Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	resp, err = c.Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "www.example.test.", dns.TypeA), addr)
+	if err != nil || resp.Msg.Rcode != dns.RcodeRefused {
+		t.Errorf("client outside Allow: %v, %v; want REFUSED", resp, err)
+	}
+}

@@ -1,0 +1,110 @@
+package resolver
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/applayer/applayer/dns"
+)
+
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// allowed reports whether a client may use the resolver.
+func (r *Resolver) allowed(a netip.Addr) bool {
+	allow := r.Allow
+	if len(allow) == 0 {
+		allow = loopback
+	}
+	a = a.Unmap()
+	for _, p := range allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+var msgPool = sync.Pool{New: func() any { return new(servScratch) }}
+
+type servScratch struct {
+	resp dns.Msg
+	buf  [300]byte
+}
+
+// ServeDNS answers a client: from the cache when it can, by resolving
+// otherwise. RA is set; clients outside Allow get REFUSED (an open
+// resolver is an amplifier for anyone's attack); a failed resolution gives
+// SERVFAIL.
+func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Request) {
+	r.init()
+	q := req.Msg
+	sc := msgPool.Get().(*servScratch)
+	defer msgPool.Put(sc)
+	resp := &sc.resp
+	resp.SetReply(q)
+	resp.RecursionAvailable = true
+	defer func() {
+		clear(resp.Answer)
+		clear(resp.Authority)
+	}()
+	switch {
+	case !r.allowed(req.Remote.Addr()):
+		resp.Rcode = dns.RcodeRefused
+		resp.RecursionAvailable = false
+		w.WriteMsg(resp)
+		return
+	case q.Opcode != dns.OpcodeQuery:
+		resp.Rcode = dns.RcodeNotImp
+		w.WriteMsg(resp)
+		return
+	case len(q.Question) != 1:
+		resp.Rcode = dns.RcodeFormErr
+		w.WriteMsg(resp)
+		return
+	}
+	qq := q.Question[0]
+	switch {
+	case qq.Class != dns.ClassIN:
+		resp.Rcode = dns.RcodeRefused
+		w.WriteMsg(resp)
+		return
+	case qq.Type == dns.TypeAXFR || qq.Type == dns.TypeIXFR || qq.Type == dns.TypeOPT || qq.Type == dns.TypeTSIG || qq.Type == dns.TypeANY:
+		// ANY is refused as RFC 8482 allows; transfers are not a resolver's.
+		resp.Rcode = dns.RcodeNotImp
+		w.WriteMsg(resp)
+		return
+	}
+	if !q.RecursionDesired {
+		// Without RD a resolver answers from its cache only (RFC 1034 §4.3.1).
+		if res, ok := r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0]); ok {
+			r.fill(resp, res)
+		} else {
+			resp.Rcode = dns.RcodeServFail
+		}
+		w.WriteMsg(resp)
+		return
+	}
+	res, ok := r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0])
+	if !ok {
+		var err error
+		res, err = r.Resolve(context.Background(), qq.Name, qq.Type)
+		if err != nil {
+			r.logger().Debug("resolver: failed", "name", qq.Name, "type", qq.Type.String(), "err", err)
+			resp.Rcode = dns.RcodeServFail
+			w.WriteMsg(resp)
+			return
+		}
+	}
+	r.fill(resp, res)
+	w.WriteMsg(resp)
+}
+
+func (r *Resolver) fill(resp *dns.Msg, res *Result) {
+	resp.Rcode = res.Rcode
+	resp.Answer = append(resp.Answer, res.Answer...)
+	if res.SOA != nil && len(res.Answer) == 0 || res.Rcode == dns.RcodeNXDomain && res.SOA != nil {
+		resp.Authority = append(resp.Authority, *res.SOA)
+	}
+}
