@@ -13,7 +13,6 @@ type clock struct {
 
 type clockTick struct {
 	sec  int64
-	now  time.Time
 	date []byte // "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
 	clf  []byte // "[06/Nov/1994:08:49:37 +0000]"
 }
@@ -25,7 +24,7 @@ func (c *clock) tick() *clockTick {
 		return t
 	}
 	utc := now.UTC()
-	t = &clockTick{sec: now.Unix(), now: now}
+	t = &clockTick{sec: now.Unix()}
 	t.date = append([]byte("Date: "), utc.Format(TimeFormat)...)
 	t.date = append(t.date, "\r\n"...)
 	t.clf = append([]byte("["), now.Format("02/Jan/2006:15:04:05 -0700")...)

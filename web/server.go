@@ -146,20 +146,21 @@ func (s *Server) Conns() int { return s.init().Conns() }
 
 // conn is one client connection and the buffers it reuses.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	p      parser
-	req    Request
-	resp   response
-	body   bodyReader
-	readDL time.Time // the read deadline in force
-	tr     *transcript.Session
-	remote string
-	host   string // remote without the port, for the access log
-	line   []byte // scratch for log and trace lines
-	idle   time.Duration
+	s       *Server
+	nc      net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	p       parser
+	req     Request
+	resp    response
+	body    bodyReader
+	readDL  time.Time // the read deadline in force
+	writeDL time.Time // the write deadline in force
+	tr      *transcript.Session
+	remote  string
+	host    string // remote without the port, for the access log
+	line    []byte // scratch for log and trace lines
+	idle    time.Duration
 }
 
 func (s *Server) serveConn(nc net.Conn) {
@@ -227,8 +228,7 @@ func (c *conn) setRead(t time.Time) {
 // only when the deadline in force is more than a second off, and reports
 // whether the server is still running (see lifecycle.Tracker.ReadDeadline).
 func (c *conn) extendRead(d time.Duration, exact bool) bool {
-	now := c.s.clock.tick().now
-	want := now.Add(d)
+	want := time.Now().Add(d)
 	if diff := want.Sub(c.readDL); diff > time.Second || diff < -time.Second || exact && diff < 0 {
 		c.setRead(want)
 	}
@@ -386,8 +386,14 @@ func (c *conn) flush() error {
 	return err
 }
 
+// setWrite moves the write deadline to about now+WriteTimeout, touching
+// the socket only when the deadline in force is more than a second off.
 func (c *conn) setWrite() {
-	c.nc.SetWriteDeadline(c.s.clock.tick().now.Add(orDefault(c.s.WriteTimeout, 30*time.Second)))
+	want := time.Now().Add(orDefault(c.s.WriteTimeout, 30*time.Second))
+	if d := want.Sub(c.writeDL); d > time.Second || d < -time.Second {
+		c.writeDL = want
+		c.nc.SetWriteDeadline(want)
+	}
 }
 
 // closeWrite half-closes the connection so that the client reads the whole

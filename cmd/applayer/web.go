@@ -1,8 +1,139 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
 
-// newWebCmd is a placeholder until the web subcommands land.
+	"github.com/applayer/applayer/web"
+	"github.com/spf13/cobra"
+)
+
 func newWebCmd(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "web", Short: "The Web: HTTP/1.x server and client (not yet built)", Hidden: true}
+	c := &cobra.Command{
+		Use:   "web",
+		Short: "The Web: an HTTP/1.0 and 1.1 server and client, conditional GET, cookies",
+	}
+	c.AddCommand(newWebServeCmd(g), newWebPasswdCmd())
+	return c
+}
+
+func newWebServeCmd(g *globals) *cobra.Command {
+	var (
+		srv        web.Server
+		root       string
+		allowWrite bool
+		authFile   string
+		accessLog  string
+		maxBody    int64
+	)
+	c := &cobra.Command{
+		Use:   "serve --root DIR [--listen ADDR]",
+		Short: "Serve the files under a directory over HTTP/1.0 and HTTP/1.1",
+		Long: `Serve the files under --root: GET and HEAD with Content-Type, Content-Length,
+Last-Modified, ETag and Date; index.html for directories; conditional GET
+(If-Modified-Since, If-None-Match: 304); Range requests (206, 416).
+
+Connections are persistent (HTTP/1.1 keep-alive, pipelining) with an idle
+timeout; a request head must arrive within --header-timeout of its first
+byte. No path leaves the root: "..", "%2e%2e" and symbolic links pointing
+outside are refused.
+
+With --allow-write, PUT stores a file atomically (temporary file, fsync,
+rename) and DELETE removes one; --auth puts both behind HTTP Basic
+authentication with bcrypt-hashed passwords (see 'applayer web passwd').`,
+		Example: exampleLines(
+			"applayer web serve --root ./site",
+			"applayer web serve --root ./site --listen 127.0.0.1:8080 --access-log - --trace",
+			"applayer web serve --root ./site --allow-write --auth ./site.passwd",
+		),
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if root == "" {
+				return fmt.Errorf("--root is required: the directory to serve")
+			}
+			fsrv, err := web.NewFileServer(root)
+			if err != nil {
+				return fmt.Errorf("--root: %w", err)
+			}
+			defer fsrv.Close()
+			fsrv.AllowWrite, fsrv.Logger = allowWrite, logger
+			if authFile != "" {
+				if !allowWrite {
+					return fmt.Errorf("--auth protects PUT and DELETE: it needs --allow-write")
+				}
+				if fsrv.Auth, err = web.LoadCredentials(authFile, "applayer"); err != nil {
+					return fmt.Errorf("--auth: %w", err)
+				}
+			}
+			mux := &web.Mux{}
+			mux.Handle("/", fsrv)
+			srv.Handler = mux
+			srv.Logger = logger
+			srv.Trace = g.recorder(os.Stderr)
+			srv.Limits.MaxBodyBytes = maxBody
+			switch accessLog {
+			case "":
+			case "-":
+				srv.AccessLog = os.Stdout
+			default:
+				f, err := os.OpenFile(accessLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+				if err != nil {
+					return fmt.Errorf("--access-log: %w", err)
+				}
+				defer f.Close()
+				srv.AccessLog = f
+			}
+			return serveUntilSignal(srv.ListenAndServe, srv.Shutdown, web.ErrServerClosed)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&root, "root", "", "directory to serve (required)")
+	f.StringVarP(&srv.Addr, "listen", "l", web.DefaultAddr, "address to listen on")
+	f.BoolVar(&allowWrite, "allow-write", false, "accept PUT and DELETE")
+	f.StringVar(&authFile, "auth", "", "credentials file (user:bcrypt-hash lines) required for PUT and DELETE")
+	f.StringVar(&accessLog, "access-log", "", "write a Combined Log Format line per request to this file (- for stdout)")
+	f.DurationVar(&srv.IdleTimeout, "idle-timeout", 60*time.Second, "close a kept-alive connection idle this long")
+	f.DurationVar(&srv.HeaderTimeout, "header-timeout", 10*time.Second, "time allowed from a request's first byte to the end of its head")
+	f.DurationVar(&srv.BodyTimeout, "body-timeout", 30*time.Second, "time allowed for each read of a request body")
+	f.DurationVar(&srv.WriteTimeout, "write-timeout", 30*time.Second, "time allowed for each write to the client")
+	f.IntVar(&srv.MaxConns, "max-conns", 4096, "most connections served at once")
+	f.Int64Var(&maxBody, "max-body", web.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+	g.addTrace(c)
+	return c
+}
+
+func newWebPasswdCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "passwd USER",
+		Short: "Print a credentials-file line for USER, reading the password from stdin",
+		Example: exampleLines(
+			"echo 's3cret' | applayer web passwd alice >> site.passwd",
+		),
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), 1024))
+			if err != nil {
+				return err
+			}
+			pw := string(b)
+			for len(pw) > 0 && (pw[len(pw)-1] == '\n' || pw[len(pw)-1] == '\r') {
+				pw = pw[:len(pw)-1]
+			}
+			if pw == "" {
+				return fmt.Errorf("no password on stdin")
+			}
+			line, err := web.HashPassword(args[0], pw)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), line)
+			return nil
+		},
+	}
 }
