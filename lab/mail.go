@@ -1,0 +1,208 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mta"
+)
+
+// The textbook's two mail domains: alice@crepes.fr writes to
+// bob@hamburger.edu. Each domain has one server, MX at base+25 and
+// submission at base+587 on its own loopback address, published in the
+// lab's DNS by its MX and A records.
+func init() {
+	Kinds["mail"] = newMail
+	for _, d := range []struct{ name, domain, host, user, password string }{
+		{"mail-crepes", "crepes.fr", "127.0.25.1", "alice", "alice-lab-password"},
+		{"mail-hamburger", "hamburger.edu", "127.0.25.2", "bob", "bob-lab-password"},
+	} {
+		defaultSpecs = append(defaultSpecs, Spec{
+			Name: d.name, Kind: "mail", Host: d.host, Port: 25,
+			Args: map[string]string{
+				"domain":     d.domain,
+				"users":      d.user + "@" + d.domain + ":" + d.password,
+				"submission": "587",
+			},
+			Records: []string{
+				d.domain + ". 300 IN MX 10 mail." + d.domain + ".",
+				"mail." + d.domain + ". 300 IN A " + d.host,
+			},
+		})
+	}
+}
+
+// mailService is one mail domain's server: MX, submission and queue.
+type mailService struct {
+	spec     Spec
+	env      *Env
+	dir      string
+	tempDir  bool
+	subAddr  string
+	srv      *mta.Server
+	mx, sub  net.Listener
+	users    []string // addresses
+	passFile map[string]string
+}
+
+func newMail(spec Spec, env *Env) (Service, error) {
+	domain := spec.Args["domain"]
+	if domain == "" {
+		return nil, errors.New("mail: Args[\"domain\"] is required")
+	}
+	subPort := 587
+	if p, ok := spec.Args["submission"]; ok {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("mail: bad submission port %q", p)
+		}
+		subPort = n
+	}
+	return &mailService{
+		spec:     spec,
+		env:      env,
+		dir:      spec.Args["data"],
+		subAddr:  net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+subPort)),
+		passFile: map[string]string{},
+	}, nil
+}
+
+// resolver is the lab's DNS when it has a "resolver" service, else a
+// static table built from the default topology's records, so that mail
+// works with or without the DNS services.
+func (s *mailService) resolver() (mta.Resolver, error) {
+	if addr, ok := s.env.Lookup("resolver"); ok {
+		return mta.DNSResolver(addr), nil
+	}
+	var recs []string
+	for _, sp := range defaultSpecs {
+		recs = append(recs, sp.Records...)
+	}
+	recs = append(recs, s.spec.Records...)
+	return mta.ParseRecords(recs)
+}
+
+func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
+	domain := s.spec.Args["domain"]
+	if s.dir == "" {
+		d, err := os.MkdirTemp("", "applayer-lab-"+domain+"-")
+		if err != nil {
+			return nil, err
+		}
+		s.dir, s.tempDir = d, true
+	}
+	res, err := s.resolver()
+	if err != nil {
+		return nil, err
+	}
+	m, err := mta.Open(mta.Config{
+		Dir:      s.dir,
+		Domains:  []string{domain},
+		Hostname: "mail." + domain,
+		Resolver: res,
+		MXPort:   s.env.BasePort + 25,
+		Logger:   s.env.Logger.With("service", s.spec.Name),
+		Trace:    s.env.Trace,
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	for _, up := range strings.Split(s.spec.Args["users"], ",") {
+		addr, pass, ok := strings.Cut(strings.TrimSpace(up), ":")
+		if !ok {
+			continue
+		}
+		if err := m.Store().Users().Add(addr, pass, true); err != nil {
+			return nil, s.fail(err)
+		}
+		pf := filepath.Join(s.dir, strings.Split(addr, "@")[0]+".pass")
+		if err := os.WriteFile(pf, []byte(pass+"\n"), 0o600); err != nil {
+			return nil, s.fail(err)
+		}
+		s.users = append(s.users, addr)
+		s.passFile[addr] = pf
+	}
+	cert, err := tlsutil.LoadOrCreate(filepath.Join(s.dir, "tls"), []string{"mail." + domain, domain, s.spec.Host})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	s.srv = mta.NewServer(m, &tls.Config{Certificates: []tls.Certificate{cert}})
+	var lc net.ListenConfig
+	mxAddr := s.env.Addr(s.spec)
+	if s.mx, err = lc.Listen(ctx, "tcp", mxAddr); err != nil {
+		return nil, s.fail(err)
+	}
+	if s.sub, err = lc.Listen(ctx, "tcp", s.subAddr); err != nil {
+		s.mx.Close()
+		return nil, s.fail(err)
+	}
+	return s.endpoints(mxAddr, filepath.Join(s.dir, "tls", tlsutil.CertFile)), nil
+}
+
+// endpoints tells how to try this domain: crepes.fr's submission line
+// sends alice's mail to bob, and hamburger.edu's MX line shows where it
+// lands.
+func (s *mailService) endpoints(mxAddr, certFile string) []Endpoint {
+	domain := s.spec.Args["domain"]
+	var user, peer string
+	if len(s.users) > 0 {
+		user = s.users[0]
+	}
+	switch domain {
+	case "crepes.fr":
+		peer = "bob@hamburger.edu"
+	case "hamburger.edu":
+		peer = "alice@crepes.fr"
+	}
+	mxTry := s.env.Bin + " mail send --server " + mxAddr + " --from someone@example.org --to " + user + " --subject hello --body 'straight to the exchanger' --trace"
+	if user != "" {
+		mxTry += "   # then: ls " + filepath.Join(s.srv.MTA.Store().MaildirPath(user), "new")
+	}
+	subTry := ""
+	if user != "" && peer != "" {
+		subTry = s.env.Bin + " mail send --server " + s.subAddr + " --starttls --cacert " + certFile +
+			" --user " + user + " --password-file " + s.passFile[user] +
+			" --from " + user + " --to " + peer + " --subject ketchup --body 'Do you like ketchup?' --trace" +
+			"   # arrives in the Maildir shown on the other domain's smtp line; queue: " +
+			s.env.Bin + " mail queue list --data " + s.dir
+	}
+	return []Endpoint{
+		{Service: s.spec.Name, Proto: "smtp", Addr: mxAddr, Try: mxTry},
+		{Service: s.spec.Name, Proto: "submission", Addr: s.subAddr, Try: subTry},
+	}
+}
+
+func (s *mailService) fail(err error) error {
+	if s.tempDir {
+		os.RemoveAll(s.dir)
+	}
+	return err
+}
+
+func (s *mailService) Serve() error { return s.srv.Serve(s.mx, s.sub) }
+
+func (s *mailService) Shutdown(ctx context.Context) error {
+	var err error
+	if s.srv != nil {
+		err = s.srv.Shutdown(ctx)
+	}
+	// Serve may never have run (another service failed to bind).
+	if s.mx != nil {
+		s.mx.Close()
+	}
+	if s.sub != nil {
+		s.sub.Close()
+	}
+	if s.tempDir {
+		os.RemoveAll(s.dir)
+	}
+	return err
+}

@@ -1,0 +1,105 @@
+package lab
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/smtp"
+	"github.com/applayer/applayer/smtpclient"
+)
+
+// mailTopology is the default topology's mail services, with their data
+// in dirs, under a base port whose +25 the kernel just reported free.
+func mailTopology(t *testing.T, dirs map[string]string) Topology {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.25.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	base := p - 25
+	if base+587 > 65535 {
+		base = p - 587
+	}
+	var specs []Spec
+	for _, s := range DefaultTopology().Services {
+		if s.Kind == "mail" {
+			args := map[string]string{}
+			for k, v := range s.Args {
+				args[k] = v
+			}
+			args["data"] = dirs[s.Args["domain"]]
+			s.Args = args
+			specs = append(specs, s)
+		}
+	}
+	return Topology{BasePort: base, Services: specs}
+}
+
+// TestLabAliceToBob runs the textbook's story across the lab: alice
+// submits to crepes.fr's server, which looks up hamburger.edu's MX in the
+// lab's records, relays, and bob's Maildir receives the message.
+func TestLabAliceToBob(t *testing.T) {
+	dirs := map[string]string{"crepes.fr": t.TempDir(), "hamburger.edu": t.TempDir()}
+	topo := mailTopology(t, dirs)
+	l := &Lab{Topology: topo, Logger: slog.New(slog.DiscardHandler)}
+	eps, err := l.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := l.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown = %v", err)
+		}
+	}()
+	var sub string
+	for _, e := range eps {
+		if e.Service == "mail-crepes" && e.Proto == "submission" {
+			sub = e.Addr
+			if !strings.Contains(e.Try, "--to bob@hamburger.edu") {
+				t.Errorf("crepes.fr's submission Try line does not send to bob: %s", e.Try)
+			}
+		}
+	}
+	pass, err := os.ReadFile(filepath.Join(dirs["crepes.fr"], "alice.pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = smtpclient.Send(ctx, smtpclient.Submission{
+		Addr: sub, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		User: "alice@crepes.fr", Password: strings.TrimSpace(string(pass)),
+	}, smtp.Path{Mailbox: smtp.Address{Local: "alice", Domain: "crepes.fr"}},
+		[]smtp.Address{{Local: "bob", Domain: "hamburger.edu"}},
+		[]byte("From: alice@crepes.fr\r\nTo: bob@hamburger.edu\r\nSubject: ketchup\r\n\r\nDo you like ketchup?\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox := filepath.Join(dirs["hamburger.edu"], "mail", "hamburger.edu", "bob", "new")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ents, _ := os.ReadDir(inbox)
+		if len(ents) == 1 {
+			b, _ := os.ReadFile(filepath.Join(inbox, ents[0].Name()))
+			for _, want := range []string{"by mail.hamburger.edu", "by mail.crepes.fr", "Do you like ketchup?"} {
+				if !strings.Contains(string(b), want) {
+					t.Errorf("bob's message lacks %q:\n%s", want, b)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's Maildir has %d messages after 15 s, want 1", len(ents))
+		}
+	}
+}
