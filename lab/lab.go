@@ -86,6 +86,9 @@ type Env struct {
 	// Lookup returns the address (host:port) of another service by Spec
 	// name, so that services can find each other.
 	Lookup func(name string) (string, bool)
+	// Topology is the whole lab, for services that gather every Spec's
+	// Records (the DNS servers).
+	Topology Topology
 }
 
 // Addr returns the host:port of spec under env's base port.
@@ -175,7 +178,7 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin}
+	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin, Topology: l.Topology}
 	if env.Bin == "" {
 		env.Bin = "applayer"
 	}

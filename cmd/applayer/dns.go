@@ -1,8 +1,398 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
-// newDNSCmd is a placeholder until the dns subcommands land.
+	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/dns/resolver"
+	"github.com/applayer/applayer/dns/zone"
+	"github.com/applayer/applayer/lab"
+	"github.com/spf13/cobra"
+)
+
 func newDNSCmd(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "dns", Short: "DNS: authoritative server, resolver and query client (not yet built)", Hidden: true}
+	c := &cobra.Command{
+		Use:   "dns",
+		Short: "DNS: authoritative server, iterative resolver, zone checker and a dig-like query client",
+	}
+	c.AddCommand(newDNSServeCmd(g), newDNSCheckCmd(), newDNSQueryCmd(g), newDNSResolveCmd(g))
+	return c
+}
+
+func newDNSCheckCmd() *cobra.Command {
+	var origin string
+	return &cobra.Command{
+		Use:   "check ZONEFILE...",
+		Short: "Check zone files (RFC 1035 master files) and report errors with file and line",
+		Long: `Parse each zone file as the authoritative server would and print its origin,
+record count and SOA serial, or the first error as FILE:LINE: message. The
+origin is the file's $ORIGIN or the owner of its SOA record.`,
+		Example: exampleLines("applayer dns check example.com.zone", "applayer dns check *.zone"),
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			bad := 0
+			for _, f := range args {
+				z, err := zone.LoadFile(f, origin)
+				if err != nil {
+					fmt.Fprintln(c.ErrOrStderr(), err)
+					bad++
+					continue
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s: zone %s, %d records, serial %d: OK\n", f, z.Origin, len(z.Records()), z.Serial())
+			}
+			if bad > 0 {
+				return fmt.Errorf("dns check: %d of %d zone files have errors", bad, len(args))
+			}
+			return nil
+		},
+	}
+}
+
+func newDNSServeCmd(g *globals) *cobra.Command {
+	var (
+		zones  []string
+		listen string
+	)
+	c := &cobra.Command{
+		Use:   "serve --zone FILE [--zone FILE...] [--listen 127.0.0.1:5300]",
+		Short: "Serve zones authoritatively over UDP and TCP",
+		Long: `Serve the zones in the given files, authoritatively, over UDP and TCP on one
+address: AA on answers, NXDOMAIN and NODATA with the zone's SOA, CNAME chains
+followed inside the zone, referrals with glue for delegated names, the
+addresses of MX, NS and SRV targets in the additional section, rotated
+RRsets, TC when an answer does not fit the client's UDP size (the full answer
+over TCP), REFUSED for names outside the zones.
+
+A broken zone file stops the server before it starts, with FILE:LINE.`,
+		Example: exampleLines("applayer dns serve --zone example.com.zone",
+			"applayer dns serve --zone a.zone --zone b.zone --listen 127.0.0.1:5300 --trace",
+			"dig @127.0.0.1 -p 5300 www.example.com"),
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if len(zones) == 0 {
+				return errors.New("dns serve: give at least one --zone FILE")
+			}
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			var zs []*zone.Zone
+			for _, f := range zones {
+				z, err := zone.LoadFile(f, "")
+				if err != nil {
+					return err
+				}
+				zs = append(zs, z)
+			}
+			srv := &dns.Server{Addr: listen, Handler: zone.NewAuthority(zs...), Logger: logger, Trace: g.recorder(os.Stderr)}
+			pc, l, err := listenBoth(listen)
+			if err != nil {
+				return err
+			}
+			for _, z := range zs {
+				logger.Info("dns: serving zone", "zone", z.Origin, "serial", z.Serial(), "records", len(z.Records()))
+			}
+			logger.Info("dns: listening", "addr", pc.LocalAddr().String())
+			return serveUntilSignal(func() error { return srv.ServeBoth(l, pc) }, srv.Shutdown, dns.ErrServerClosed)
+		},
+	}
+	f := c.Flags()
+	f.StringArrayVar(&zones, "zone", nil, "a zone file to serve (repeatable)")
+	f.StringVar(&listen, "listen", "127.0.0.1:5300", "UDP and TCP address to serve on")
+	g.addTrace(c)
+	return c
+}
+
+// listenBoth binds UDP and TCP on one address.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		return nil, nil, err
+	}
+	return pc, l, nil
+}
+
+func newDNSResolveCmd(g *globals) *cobra.Command {
+	var (
+		listen, hintsFile string
+		allow, forward    []string
+		upstreamPort      int
+		cacheSize         int
+		timeout           time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "resolve [--listen 127.0.0.1:5353] [--root-hints FILE] [--upstream-port N]",
+		Short: "Run a caching, iterative resolver: the textbook's local DNS server",
+		Long: `Answer recursive queries by walking the hierarchy from the root hints (root,
+then TLD, then authoritative), caching answers by TTL, negative answers by
+the SOA minimum, and referrals, so later questions skip the root and the TLD.
+
+Only loopback clients are served unless --allow adds networks; others get
+REFUSED (never an open resolver). --forward sends questions to other
+resolvers instead of iterating. Without --root-hints the hints name the lab's
+root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
+10053 (the lab's base port + 53).`,
+		Example: exampleLines("applayer dns resolve --upstream-port 10053",
+			"applayer dns resolve --root-hints named.root --listen 127.0.0.1:5353 --trace",
+			"applayer dns resolve --forward 127.0.53.53:10053",
+			"dig @127.0.0.1 -p 5353 www.someschool.edu"),
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			r := &resolver.Resolver{UpstreamPort: upstreamPort, CacheSize: cacheSize, Timeout: timeout, Logger: logger, Trace: g.recorder(os.Stderr), Forward: forward}
+			if hintsFile != "" {
+				if r.Hints, err = resolver.LoadHints(hintsFile); err != nil {
+					return err
+				}
+			} else {
+				r.Hints = lab.RootHints()
+			}
+			for _, a := range allow {
+				p, err := netip.ParsePrefix(a)
+				if err != nil {
+					ip, err2 := netip.ParseAddr(a)
+					if err2 != nil {
+						return fmt.Errorf("dns resolve: --allow %q: want a CIDR such as 10.0.0.0/8", a)
+					}
+					p = netip.PrefixFrom(ip, ip.BitLen())
+				}
+				r.Allow = append(r.Allow, p)
+			}
+			if len(r.Allow) > 0 {
+				r.Allow = append(r.Allow, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+			}
+			srv := &dns.Server{Handler: r, UDPWorkers: 256, Logger: logger, Trace: g.recorder(os.Stderr)}
+			pc, l, err := listenBoth(listen)
+			if err != nil {
+				return err
+			}
+			logger.Info("dns: resolver listening", "addr", pc.LocalAddr().String(), "upstream_port", r.UpstreamPort)
+			return serveUntilSignal(func() error { return srv.ServeBoth(l, pc) }, srv.Shutdown, dns.ErrServerClosed)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:5353", "UDP and TCP address to serve on")
+	f.StringVar(&hintsFile, "root-hints", "", "root hints file (NS records for . and their addresses); default: the lab's root, 127.0.53.1")
+	f.IntVar(&upstreamPort, "upstream-port", 53, "port of every name server the resolver asks")
+	f.StringArrayVar(&allow, "allow", nil, "client network to serve besides loopback, as CIDR (repeatable)")
+	f.StringArrayVar(&forward, "forward", nil, "forward questions to this resolver, HOST:PORT, instead of iterating (repeatable)")
+	f.IntVar(&cacheSize, "cache-size", resolver.DefaultCacheSize, "most RRsets and negative answers kept in the cache")
+	f.DurationVar(&timeout, "timeout", 800*time.Millisecond, "how long to wait for one name server before trying the next")
+	g.addTrace(c)
+	return c
+}
+
+func newDNSQueryCmd(g *globals) *cobra.Command {
+	var (
+		port         int
+		timeout      time.Duration
+		hintsFile    string
+		upstreamPort int
+	)
+	c := &cobra.Command{
+		Use:   "query NAME [TYPE] [@SERVER[:PORT]] [+tcp] [+norecurse] [+trace]",
+		Short: "Ask a DNS server a question and print the answer the way dig does",
+		Long: `Send one query and print the whole answer like dig: header, flags, and the
+question, answer, authority and additional sections. TYPE defaults to A;
+SERVER defaults to the first nameserver of /etc/resolv.conf.
+
++tcp asks over TCP; +norecurse clears RD; +trace walks from the root itself,
+printing each server asked and its answer: the root (from --root-hints, or
+@SERVER, or the lab's root 127.0.53.1), then the TLD, then the authoritative
+server. With +trace, every server is asked on @SERVER's port or
+--upstream-port.`,
+		Example: exampleLines("applayer dns query www.example.com @127.0.0.1:5300",
+			"applayer dns query example.com MX @127.0.0.1 -p 5300 +norecurse",
+			"applayer dns query +trace www.someschool.edu @127.0.53.1:10053",
+			"applayer dns query www.someschool.edu @127.0.53.53:10053"),
+		Args: cobra.RangeArgs(1, 6),
+		RunE: func(c *cobra.Command, args []string) error {
+			q, err := parseQueryArgs(args)
+			if err != nil {
+				return err
+			}
+			if c.Flags().Changed("port") {
+				q.port = port
+			}
+			out := c.OutOrStdout()
+			ctx, cancel := signalContext()
+			defer cancel()
+			rec := g.recorder(c.ErrOrStderr())
+			if q.trace {
+				tr := &resolver.Tracer{Port: upstreamPort, Timeout: timeout, TCP: q.tcp}
+				switch {
+				case hintsFile != "":
+					if tr.Hints, err = resolver.LoadHints(hintsFile); err != nil {
+						return err
+					}
+				case q.server != "":
+					tr.Hints = []dns.RR{
+						{Name: ".", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 3600, Data: &dns.NS{Host: q.server + "."}},
+					}
+					ip, err := netip.ParseAddr(q.server)
+					if err != nil {
+						return fmt.Errorf("dns query: +trace needs @SERVER as an IP address, not %q", q.server)
+					}
+					tr.Hints = append(tr.Hints, addrRR(q.server+".", ip))
+					if q.port != 0 {
+						tr.Port = q.port
+					}
+				default:
+					tr.Hints = lab.RootHints()
+				}
+				if tr.Port == 0 {
+					tr.Port = 53
+				}
+				fmt.Fprintf(out, "; <<>> applayer dns query <<>> +trace %s %s\n", q.name, q.typ)
+				return tr.Trace(ctx, q.name, q.typ, func(s resolver.Step) { printStep(out, s) })
+			}
+			if q.server == "" {
+				q.server = defaultNameserver()
+			}
+			if q.port == 0 {
+				q.port = 53
+			}
+			addr := net.JoinHostPort(q.server, strconv.Itoa(q.port))
+			m := new(dns.Msg).SetQuestion(0, q.name, q.typ).SetEDNS(dns.DefaultEDNSSize)
+			m.RecursionDesired = !q.norec
+			cl := &dns.Client{TCP: q.tcp, Timeout: timeout, Trace: rec}
+			fmt.Fprintf(out, "; <<>> applayer dns query <<>> %s %s @%s\n", q.name, q.typ, addr)
+			resp, err := cl.Exchange(ctx, m, addr)
+			if err != nil {
+				if errors.Is(err, dns.ErrTimeout) {
+					return fmt.Errorf("no answer from %s within %v", addr, timeout)
+				}
+				return err
+			}
+			fmt.Fprintln(out, ";; Got answer:")
+			fmt.Fprint(out, resp.Msg.String())
+			proto := "UDP"
+			if resp.TCP {
+				proto = "TCP"
+			}
+			fmt.Fprintf(out, "\n;; Query time: %d msec\n;; SERVER: %s#%d(%s) (%s)\n;; WHEN: %s\n;; MSG SIZE  rcvd: %d\n\n",
+				resp.RTT.Milliseconds(), q.server, q.port, q.server, proto, time.Now().Format(time.RFC1123), resp.Size)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.IntVarP(&port, "port", "p", 53, "server port (also @SERVER:PORT)")
+	f.DurationVar(&timeout, "timeout", 2*time.Second, "how long to wait for an answer")
+	f.StringVar(&hintsFile, "root-hints", "", "+trace: root hints file")
+	f.IntVar(&upstreamPort, "upstream-port", 0, "+trace: port of every server asked (default @SERVER's port, else 53)")
+	g.addTrace(c)
+	return c
+}
+
+func addrRR(name string, ip netip.Addr) dns.RR {
+	if ip.Is4() {
+		return dns.RR{Name: name, Type: dns.TypeA, Class: dns.ClassIN, TTL: 3600, Data: &dns.A{Addr: ip}}
+	}
+	return dns.RR{Name: name, Type: dns.TypeAAAA, Class: dns.ClassIN, TTL: 3600, Data: &dns.AAAA{Addr: ip}}
+}
+
+type queryArgs struct {
+	name              string
+	typ               dns.Type
+	server            string
+	port              int
+	tcp, norec, trace bool
+}
+
+// parseQueryArgs reads dig-style arguments in any order.
+func parseQueryArgs(args []string) (*queryArgs, error) {
+	q := &queryArgs{typ: dns.TypeA}
+	haveType := false
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "@"):
+			s := a[1:]
+			if h, p, err := net.SplitHostPort(s); err == nil {
+				n, err := strconv.Atoi(p)
+				if err != nil || n < 1 || n > 65535 {
+					return nil, fmt.Errorf("dns query: bad port in %q", a)
+				}
+				s, q.port = h, n
+			}
+			q.server = s
+		case strings.HasPrefix(a, "+"):
+			switch strings.ToLower(a) {
+			case "+tcp", "+vc":
+				q.tcp = true
+			case "+norecurse", "+norec":
+				q.norec = true
+			case "+trace":
+				q.trace = true
+			default:
+				return nil, fmt.Errorf("dns query: unknown option %s (want +tcp, +norecurse or +trace)", a)
+			}
+		default:
+			if t, ok := dns.ParseType(a); ok && q.name != "" && !haveType {
+				q.typ, haveType = t, true
+				continue
+			}
+			if q.name != "" {
+				if t, ok := dns.ParseType(a); ok && !haveType {
+					q.typ, haveType = t, true
+					continue
+				}
+				return nil, fmt.Errorf("dns query: unexpected argument %q", a)
+			}
+			if err := dns.CheckName(a); err != nil {
+				return nil, fmt.Errorf("dns query: %q is not a domain name: %v", a, err)
+			}
+			q.name = dns.Fqdn(a)
+		}
+	}
+	if q.name == "" {
+		return nil, errors.New("dns query: give a NAME to look up")
+	}
+	return q, nil
+}
+
+// defaultNameserver returns the first nameserver of /etc/resolv.conf, or
+// 127.0.0.1.
+func defaultNameserver() string {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "nameserver" {
+				return f[1]
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// printStep prints one server's answer in a +trace walk, as dig does.
+func printStep(out io.Writer, s resolver.Step) {
+	if s.Err != nil {
+		fmt.Fprintf(out, ";; %s (%s) for zone %s: %v\n\n", s.Server, s.Addr, s.Zone, s.Err)
+		return
+	}
+	m := s.Resp.Msg
+	fmt.Fprintf(out, ";; asked %s (%s), a server for zone %s: %s, flags: %s\n", s.Server, s.Addr, s.Zone, m.Rcode, m.FlagString())
+	for _, sec := range [][]dns.RR{m.Answer, m.Authority, m.Additional} {
+		for _, rr := range sec {
+			fmt.Fprintln(out, rr.String())
+		}
+	}
+	fmt.Fprintf(out, ";; Received %d bytes from %s in %d ms\n\n", s.Resp.Size, s.Addr, s.Resp.RTT.Milliseconds())
 }
