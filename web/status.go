@@ -24,6 +24,7 @@ const (
 	StatusPreconditionFailed    = 412
 	StatusContentTooLarge       = 413
 	StatusURITooLong            = 414
+	StatusUnsupportedMediaType  = 415
 	StatusRangeNotSatisfiable   = 416
 	StatusExpectationFailed     = 417
 	StatusHeaderFieldsTooLarge  = 431
@@ -56,6 +57,7 @@ var statusText = map[int]string{
 	412: "Precondition Failed",
 	413: "Content Too Large",
 	414: "URI Too Long",
+	415: "Unsupported Media Type",
 	416: "Range Not Satisfiable",
 	417: "Expectation Failed",
 	431: "Request Header Fields Too Large",

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/applayer/applayer/web"
+	"github.com/applayer/applayer/web/demo"
+	"github.com/applayer/applayer/web/store"
 	"github.com/spf13/cobra"
 )
 
@@ -27,6 +32,8 @@ func newWebServeCmd(g *globals) *cobra.Command {
 		authFile   string
 		accessLog  string
 		maxBody    int64
+		db         string
+		noDemo     bool
 	)
 	c := &cobra.Command{
 		Use:   "serve --root DIR [--listen ADDR]",
@@ -42,7 +49,13 @@ outside are refused.
 
 With --allow-write, PUT stores a file atomically (temporary file, fsync,
 rename) and DELETE removes one; --auth puts both behind HTTP Basic
-authentication with bcrypt-hashed passwords (see 'applayer web passwd').`,
+authentication with bcrypt-hashed passwords (see 'applayer web passwd').
+
+Under /_demo/ runs the cookie demo: a page that sets an identifying cookie
+(HttpOnly, SameSite=Lax), counts your visits and keeps the notes you post,
+in a database: SQLite by default (a file created on first run), or
+PostgreSQL with --db postgres://user:pass@127.0.0.1/db, so that several
+servers can share one store.`,
 		Example: exampleLines(
 			"applayer web serve --root ./site",
 			"applayer web serve --root ./site --listen 127.0.0.1:8080 --access-log - --trace",
@@ -73,6 +86,15 @@ authentication with bcrypt-hashed passwords (see 'applayer web passwd').`,
 			}
 			mux := &web.Mux{}
 			mux.Handle("/", fsrv)
+			if !noDemo {
+				st, where, err := openDemoStore(c.Context(), db)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				logger.Info("web: cookie demo under "+demo.Prefix, "db", where)
+				mux.Handle(demo.Prefix, &demo.Handler{Store: st, Logger: logger})
+			}
 			srv.Handler = mux
 			srv.Logger = logger
 			srv.Trace = g.recorder(os.Stderr)
@@ -104,8 +126,36 @@ authentication with bcrypt-hashed passwords (see 'applayer web passwd').`,
 	f.DurationVar(&srv.WriteTimeout, "write-timeout", 30*time.Second, "time allowed for each write to the client")
 	f.IntVar(&srv.MaxConns, "max-conns", 4096, "most connections served at once")
 	f.Int64Var(&maxBody, "max-body", web.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+	f.StringVar(&db, "db", "", "the cookie demo's database: a SQLite file (default: web-demo.sqlite in the user cache directory), a postgres:// URL, or memory")
+	f.BoolVar(&noDemo, "no-demo", false, "do not serve the cookie demo under /_demo/")
 	g.addTrace(c)
 	return c
+}
+
+// openDemoStore opens the demo's database as --db says, and reports where.
+func openDemoStore(ctx context.Context, db string) (store.Store, string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	switch {
+	case db == "memory":
+		return store.NewMemory(), "memory", nil
+	case db == "":
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		db = filepath.Join(dir, "applayer", "web-demo.sqlite")
+	}
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return nil, "", fmt.Errorf("--db: %w", err)
+	}
+	where := db
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		where = u.Redacted()
+	}
+	return st, where, nil
 }
 
 func newWebPasswdCmd() *cobra.Command {
