@@ -269,7 +269,7 @@ func newDNSAuth(spec Spec, env *Env) (Service, error) {
 	}
 	sort.Slice(zs, func(i, j int) bool { return zs[i].Origin < zs[j].Origin })
 	return &dnsAuth{spec: spec, env: env, addr: env.Addr(spec), zones: zs, srv: &dns.Server{
-		Handler: zone.NewAuthority(zs...), Logger: env.Logger.With("service", spec.Name), Trace: env.Trace,
+		Handler: zone.NewAuthority(zs...), UDPBatch: 16, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace,
 	}}, nil
 }
 

@@ -92,7 +92,7 @@ A broken zone file stops the server before it starts, with FILE:LINE.`,
 				}
 				zs = append(zs, z)
 			}
-			srv := &dns.Server{Addr: listen, Handler: zone.NewAuthority(zs...), Logger: logger, Trace: g.recorder(os.Stderr)}
+			srv := &dns.Server{Addr: listen, Handler: zone.NewAuthority(zs...), UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)
 			if err != nil {
 				return err

@@ -33,7 +33,7 @@ func startServer(t testing.TB, h dns.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dns.Server{Handler: h, UDPWorkers: 2}
+	s := &dns.Server{Handler: h, UDPWorkers: 2, UDPBatch: 8}
 	done := make(chan struct{})
 	go func() { s.ServeBoth(l, pc); close(done) }()
 	t.Cleanup(func() {
