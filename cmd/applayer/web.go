@@ -7,12 +7,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/demo"
 	"github.com/applayer/applayer/web/store"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func newWebCmd(g *globals) *cobra.Command {
@@ -20,7 +22,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		Use:   "web",
 		Short: "The Web: an HTTP/1.0 and 1.1 server and client, conditional GET, cookies",
 	}
-	c.AddCommand(newWebServeCmd(g), newWebPasswdCmd())
+	c.AddCommand(newWebServeCmd(g), newWebGetCmd(g), newWebPasswdCmd())
 	return c
 }
 
@@ -185,5 +187,152 @@ func newWebPasswdCmd() *cobra.Command {
 			fmt.Fprintln(c.OutOrStdout(), line)
 			return nil
 		},
+	}
+}
+
+func newWebGetCmd(g *globals) *cobra.Command {
+	var (
+		f        web.Fetcher
+		output   string
+		objects  bool
+		jarFile  string
+		cacheDir string
+	)
+	c := &cobra.Command{
+		Use:   "get URL [-o FILE] [--objects] [--http1.0] [--non-persistent] [--parallel N] [--cookie-jar FILE] [--cache-dir DIR]",
+		Short: "Fetch a page (and with --objects everything it references) and compare with the textbook's RTT model",
+		Long: `Fetch URL with applayer's own HTTP/1.x client and write the body to stdout
+or -o FILE.
+
+With --objects, also fetch every object the HTML page references (img,
+script, link, source...) and print a report: each object's status, size,
+connection and time; connections opened; the RTT measured as the TCP
+handshake time; bytes; total time; and the textbook's model for the same
+page beside the measurement (non-persistent: 2 RTT per object plus
+transmission; persistent: 1 RTT per object after the first).
+
+--http1.0 and --non-persistent open one TCP connection per object;
+--parallel N uses N connections at once. --cookie-jar keeps cookies in the
+Netscape cookies.txt format curl uses (-b/-c), so the two can share a jar.
+--cache-dir keeps a local copy of each object and revalidates it with a
+conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
+		Example: exampleLines(
+			"applayer web get http://127.0.0.1:10080/ --objects",
+			"applayer web get http://127.0.0.1:10080/ --objects --non-persistent --parallel 5",
+			"applayer web get http://127.0.0.1:10080/_demo/ --cookie-jar cookies.txt",
+			"applayer web get http://127.0.0.1:10080/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
+		),
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			f.Trace = g.recorder(os.Stderr)
+			if f.Parallel < 1 {
+				return fmt.Errorf("--parallel must be at least 1")
+			}
+			if jarFile != "" {
+				jar, err := web.LoadCookieJar(jarFile)
+				if err != nil {
+					return fmt.Errorf("--cookie-jar: %w", err)
+				}
+				f.Jar = jar
+			}
+			if cacheDir != "" {
+				f.Cache = &web.ClientCache{Dir: cacheDir}
+			}
+			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
+				f.Progress = newProgressBar(os.Stderr)
+			}
+			ctx, cancel := signalContext()
+			defer cancel()
+			var out io.Writer = c.OutOrStdout()
+			var file *os.File
+			if output != "" && output != "-" {
+				var err error
+				file, err = os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".*.part")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(file.Name())
+				defer file.Close()
+				out = file
+			} else if objects {
+				out = nil
+			}
+			var err error
+			if objects {
+				var rep *web.Report
+				rep, err = f.Page(ctx, args[0], out)
+				if rep != nil {
+					rep.WriteReport(c.OutOrStdout())
+				}
+			} else {
+				var obj web.Object
+				obj, err = f.Get(ctx, args[0], out)
+				if err == nil && obj.Status >= 400 {
+					err = fmt.Errorf("%s: %d %s", obj.URL, obj.Status, web.StatusText(obj.Status))
+				}
+			}
+			if f.Jar != nil {
+				if serr := f.Jar.Save(jarFile); serr != nil && err == nil {
+					err = fmt.Errorf("--cookie-jar: %w", serr)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if file != nil {
+				if err := file.Sync(); err != nil {
+					return err
+				}
+				if err := file.Close(); err != nil {
+					return err
+				}
+				return os.Rename(file.Name(), output)
+			}
+			return nil
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&output, "output", "o", "", "write the body to FILE (atomically) instead of stdout")
+	fl.BoolVar(&objects, "objects", false, "also fetch the objects the page references, and print the RTT report")
+	fl.BoolVar(&f.HTTP10, "http1.0", false, "send HTTP/1.0 requests (one connection per object)")
+	fl.BoolVar(&f.NonPersistent, "non-persistent", false, "open a new TCP connection for every object")
+	fl.IntVar(&f.Parallel, "parallel", 1, "connections used at once for the objects")
+	fl.StringVar(&jarFile, "cookie-jar", "", "read and write cookies in this Netscape cookies.txt file")
+	fl.StringVar(&cacheDir, "cache-dir", "", "keep objects here and revalidate them with conditional GET")
+	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "time allowed for each request")
+	g.addTrace(c)
+	return c
+}
+
+// newProgressBar returns a Fetcher.Progress that draws a bar on w for
+// bodies over a megabyte, at most ten times a second.
+func newProgressBar(w io.Writer) func(*url.URL, int64, int64) {
+	var last time.Time
+	var start time.Time
+	var cur *url.URL
+	return func(u *url.URL, done, total int64) {
+		if u != cur {
+			cur, start = u, time.Now()
+		}
+		if total >= 0 && total < 1<<20 || done < 1<<20 && total < 0 {
+			return
+		}
+		finished := total >= 0 && done >= total
+		if !finished && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		rate := float64(done) / max(time.Since(start).Seconds(), 1e-3) / (1 << 20)
+		if total > 0 {
+			const width = 30
+			n := int(float64(width) * float64(done) / float64(total))
+			bar := strings.Repeat("=", n) + strings.Repeat(" ", width-n)
+			fmt.Fprintf(w, "\r[%s] %3d%% %7.1f/%.1f MiB %6.1f MiB/s", bar, 100*done/total, float64(done)/(1<<20), float64(total)/(1<<20), rate)
+		} else {
+			fmt.Fprintf(w, "\r%7.1f MiB %6.1f MiB/s", float64(done)/(1<<20), rate)
+		}
+		if finished {
+			fmt.Fprintln(w)
+		}
 	}
 }

@@ -1,0 +1,106 @@
+package lab
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/applayer/applayer/web"
+	"github.com/applayer/applayer/web/demo"
+	"github.com/applayer/applayer/web/sample"
+	"github.com/applayer/applayer/web/store"
+)
+
+func init() {
+	Kinds["web"] = newWebService
+	defaultSpecs = append(defaultSpecs, Spec{
+		Name: "web", Kind: "web", Host: "127.0.80.1", Port: 80,
+		Records: []string{"www.someschool.edu. 300 IN A 127.0.80.1"},
+	})
+}
+
+// webService is www.someschool.edu: the sample site (a page and a dozen
+// objects) and the cookie demo with its SQLite database, both in a
+// temporary directory removed at shutdown. Args: "root" serves that
+// directory instead of the generated site.
+type webService struct {
+	spec Spec
+	env  *Env
+	addr string
+	dir  string
+	srv  *web.Server
+	fsrv *web.FileServer
+	st   store.Store
+	l    net.Listener
+}
+
+func newWebService(spec Spec, env *Env) (Service, error) {
+	return &webService{spec: spec, env: env, addr: env.Addr(spec)}, nil
+}
+
+func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
+	dir, err := os.MkdirTemp("", "applayer-lab-web-")
+	if err != nil {
+		return nil, err
+	}
+	s.dir = dir
+	root := s.spec.Args["root"]
+	if root == "" {
+		root = filepath.Join(dir, "site")
+		if err := sample.Write(root); err != nil {
+			return nil, err
+		}
+	}
+	if s.fsrv, err = web.NewFileServer(root); err != nil {
+		return nil, err
+	}
+	if s.st, err = store.OpenSQLite(ctx, filepath.Join(dir, "demo.sqlite")); err != nil {
+		return nil, err
+	}
+	logger := s.env.Logger.With("service", s.spec.Name)
+	s.fsrv.Logger = logger
+	mux := &web.Mux{}
+	mux.Handle("/", s.fsrv)
+	mux.Handle(demo.Prefix, &demo.Handler{Store: s.st, Logger: logger})
+	s.srv = &web.Server{Handler: mux, Logger: logger, Trace: s.env.Trace}
+	var lc net.ListenConfig
+	if s.l, err = lc.Listen(ctx, "tcp", s.addr); err != nil {
+		return nil, err
+	}
+	base := "http://" + s.addr + "/"
+	name := "www.someschool.edu"
+	for _, r := range s.spec.Records {
+		if f := strings.Fields(r); len(f) > 0 {
+			name = strings.TrimSuffix(f[0], ".")
+			break
+		}
+	}
+	return []Endpoint{
+		{Service: s.spec.Name, Proto: "http " + name, Addr: s.addr, Try: s.env.Bin + " web get " + base + " --objects"},
+		{Service: s.spec.Name, Proto: "http cookie demo", Addr: s.addr, Try: "curl -c jar.txt -b jar.txt " + base + "_demo/whoami"},
+	}, nil
+}
+
+func (s *webService) Serve() error { return s.srv.Serve(s.l) }
+
+func (s *webService) Shutdown(ctx context.Context) error {
+	var err error
+	if s.srv != nil {
+		err = s.srv.Shutdown(ctx)
+	}
+	if s.l != nil {
+		s.l.Close()
+	}
+	if s.st != nil {
+		s.st.Close()
+	}
+	if s.fsrv != nil {
+		s.fsrv.Close()
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
+	return err
+}

@@ -1,0 +1,459 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/applayer/applayer/internal/transcript"
+)
+
+// Fetcher fetches pages and their objects the ways the textbook compares
+// (section 2.2.2): over persistent connections (HTTP/1.1, one request at a
+// time per connection) or non-persistent ones (a new TCP connection per
+// object), serially or with several connections in parallel.
+type Fetcher struct {
+	// HTTP10 sends HTTP/1.0 requests; unless Persistent is forced, they
+	// use one connection per object, as HTTP/1.0 did.
+	HTTP10 bool
+	// NonPersistent opens a new connection for every object.
+	NonPersistent bool
+	// Parallel is how many connections fetch objects at once (default 1).
+	Parallel int
+	// Timeout bounds each request (default 30 seconds).
+	Timeout time.Duration
+	// UserAgent is sent as User-Agent (default "applayer").
+	UserAgent string
+	// Jar, when set, supplies Cookie fields and stores Set-Cookie ones.
+	Jar *CookieJar
+	// Cache, when set, keeps objects and revalidates them with
+	// conditional GET.
+	Cache *ClientCache
+	// Progress, when set, is called as a body arrives with the bytes so
+	// far and the total (-1 when unknown).
+	Progress func(u *url.URL, done, total int64)
+	// Trace records every request and response head.
+	Trace *transcript.Recorder
+
+	mu    sync.Mutex
+	conns int
+	rtts  []time.Duration
+	start time.Time
+}
+
+// Object is the outcome of fetching one URL.
+type Object struct {
+	URL    *url.URL
+	Status int
+	Bytes  int64 // body bytes received (from the network)
+	// Cached reports a 304 answered from the local cache.
+	Cached bool
+	// NewConn reports that the object needed a new TCP connection.
+	NewConn bool
+	Conn    int           // which connection carried it (1-based)
+	Start   time.Duration // from the start of the page fetch
+	Elapsed time.Duration // request sent to last byte
+	// Transfer is first to last byte of the body: the transmission time.
+	Transfer    time.Duration
+	ContentType string
+	// Location is the target of a redirect.
+	Location string
+	Err      error
+}
+
+// Report is what Page measured, beside the textbook model's prediction.
+type Report struct {
+	Objects   []Object // the base file first
+	Conns     int
+	RTT       time.Duration // median TCP handshake time
+	Bytes     int64
+	Total     time.Duration
+	Transfer  time.Duration // sum of the objects' transmission times
+	Mode      string
+	Parallel  int
+	Persisted bool
+}
+
+// worker is one fetching lane: in persistent mode it keeps its connections.
+type worker struct {
+	f     *Fetcher
+	conns map[string]*ClientConn
+	ids   map[*ClientConn]int
+}
+
+func (f *Fetcher) newWorker() *worker {
+	return &worker{f: f, conns: map[string]*ClientConn{}, ids: map[*ClientConn]int{}}
+}
+
+func (w *worker) close() {
+	for _, c := range w.conns {
+		c.Close()
+	}
+}
+
+func (f *Fetcher) persistent() bool { return !f.NonPersistent && !f.HTTP10 }
+
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// Get fetches one URL and writes its body to dst, following up to ten
+// redirects. The returned Object describes the final URL.
+func (f *Fetcher) Get(ctx context.Context, rawURL string, dst io.Writer) (Object, error) {
+	u, err := parseHTTPURL(rawURL)
+	if err != nil {
+		return Object{}, err
+	}
+	f.start = time.Now()
+	w := f.newWorker()
+	defer w.close()
+	return w.getFollowing(ctx, u, dst)
+}
+
+func parseHTTPURL(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("%s: only http:// URLs (this client does not speak TLS)", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%s: no host", raw)
+	}
+	return u, nil
+}
+
+func (w *worker) getFollowing(ctx context.Context, u *url.URL, dst io.Writer) (Object, error) {
+	for range 10 {
+		var buf bytes.Buffer
+		obj := w.fetch(ctx, u, &buf, true)
+		if obj.Err != nil {
+			return obj, obj.Err
+		}
+		switch obj.Status {
+		case 301, 302, 303, 307, 308:
+			loc := obj.Location
+			next, err := u.Parse(loc)
+			if err != nil || loc == "" {
+				return obj, fmt.Errorf("%s: redirect without a usable Location", u)
+			}
+			if next.Scheme != "http" {
+				return obj, fmt.Errorf("%s: redirected to %s, which this client cannot fetch", u, next)
+			}
+			u = next
+			continue
+		}
+		_, err := io.Copy(dst, &buf)
+		return obj, err
+	}
+	return Object{URL: u}, fmt.Errorf("%s: more than ten redirects", u)
+}
+
+// fetch gets one URL over the worker's connection for its host (or a new
+// one) and writes the body to dst.
+func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects bool) (obj Object) {
+	f := w.f
+	obj = Object{URL: u, Start: time.Since(f.start)}
+	timeout := f.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	addr := hostPort(u)
+	begin := time.Now()
+	for attempt := 0; ; attempt++ {
+		c := w.conns[addr]
+		if c == nil || !c.Reusable() {
+			var err error
+			c, err = Dial(ctx, addr, f.Trace)
+			if err != nil {
+				obj.Err = err
+				return obj
+			}
+			f.mu.Lock()
+			f.conns++
+			w.ids[c] = f.conns
+			f.rtts = append(f.rtts, c.Connect)
+			f.mu.Unlock()
+			obj.NewConn = true
+			w.conns[addr] = c
+		}
+		obj.Conn = w.ids[c]
+		err := w.exchange(ctx, c, u, dst, &obj, redirects)
+		if err == nil {
+			break
+		}
+		// A kept-alive connection the server closed meanwhile is retried
+		// once on a new one (RFC 9112 §9.3.1: GET is idempotent).
+		delete(w.conns, addr)
+		c.Close()
+		if obj.NewConn || attempt > 0 || obj.Bytes > 0 {
+			obj.Err = err
+			return obj
+		}
+	}
+	obj.Elapsed = time.Since(begin)
+	if c := w.conns[addr]; c != nil && (!f.persistent() || !c.Reusable()) {
+		c.Close()
+		delete(w.conns, addr)
+	}
+	return obj
+}
+
+func (w *worker) exchange(ctx context.Context, c *ClientConn, u *url.URL, dst io.Writer, obj *Object, redirects bool) error {
+	f := w.f
+	req := &OutRequest{Method: "GET", Target: u.RequestURI(), Host: u.Host, HTTP10: f.HTTP10, Close: !f.persistent()}
+	ua := f.UserAgent
+	if ua == "" {
+		ua = "applayer"
+	}
+	req.Header = Header{{"User-Agent", ua}, {"Accept", "*/*"}}
+	if f.Jar != nil {
+		if ck := f.Jar.Header(u.Hostname(), u.EscapedPath()); ck != "" {
+			req.Header.Add("Cookie", ck)
+		}
+	}
+	key := u.String()
+	var cached CacheEntry
+	haveCached := false
+	if f.Cache != nil {
+		if cached, haveCached = f.Cache.Lookup(key); haveCached {
+			if cached.ETag != "" {
+				req.Header.Add("If-None-Match", cached.ETag)
+			}
+			if cached.LastModified != "" {
+				req.Header.Add("If-Modified-Since", cached.LastModified)
+			}
+		}
+	}
+	resp, err := c.Do(ctx, req)
+	if err != nil {
+		return err
+	}
+	obj.Status = resp.Status
+	obj.ContentType = resp.Header.Get("Content-Type")
+	if f.Jar != nil {
+		f.Jar.SetCookies(u.Hostname(), u.EscapedPath(), resp.Header)
+	}
+	if redirects && resp.Status >= 300 && resp.Status < 400 && resp.Status != 304 {
+		obj.Location = resp.Header.Get("Location")
+	}
+	var sink io.Writer = dst
+	var tmp *os.File
+	if f.Cache != nil && resp.Status == 200 && (resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "") {
+		if tmp, err = f.Cache.Temp(); err == nil {
+			sink = io.MultiWriter(dst, tmp)
+		}
+	}
+	body := resp.Body
+	if f.Progress != nil {
+		body = &progressReader{r: body, u: u, total: resp.ContentLength, fn: f.Progress}
+	}
+	first := time.Now()
+	n, err := io.Copy(sink, body)
+	obj.Bytes = n
+	obj.Transfer = time.Since(first)
+	if tmp != nil {
+		name := tmp.Name()
+		cerr := tmp.Close()
+		if err == nil && cerr == nil {
+			f.Cache.Store(CacheEntry{URL: key, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), ContentType: obj.ContentType, Size: n}, name)
+		} else {
+			os.Remove(name)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if resp.Status == 304 && haveCached {
+		cf, err := f.Cache.Open(key)
+		if err != nil {
+			return err
+		}
+		defer cf.Close()
+		obj.Cached = true
+		obj.ContentType = cached.ContentType
+		obj.Status = 200
+		if _, err := io.Copy(dst, cf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type progressReader struct {
+	r           io.Reader
+	u           *url.URL
+	done, total int64
+	fn          func(*url.URL, int64, int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	p.fn(p.u, p.done, p.total)
+	return n, err
+}
+
+// Page fetches an HTML page and every object it references (see
+// ObjectLinks), writes the page's body to base (which may be nil), and
+// reports what happened beside the textbook's model.
+func (f *Fetcher) Page(ctx context.Context, rawURL string, base io.Writer) (*Report, error) {
+	u, err := parseHTTPURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	f.start = time.Now()
+	par := max(f.Parallel, 1)
+	workers := make([]*worker, par)
+	for i := range workers {
+		workers[i] = f.newWorker()
+		defer workers[i].close()
+	}
+	var page bytes.Buffer
+	baseObj, err := workers[0].getFollowing(ctx, u, &page)
+	if err != nil {
+		return nil, err
+	}
+	if baseObj.Status >= 400 {
+		return nil, fmt.Errorf("%s: %d %s", baseObj.URL, baseObj.Status, StatusText(baseObj.Status))
+	}
+	if base != nil {
+		if _, err := base.Write(page.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	links := ObjectLinks(bytes.NewReader(page.Bytes()), baseObj.URL)
+	objs := make([]Object, len(links))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if links[i].Scheme != "http" {
+					objs[i] = Object{URL: links[i], Err: errors.New("not http: skipped")}
+					continue
+				}
+				objs[i] = w.fetch(ctx, links[i], io.Discard, false)
+			}
+		}()
+	}
+	for i := range links {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+	rep := &Report{Objects: append([]Object{baseObj}, objs...), Total: time.Since(f.start), Conns: f.conns, Parallel: par, Persisted: f.persistent()}
+	for _, o := range rep.Objects {
+		rep.Bytes += o.Bytes
+		rep.Transfer += o.Transfer
+	}
+	rtts := slices.Clone(f.rtts)
+	slices.Sort(rtts)
+	if len(rtts) > 0 {
+		rep.RTT = rtts[len(rtts)/2]
+	}
+	proto := "HTTP/1.1"
+	if f.HTTP10 {
+		proto = "HTTP/1.0"
+	}
+	if rep.Persisted {
+		rep.Mode = "persistent " + proto
+	} else {
+		rep.Mode = "non-persistent " + proto
+	}
+	return rep, ctx.Err()
+}
+
+// Model returns the textbook's prediction of the page's response time for
+// n objects (the base file included) over p parallel connections: a TCP
+// handshake costs one RTT and each request-response another; a
+// non-persistent connection pays both for every object, a persistent one
+// pays the handshake once per connection; transmission time adds on.
+func Model(n, p int, persistent bool, rtt, transmission time.Duration) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	p = max(p, 1)
+	rounds := time.Duration(math.Ceil(float64(n-1) / float64(p)))
+	if !persistent {
+		return 2*rtt + rounds*2*rtt + transmission
+	}
+	extra := time.Duration(0)
+	if p > 1 && n > 1 {
+		extra = rtt // the other connections' handshakes, in parallel
+	}
+	return 2*rtt + extra + rounds*rtt + transmission
+}
+
+// WriteReport prints rep as the textbook would lay it out.
+func (rep *Report) WriteReport(w io.Writer) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
+	n := len(rep.Objects)
+	fmt.Fprintf(w, "page %s: %d objects (the base file and %d referenced)\n", rep.Objects[0].URL, n, n-1)
+	fmt.Fprintf(w, "mode: %s, %d connection(s) at a time\n\n", rep.Mode, rep.Parallel)
+	fmt.Fprintf(w, "  %-6s %10s  %-5s %-4s %10s  %s\n", "status", "bytes", "conn", "new", "time", "object")
+	for _, o := range rep.Objects {
+		st := fmt.Sprint(o.Status)
+		if o.Cached {
+			st = "304*"
+		}
+		if o.Err != nil {
+			st = "error"
+		}
+		newc := ""
+		if o.NewConn {
+			newc = "yes"
+		}
+		name := o.URL.String()
+		if o.Err != nil {
+			name += " (" + o.Err.Error() + ")"
+		}
+		fmt.Fprintf(w, "  %-6s %10d  %-5d %-4s %10s  %s\n", st, o.Bytes, o.Conn, newc, ms(o.Elapsed), name)
+	}
+	fmt.Fprintf(w, "\nconnections opened:  %d\n", rep.Conns)
+	fmt.Fprintf(w, "RTT (TCP handshake): %s (median)\n", ms(rep.RTT))
+	fmt.Fprintf(w, "bytes received:      %d (bodies)\n", rep.Bytes)
+	fmt.Fprintf(w, "transmission time:   %s (first to last byte of each body, summed)\n", ms(rep.Transfer))
+	fmt.Fprintf(w, "total time:          %s (measured)\n\n", ms(rep.Total))
+	fmt.Fprintf(w, "textbook model for %d objects:\n", n)
+	mark := func(persistent bool, p int) string {
+		if persistent == rep.Persisted && p == rep.Parallel {
+			return "   <- this run"
+		}
+		return ""
+	}
+	p := rep.Parallel
+	fmt.Fprintf(w, "  non-persistent, serial:        2 RTT x %d + transmission = %s%s\n", n, ms(Model(n, 1, false, rep.RTT, rep.Transfer)), mark(false, 1))
+	if p > 1 {
+		fmt.Fprintf(w, "  non-persistent, %d in parallel: 2 RTT x (1 + %d rounds) + transmission = %s%s\n", p, (n-1+p-1)/p, ms(Model(n, p, false, rep.RTT, rep.Transfer)), mark(false, p))
+	}
+	fmt.Fprintf(w, "  persistent, serial:            2 RTT + 1 RTT x %d + transmission = %s%s\n", n-1, ms(Model(n, 1, true, rep.RTT, rep.Transfer)), mark(true, 1))
+	if p > 1 {
+		fmt.Fprintf(w, "  persistent, %d in parallel:     3 RTT + 1 RTT x %d rounds + transmission = %s%s\n", p, (n-1+p-1)/p, ms(Model(n, p, true, rep.RTT, rep.Transfer)), mark(true, p))
+	}
+	fmt.Fprintf(w, "measured:                        %s (the model leaves out server and client processing time)\n", ms(rep.Total))
+}
