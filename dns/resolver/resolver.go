@@ -204,13 +204,13 @@ type walk struct {
 
 // fromCache answers (name, t) from cached answers alone, following cached
 // CNAMEs. ok is false when something is missing.
-func (r *Resolver) fromCache(name string, t dns.Type, now int64, buf []byte) (*Result, bool) {
-	res := &Result{}
+func (r *Resolver) fromCache(name string, t dns.Type, now int64, buf []byte, res *Result) bool {
+	*res = Result{Answer: res.Answer[:0]}
 	for i := 0; i <= MaxCNAME; i++ {
 		buf = appendKey(buf[:0], name, typeNXDomain)
 		if e := r.cache.get(buf, rankAnswer, now); e != nil {
 			res.Rcode, res.SOA = dns.RcodeNXDomain, withTTL(e.soa, e.remaining(now))
-			return res, true
+			return true
 		}
 		buf = appendKey(buf[:0], name, t)
 		if e := r.cache.get(buf, rankAnswer, now); e != nil {
@@ -218,20 +218,20 @@ func (r *Resolver) fromCache(name string, t dns.Type, now int64, buf []byte) (*R
 			if len(e.rrs) == 0 {
 				res.SOA = withTTL(e.soa, e.remaining(now))
 			}
-			return res, true
+			return true
 		}
 		if t == dns.TypeCNAME {
-			return nil, false
+			return false
 		}
 		buf = appendKey(buf[:0], name, dns.TypeCNAME)
 		e := r.cache.get(buf, rankAnswer, now)
 		if e == nil {
-			return nil, false
+			return false
 		}
 		res.Answer = appendTTL(res.Answer, e, now)
 		name = e.rrs[0].Data.(*dns.CNAME).Target
 	}
-	return nil, false
+	return false
 }
 
 func withTTL(rr *dns.RR, ttl uint32) *dns.RR {
@@ -315,7 +315,7 @@ func (w *walk) resolveOne(ctx context.Context, name string, t dns.Type, depth in
 	r := w.r
 	now := time.Now().UnixNano()
 	var buf [300]byte
-	if res, ok := r.fromCache(name, t, now, buf[:0]); ok {
+	if res := new(Result); r.fromCache(name, t, now, buf[:0], res) {
 		return res, nil
 	}
 	if len(r.Forward) > 0 {

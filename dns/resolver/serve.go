@@ -30,6 +30,7 @@ var msgPool = sync.Pool{New: func() any { return new(servScratch) }}
 
 type servScratch struct {
 	resp dns.Msg
+	res  Result
 	buf  [300]byte
 }
 
@@ -48,6 +49,7 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Request) {
 	defer func() {
 		clear(resp.Answer)
 		clear(resp.Authority)
+		clear(sc.res.Answer)
 	}()
 	switch {
 	case !r.allowed(req.Remote.Addr()):
@@ -78,16 +80,16 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Request) {
 	}
 	if !q.RecursionDesired {
 		// Without RD a resolver answers from its cache only (RFC 1034 §4.3.1).
-		if res, ok := r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0]); ok {
-			r.fill(resp, res)
+		if r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0], &sc.res) {
+			r.fill(resp, &sc.res)
 		} else {
 			resp.Rcode = dns.RcodeServFail
 		}
 		w.WriteMsg(resp)
 		return
 	}
-	res, ok := r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0])
-	if !ok {
+	res := &sc.res
+	if !r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0], res) {
 		var err error
 		res, err = r.Resolve(context.Background(), qq.Name, qq.Type)
 		if err != nil {
