@@ -44,7 +44,10 @@ type Fetcher struct {
 	Progress func(u *url.URL, done, total int64)
 	// Trace records every request and response head.
 	Trace *transcript.Recorder
+}
 
+// run is the state of one Get or Page call, shared by its workers.
+type run struct {
 	mu    sync.Mutex
 	conns int
 	rtts  []time.Duration
@@ -87,12 +90,13 @@ type Report struct {
 // worker is one fetching lane: in persistent mode it keeps its connections.
 type worker struct {
 	f     *Fetcher
+	run   *run
 	conns map[string]*ClientConn
 	ids   map[*ClientConn]int
 }
 
-func (f *Fetcher) newWorker() *worker {
-	return &worker{f: f, conns: map[string]*ClientConn{}, ids: map[*ClientConn]int{}}
+func (f *Fetcher) newWorker(r *run) *worker {
+	return &worker{f: f, run: r, conns: map[string]*ClientConn{}, ids: map[*ClientConn]int{}}
 }
 
 func (w *worker) close() {
@@ -117,8 +121,7 @@ func (f *Fetcher) Get(ctx context.Context, rawURL string, dst io.Writer) (Object
 	if err != nil {
 		return Object{}, err
 	}
-	f.start = time.Now()
-	w := f.newWorker()
+	w := f.newWorker(&run{start: time.Now()})
 	defer w.close()
 	return w.getFollowing(ctx, u, dst)
 }
@@ -169,8 +172,8 @@ func (w *worker) getFollowing(ctx context.Context, u *url.URL, dst io.Writer) (O
 // fetch gets one URL over the worker's connection for its host (or a new
 // one) and writes the body to dst.
 func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects bool) (obj Object) {
-	f := w.f
-	obj = Object{URL: u, Start: time.Since(f.start)}
+	f, run := w.f, w.run
+	obj = Object{URL: u, Start: time.Since(run.start)}
 	timeout := f.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
@@ -188,11 +191,11 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 				obj.Err = err
 				return obj
 			}
-			f.mu.Lock()
-			f.conns++
-			w.ids[c] = f.conns
-			f.rtts = append(f.rtts, c.Connect)
-			f.mu.Unlock()
+			run.mu.Lock()
+			run.conns++
+			w.ids[c] = run.conns
+			run.rtts = append(run.rtts, c.Connect)
+			run.mu.Unlock()
 			obj.NewConn = true
 			w.conns[addr] = c
 		}
@@ -321,11 +324,11 @@ func (f *Fetcher) Page(ctx context.Context, rawURL string, base io.Writer) (*Rep
 	if err != nil {
 		return nil, err
 	}
-	f.start = time.Now()
+	r := &run{start: time.Now()}
 	par := max(f.Parallel, 1)
 	workers := make([]*worker, par)
 	for i := range workers {
-		workers[i] = f.newWorker()
+		workers[i] = f.newWorker(r)
 		defer workers[i].close()
 	}
 	var page bytes.Buffer
@@ -366,12 +369,12 @@ func (f *Fetcher) Page(ctx context.Context, rawURL string, base io.Writer) (*Rep
 	}
 	close(next)
 	wg.Wait()
-	rep := &Report{Objects: append([]Object{baseObj}, objs...), Total: time.Since(f.start), Conns: f.conns, Parallel: par, Persisted: f.persistent()}
+	rep := &Report{Objects: append([]Object{baseObj}, objs...), Total: time.Since(r.start), Conns: r.conns, Parallel: par, Persisted: f.persistent()}
 	for _, o := range rep.Objects {
 		rep.Bytes += o.Bytes
 		rep.Transfer += o.Transfer
 	}
-	rtts := slices.Clone(f.rtts)
+	rtts := slices.Clone(r.rtts)
 	slices.Sort(rtts)
 	if len(rtts) > 0 {
 		rep.RTT = rtts[len(rtts)/2]
