@@ -55,6 +55,9 @@ func (p *parser) readResponse(br *bufio.Reader, method string) (*Response, error
 		}
 		return nil, err
 	}
+	if len(p.ends) == 0 {
+		return nil, errors.New("web: empty line where a status line was expected")
+	}
 	head := string(p.buf)
 	resp := &Response{}
 	// status-line = HTTP-version SP status-code SP [ reason-phrase ]

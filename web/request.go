@@ -179,6 +179,9 @@ func (p *parser) readRequest(br *bufio.Reader, req *Request) error {
 	if err := p.readHead(br, p.lim.MaxTarget, p.lim.MaxHeaderBytes, true); err != nil {
 		return err
 	}
+	if len(p.ends) == 0 {
+		return errorf(StatusBadRequest, "no request line")
+	}
 	// One string for the whole head: every field below is a substring.
 	head := string(p.buf)
 	*req = Request{Header: req.Header[:0], Trailer: req.Trailer[:0], RemoteAddr: req.RemoteAddr}
