@@ -58,11 +58,11 @@ origin is the file's $ORIGIN or the owner of its SOA record.`,
 
 func newDNSServeCmd(g *globals) *cobra.Command {
 	var (
-		zones  []string
-		listen string
+		zones, keys, secondaries, allowXfr []string
+		listen, primary, secondaryDir      string
 	)
 	c := &cobra.Command{
-		Use:   "serve --zone FILE [--zone FILE...] [--listen 127.0.0.1:5300]",
+		Use:   "serve --zone FILE [--zone FILE...] [--listen 127.0.0.1:5300] [--tsig-key NAME:SECRET]",
 		Short: "Serve zones authoritatively over UDP and TCP",
 		Long: `Serve the zones in the given files, authoritatively, over UDP and TCP on one
 address: AA on answers, NXDOMAIN and NODATA with the zone's SOA, CNAME chains
@@ -71,14 +71,29 @@ addresses of MX, NS and SRV targets in the additional section, rotated
 RRsets, TC when an answer does not fit the client's UDP size (the full answer
 over TCP), REFUSED for names outside the zones.
 
-A broken zone file stops the server before it starts, with FILE:LINE.`,
+A broken zone file stops the server before it starts, with FILE:LINE.
+
+With --tsig-key (as tsig-keygen prints it: NAME:BASE64SECRET), registrars
+may change the zones with RFC 2136 UPDATE messages signed by that key
+(nsupdate -y hmac-sha256:NAME:SECRET): each accepted update bumps the SOA
+serial and is written to the zone file before it is acknowledged. Zones are
+given to secondaries by AXFR over TCP (loopback clients, --allow-transfer
+networks, or any client that signs with a key).
+
+With --secondary-of ADDR, each --secondary ZONE is loaded from that primary
+by AXFR and refreshed on its SOA timers.`,
 		Example: exampleLines("applayer dns serve --zone example.com.zone",
 			"applayer dns serve --zone a.zone --zone b.zone --listen 127.0.0.1:5300 --trace",
-			"dig @127.0.0.1 -p 5300 www.example.com"),
+			"dig @127.0.0.1 -p 5300 www.example.com",
+			"applayer dns serve --zone example.com.zone --tsig-key update-key:$(head -c32 /dev/urandom | base64)",
+			"applayer dns serve --listen 127.0.0.2:5300 --secondary-of 127.0.0.1:5300 --secondary example.com"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if len(zones) == 0 {
-				return errors.New("dns serve: give at least one --zone FILE")
+			if len(zones) == 0 && len(secondaries) == 0 {
+				return errors.New("dns serve: give at least one --zone FILE (or --secondary ZONE with --secondary-of)")
+			}
+			if len(secondaries) > 0 && primary == "" {
+				return errors.New("dns serve: --secondary needs --secondary-of ADDR")
 			}
 			logger, err := g.logger()
 			if err != nil {
@@ -92,21 +107,69 @@ A broken zone file stops the server before it starts, with FILE:LINE.`,
 				}
 				zs = append(zs, z)
 			}
-			srv := &dns.Server{Addr: listen, Handler: zone.NewAuthority(zs...), UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
+			auth := zone.NewAuthority(zs...)
+			p := &zone.Primary{Files: map[string]string{}, Logger: logger}
+			for i, z := range zs {
+				p.Files[z.Origin] = zones[i]
+			}
+			for _, k := range keys {
+				key, err := dns.ParseTSIGKey(k)
+				if err != nil {
+					return fmt.Errorf("dns serve: --tsig-key: %w", err)
+				}
+				p.Keys = append(p.Keys, key)
+			}
+			for _, a := range allowXfr {
+				pfx, err := netip.ParsePrefix(a)
+				if err != nil {
+					return fmt.Errorf("dns serve: --allow-transfer %q: want a CIDR", a)
+				}
+				p.AllowTransfer = append(p.AllowTransfer, pfx)
+			}
+			if len(p.AllowTransfer) > 0 {
+				p.AllowTransfer = append(p.AllowTransfer, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+			}
+			p.Attach(auth)
+			ctx, cancel := signalContext()
+			defer cancel()
+			var key *dns.TSIGKey
+			if len(p.Keys) > 0 {
+				key = p.Keys[0]
+			}
+			var secs []*zone.Secondary
+			for _, name := range secondaries {
+				sec := &zone.Secondary{Origin: dns.Fqdn(name), Primary: primary, Key: key, Authority: auth, Logger: logger}
+				if secondaryDir != "" {
+					sec.File = secondaryDir + "/" + strings.TrimSuffix(dns.Fqdn(name), ".") + ".zone"
+				}
+				if _, err := sec.Load(ctx); err != nil {
+					return fmt.Errorf("dns serve: secondary %s: %w", name, err)
+				}
+				secs = append(secs, sec)
+			}
+			srv := &dns.Server{Addr: listen, Handler: auth, UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)
 			if err != nil {
 				return err
 			}
-			for _, z := range zs {
+			for _, z := range auth.Zones() {
 				logger.Info("dns: serving zone", "zone", z.Origin, "serial", z.Serial(), "records", len(z.Records()))
 			}
-			logger.Info("dns: listening", "addr", pc.LocalAddr().String())
+			for _, sec := range secs {
+				go sec.Run(ctx)
+			}
+			logger.Info("dns: listening", "addr", pc.LocalAddr().String(), "updates", len(p.Keys) > 0)
 			return serveUntilSignal(func() error { return srv.ServeBoth(l, pc) }, srv.Shutdown, dns.ErrServerClosed)
 		},
 	}
 	f := c.Flags()
 	f.StringArrayVar(&zones, "zone", nil, "a zone file to serve (repeatable)")
 	f.StringVar(&listen, "listen", "127.0.0.1:5300", "UDP and TCP address to serve on")
+	f.StringArrayVar(&keys, "tsig-key", nil, "accept UPDATE signed with this HMAC-SHA256 key, NAME:BASE64SECRET (repeatable)")
+	f.StringArrayVar(&allowXfr, "allow-transfer", nil, "network allowed to AXFR without a key, besides loopback, as CIDR (repeatable)")
+	f.StringVar(&primary, "secondary-of", "", "primary server HOST:PORT to load --secondary zones from by AXFR")
+	f.StringArrayVar(&secondaries, "secondary", nil, "a zone to serve as a secondary of --secondary-of (repeatable)")
+	f.StringVar(&secondaryDir, "secondary-dir", "", "directory where each transferred secondary zone is saved")
 	g.addTrace(c)
 	return c
 }

@@ -138,3 +138,16 @@ func reply(w dns.ResponseWriter, req *dns.Msg, rc dns.Rcode) {
 	m.Rcode = rc
 	w.WriteMsg(&m)
 }
+
+// Remove stops serving a zone.
+func (a *Authority) Remove(origin string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := *a.zones.Load()
+	m := make(map[string]*Zone, len(old))
+	for k, v := range old {
+		m[k] = v
+	}
+	delete(m, dns.CanonicalName(origin))
+	a.zones.Store(&m)
+}

@@ -3,6 +3,7 @@ package zone
 import (
 	"context"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -220,3 +221,5 @@ func TestBadQueries(t *testing.T) {
 		t.Errorf("after bad input: %v", m)
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

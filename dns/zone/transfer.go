@@ -1,0 +1,244 @@
+package zone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/applayer/applayer/dns"
+)
+
+var loopbackNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// axfrChunk is how many records go into one message of a transfer.
+const axfrChunk = 100
+
+// ServeTransfer answers an AXFR over TCP (RFC 5936 §2.2): the SOA, every
+// other record, the SOA again, in as many messages as it takes. Clients
+// outside AllowTransfer must sign the request.
+func (p *Primary) ServeTransfer(w dns.ResponseWriter, r *dns.Request) {
+	s, signed, done := p.authenticate(w, r)
+	if done {
+		return
+	}
+	req := r.Msg
+	var m dns.Msg
+	m.SetReply(req)
+	allow := p.AllowTransfer
+	if len(allow) == 0 {
+		allow = loopbackNets
+	}
+	ok := signed
+	for _, pfx := range allow {
+		if pfx.Contains(r.Remote.Addr().Unmap()) {
+			ok = true
+		}
+	}
+	z := p.Authority.Zone(req.Question[0].Name)
+	switch {
+	case !ok:
+		m.Rcode = dns.RcodeRefused
+		s.write(w, &m, 0)
+		return
+	case z == nil || !dns.EqualNames(z.Origin, req.Question[0].Name):
+		m.Rcode = dns.RcodeNotAuth
+		s.write(w, &m, 0)
+		return
+	case req.Question[0].Type != dns.TypeAXFR:
+		m.Rcode = dns.RcodeNotImp // IXFR: not kept; RFC 1995 lets us send AXFR, we say so plainly
+		s.write(w, &m, 0)
+		return
+	}
+	recs := append(append([]dns.RR(nil), z.recs...), z.SOA)
+	m.Authoritative = true
+	for len(recs) > 0 {
+		n := min(axfrChunk, len(recs))
+		m.Answer = recs[:n]
+		recs = recs[n:]
+		if err := s.write(w, &m, 0); err != nil {
+			p.logger().Debug("dns: transfer interrupted", "zone", z.Origin, "err", err)
+			return
+		}
+		m.Question = nil // RFC 5936 §2.2: later messages may omit it
+	}
+	p.logger().Info("dns: zone transferred", "zone", z.Origin, "serial", z.Serial(), "remote", r.Remote.String())
+}
+
+// Transfer fetches a zone by AXFR from addr (host:port) over TCP and
+// returns its records, SOA first.
+func Transfer(ctx context.Context, addr, origin string, key *dns.TSIGKey) ([]Record, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	q := new(dns.Msg).SetQuestion(uint16(time.Now().UnixNano()), origin, dns.TypeAXFR)
+	q.RecursionDesired = false
+	wire, err := q.Pack()
+	if err != nil {
+		return nil, err
+	}
+	var mac []byte
+	if key != nil {
+		if wire, mac, err = dns.SignTSIG(wire, key, nil, time.Now(), 0, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := dns.WriteTCP(conn, wire); err != nil {
+		return nil, err
+	}
+	var out []Record
+	soas := 0
+	for msgs := 0; soas < 2; msgs++ {
+		b, err := dns.ReadTCP(conn)
+		if err != nil {
+			return nil, fmt.Errorf("transfer of %s from %s: %w", origin, addr, err)
+		}
+		var m dns.Msg
+		if err := m.Unpack(b); err != nil {
+			return nil, err
+		}
+		if m.ID != q.ID {
+			return nil, errors.New("transfer: answer with another ID")
+		}
+		if m.Rcode != dns.RcodeSuccess {
+			return nil, fmt.Errorf("transfer of %s from %s: %v", origin, addr, m.Rcode)
+		}
+		if key != nil && msgs == 0 {
+			// The first message must be signed with our key (RFC 8945 §5.3.1).
+			if _, _, err := dns.VerifyTSIG(b, []*dns.TSIGKey{key}, mac, time.Now()); err != nil {
+				return nil, fmt.Errorf("transfer: %w", err)
+			}
+		}
+		for _, rr := range m.Answer {
+			if rr.Type == dns.TypeTSIG {
+				continue
+			}
+			if rr.Type == dns.TypeSOA {
+				soas++
+				if soas == 2 {
+					break
+				}
+			}
+			out = append(out, Record{RR: rr, File: "axfr from " + addr})
+		}
+		if len(out) == 0 || out[0].Type != dns.TypeSOA {
+			return nil, errors.New("transfer: the first record is not the SOA")
+		}
+		if len(out) > 10_000_000 {
+			return nil, errors.New("transfer: zone too large")
+		}
+	}
+	return out, nil
+}
+
+// Secondary keeps a copy of a zone loaded from a primary by AXFR and
+// refreshed on the SOA timers (RFC 1034 §4.3.5): every Refresh seconds it
+// asks the primary for the SOA and transfers the zone again when the
+// serial grew; after a failure it tries again every Retry seconds, and
+// after Expire seconds without the primary it stops answering for the zone.
+type Secondary struct {
+	Origin    string
+	Primary   string // host:port
+	Key       *dns.TSIGKey
+	Authority *Authority
+	// File, when set, receives each transferred version (so a restart can
+	// serve it before the primary answers).
+	File   string
+	Logger *slog.Logger
+	// MinRefresh bounds the refresh interval from below (default 1 s), so
+	// that a zone with tiny timers cannot make us hammer the primary.
+	MinRefresh time.Duration
+}
+
+func (s *Secondary) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Load transfers the zone once and starts serving it.
+func (s *Secondary) Load(ctx context.Context) (*Zone, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	recs, err := Transfer(ctx, s.Primary, dns.Fqdn(s.Origin), s.Key)
+	if err != nil {
+		return nil, err
+	}
+	z, err := New(s.Origin, recs)
+	if err != nil {
+		return nil, err
+	}
+	if s.File != "" {
+		if err := WriteFile(s.File, z); err != nil {
+			return nil, err
+		}
+	}
+	s.Authority.Put(z)
+	s.logger().Info("dns: zone loaded from primary", "zone", z.Origin, "serial", z.Serial(), "primary", s.Primary)
+	return z, nil
+}
+
+// Run refreshes the zone until ctx ends. The zone must have been loaded.
+func (s *Secondary) Run(ctx context.Context) error {
+	minRefresh := s.MinRefresh
+	if minRefresh <= 0 {
+		minRefresh = time.Second
+	}
+	lastOK := time.Now()
+	for {
+		z := s.Authority.Zone(s.Origin)
+		if z == nil {
+			return errors.New("secondary: zone not loaded")
+		}
+		soa := z.SOA.Data.(*dns.SOA)
+		wait := max(time.Duration(soa.Refresh)*time.Second, minRefresh)
+		err := s.refresh(ctx, z)
+		if err != nil {
+			wait = max(time.Duration(soa.Retry)*time.Second, minRefresh)
+			s.logger().Warn("dns: refresh from primary failed", "zone", z.Origin, "err", err, "retry_in", wait)
+			if time.Since(lastOK) > time.Duration(soa.Expire)*time.Second {
+				s.logger().Error("dns: zone expired; no longer served", "zone", z.Origin)
+				s.Authority.Remove(z.Origin)
+				return fmt.Errorf("secondary: zone %s expired", z.Origin)
+			}
+		} else {
+			lastOK = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// refresh compares serials and transfers when the primary's is newer.
+func (s *Secondary) refresh(ctx context.Context, z *Zone) error {
+	c := &dns.Client{Timeout: 5 * time.Second}
+	q := new(dns.Msg).SetQuestion(0, z.Origin, dns.TypeSOA)
+	q.RecursionDesired = false
+	resp, err := c.Exchange(ctx, q, s.Primary)
+	if err != nil {
+		return err
+	}
+	for _, rr := range resp.Msg.Answer {
+		if sd, ok := rr.Data.(*dns.SOA); ok && serialNewer(sd.Serial, z.Serial()) {
+			_, err := s.Load(ctx)
+			return err
+		}
+	}
+	if resp.Msg.Rcode != dns.RcodeSuccess || len(resp.Msg.Answer) == 0 {
+		return fmt.Errorf("SOA query: %v", resp.Msg.Rcode)
+	}
+	return nil
+}

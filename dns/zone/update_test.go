@@ -1,0 +1,237 @@
+package zone
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/internal/peertest"
+)
+
+var testSecret = base64.StdEncoding.EncodeToString([]byte("a lab secret of thirty-two bytes"))
+
+// startPrimary serves a copy of the test zone with updates and transfers
+// enabled; it returns the address, the zone file's path and the Authority.
+func startPrimary(t *testing.T) (string, string, *Authority) {
+	t.Helper()
+	src, _ := os.ReadFile("testdata/example.com.zone")
+	path := filepath.Join(t.TempDir(), "example.com.zone")
+	os.WriteFile(path, src, 0o644)
+	z, err := LoadFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAuthority(z)
+	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
+	p := &Primary{Keys: []*dns.TSIGKey{key}, Files: map[string]string{z.Origin: path}}
+	p.Attach(a)
+	return startServer(t, a), path, a
+}
+
+func nsupdate(t *testing.T, addr, key, script string) (string, error) {
+	t.Helper()
+	bin := peertest.Require(t, "nsupdate", "bind9-dnsutils")
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "-y", "hmac-sha256:"+key, "-t", "5")
+	cmd.Stdin = strings.NewReader(fmt.Sprintf("server %s %s\nzone example.com\n%s\nsend\n", host, port, script))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func lookup(t *testing.T, addr, name string, typ dns.Type) *dns.Msg {
+	t.Helper()
+	r, err := (&dns.Client{}).Exchange(context.Background(), new(dns.Msg).SetQuestion(0, name, typ), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Msg
+}
+
+func TestNsupdate(t *testing.T) {
+	addr, path, _ := startPrimary(t)
+	out, err := nsupdate(t, addr, "update-key:"+testSecret,
+		"update add new.example.com 300 A 192.0.2.200\nupdate delete ns2.example.com AAAA\nupdate add example.com 300 TXT \"registrar was here\"")
+	if err != nil {
+		t.Fatalf("nsupdate: %v\n%s", err, out)
+	}
+	if m := lookup(t, addr, "new.example.com.", dns.TypeA); len(m.Answer) != 1 || m.Answer[0].Data.String() != "192.0.2.200" {
+		t.Errorf("after the update, new.example.com = %v", m)
+	}
+	if m := lookup(t, addr, "ns2.example.com.", dns.TypeAAAA); len(m.Answer) != 0 {
+		t.Errorf("deleted AAAA still served: %v", m)
+	}
+	// Durable before acknowledged: the file already holds the new zone.
+	z, err := LoadFile(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Serial() != 2024010102 || z.nodes["new.example.com."] == nil {
+		t.Errorf("zone file after update: serial %d, new name %v", z.Serial(), z.nodes["new.example.com."] != nil)
+	}
+	// A wrong key is refused and changes nothing.
+	wrong := base64.StdEncoding.EncodeToString([]byte("not the secret, not the secret!!"))
+	if out, err := nsupdate(t, addr, "update-key:"+wrong, "update add evil.example.com 300 A 192.0.2.66"); err == nil {
+		t.Errorf("update with a wrong secret succeeded:\n%s", out)
+	}
+	if m := lookup(t, addr, "evil.example.com.", dns.TypeA); m.Rcode != dns.RcodeNXDomain {
+		t.Errorf("wrongly signed update applied: %v", m)
+	}
+	if z, _ := LoadFile(path, ""); z.Serial() != 2024010102 {
+		t.Errorf("serial moved to %d after a refused update", z.Serial())
+	}
+}
+
+func TestUpdateRules(t *testing.T) {
+	addr, _, a := startPrimary(t)
+	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
+	send := func(m *dns.Msg, sign bool) dns.Rcode {
+		wire, _ := m.Pack()
+		if sign {
+			wire, _, _ = dns.SignTSIG(wire, key, nil, time.Now(), 0, false)
+		}
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(2 * time.Second))
+		dns.WriteTCP(conn, wire)
+		b, err := dns.ReadTCP(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r dns.Msg
+		r.Unpack(b)
+		return r.Rcode
+	}
+	upd := func(pre, ups []dns.RR) *dns.Msg {
+		m := &dns.Msg{Header: dns.Header{ID: 7, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+		m.Answer, m.Authority = pre, ups
+		return m
+	}
+	rr := func(name string, class dns.Class, typ dns.Type, ttl uint32, d dns.RData) dns.RR {
+		if d == nil {
+			d = &dns.Unknown{}
+		}
+		return dns.RR{Name: name, Type: typ, Class: class, TTL: ttl, Data: d}
+	}
+	add := rr("x.example.com.", dns.ClassIN, dns.TypeA, 60, &dns.A{Addr: mustAddr("192.0.2.9")})
+	for _, tc := range []struct {
+		name string
+		m    *dns.Msg
+		sign bool
+		want dns.Rcode
+	}{
+		{"unsigned", upd(nil, []dns.RR{add}), false, dns.RcodeRefused},
+		{"name in use: no", upd([]dns.RR{rr("nope.example.com.", dns.ClassANY, dns.TypeANY, 0, nil)}, []dns.RR{add}), true, dns.RcodeNXDomain},
+		{"name not in use: it is", upd([]dns.RR{rr("mail.example.com.", dns.ClassNONE, dns.TypeANY, 0, nil)}, []dns.RR{add}), true, dns.RcodeYXDomain},
+		{"rrset exists: no", upd([]dns.RR{rr("mail.example.com.", dns.ClassANY, dns.TypeMX, 0, nil)}, []dns.RR{add}), true, dns.RcodeNXRRSet},
+		{"rrset absent: it is there", upd([]dns.RR{rr("mail.example.com.", dns.ClassNONE, dns.TypeA, 0, nil)}, []dns.RR{add}), true, dns.RcodeYXRRSet},
+		{"outside the zone", upd(nil, []dns.RR{rr("x.example.net.", dns.ClassIN, dns.TypeA, 60, &dns.A{Addr: mustAddr("192.0.2.9")})}), true, dns.RcodeNotZone},
+		{"class ANY with TTL", upd(nil, []dns.RR{rr("x.example.com.", dns.ClassANY, dns.TypeA, 60, nil)}), true, dns.RcodeFormErr},
+		{"value-dependent prerequisite holds", upd([]dns.RR{rr("mail.example.com.", dns.ClassIN, dns.TypeA, 0, &dns.A{Addr: mustAddr("192.0.2.25")})}, []dns.RR{add}), true, dns.RcodeSuccess},
+		{"delete the apex NS set: kept", upd(nil, []dns.RR{rr("example.com.", dns.ClassANY, dns.TypeNS, 0, nil)}), true, dns.RcodeSuccess},
+	} {
+		if got := send(tc.m, tc.sign); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	z := a.Zone("example.com.")
+	if z.nodes["example.com."].get(dns.TypeNS) == nil || z.nodes["x.example.com."] == nil {
+		t.Errorf("apex NS gone or accepted add missing")
+	}
+}
+
+func TestTransferAndSecondary(t *testing.T) {
+	addr, _, _ := startPrimary(t)
+	// Our secondary loads the zone by AXFR.
+	sa := NewAuthority()
+	sec := &Secondary{Origin: "example.com.", Primary: addr, Authority: sa}
+	if _, err := sec.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	saddr := startServer(t, sa)
+	if m := lookup(t, saddr, "www.example.com.", dns.TypeA); len(m.Answer) != 5 || !m.Authoritative {
+		t.Errorf("secondary's answer: %v", m)
+	}
+	// dig reads our AXFR.
+	if dig, err := exec.LookPath("dig"); err == nil {
+		host, port, _ := net.SplitHostPort(addr)
+		out, err := exec.Command(dig, "@"+host, "-p", port, "example.com", "AXFR").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "XFR size: 29 records") {
+			t.Errorf("dig AXFR: %v\n%s", err, out)
+		}
+	}
+	// An update on the primary reaches the secondary on refresh.
+	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
+	m := &dns.Msg{Header: dns.Header{ID: 9, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+	m.Authority = []dns.RR{{Name: "fresh.example.com.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 60, Data: &dns.A{Addr: mustAddr("192.0.2.77")}}}
+	wire, _ := m.Pack()
+	wire, _, _ = dns.SignTSIG(wire, key, nil, time.Now(), 0, false)
+	conn, _ := net.Dial("tcp", addr)
+	dns.WriteTCP(conn, wire)
+	dns.ReadTCP(conn)
+	conn.Close()
+	if err := sec.refresh(context.Background(), sa.Zone("example.com.")); err != nil {
+		t.Fatal(err)
+	}
+	if got := sa.Zone("example.com.").Serial(); got != 2024010102 {
+		t.Errorf("secondary serial after refresh = %d", got)
+	}
+	// A client outside AllowTransfer is refused; signed it is served.
+	if _, err := Transfer(context.Background(), addr, "example.com.", key); err != nil {
+		t.Errorf("signed AXFR: %v", err)
+	}
+}
+
+// TestBINDSecondaryOfOurs makes named a secondary of our primary: the
+// textbook's primary and secondary servers, one of each make.
+func TestBINDSecondaryOfOurs(t *testing.T) {
+	named := peertest.Require(t, "named", "bind9")
+	addr, _, _ := startPrimary(t)
+	host, pport, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := fmt.Sprintf(`options { directory %q; listen-on port %d { 127.0.0.1; }; listen-on-v6 { none; };
+pid-file none; recursion no; dnssec-validation no; session-keyfile none; };
+zone "example.com" { type secondary; primaries { %s port %s; }; file "sec.db"; };
+`, dir, port, host, pport)
+	cf := filepath.Join(dir, "named.conf")
+	os.WriteFile(cf, []byte(conf), 0o644)
+	cmd := exec.Command(named, "-g", "-n", "1", "-c", cf)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	baddr := fmt.Sprintf("127.0.0.1:%d", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "www.example.com.", dns.TypeA), baddr)
+		if err == nil && r.Msg.Rcode == dns.RcodeSuccess && len(r.Msg.Answer) == 5 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("named never served the zone it should have transferred from us:\n%s", log.String())
+}
+
+func TestSerialArithmetic(t *testing.T) {
+	for _, tc := range []struct {
+		a, b uint32
+		want bool
+	}{{2, 1, true}, {1, 2, false}, {0, 0xFFFFFFFF, true}, {5, 5, false}, {0x80000000, 1, true}} {
+		if got := serialNewer(tc.a, tc.b); got != tc.want {
+			t.Errorf("serialNewer(%d, %d) = %v", tc.a, tc.b, got)
+		}
+	}
+}
