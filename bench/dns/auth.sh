@@ -63,7 +63,8 @@ CONF
     named)
       cat >"$d/named.conf" <<CONF
 options { directory "$d"; listen-on port $port { 127.0.0.1; }; listen-on-v6 { none; };
-  pid-file none; recursion no; dnssec-validation no; session-keyfile none; };
+  pid-file none; recursion no; dnssec-validation no; session-keyfile none; lock-file none; };
+controls { };
 zone "example.test" { type primary; file "$zonefile"; };
 CONF
       taskset -c 1 named -g -n 1 -U 1 -c "$d/named.conf" >"$d/log" 2>&1 &

@@ -72,8 +72,9 @@ func startNamed(t testing.TB, files ...string) string {
 	pid-file none;
 	recursion no;
 	dnssec-validation no;
-	session-keyfile none;
+	session-keyfile none; lock-file none;
 };
+controls { };
 %s`, dir, port, zones.String())
 	cf := filepath.Join(dir, "named.conf")
 	os.WriteFile(cf, []byte(conf), 0o644)

@@ -201,7 +201,8 @@ func TestBINDSecondaryOfOurs(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	conf := fmt.Sprintf(`options { directory %q; listen-on port %d { 127.0.0.1; }; listen-on-v6 { none; };
-pid-file none; recursion no; dnssec-validation no; session-keyfile none; };
+pid-file none; recursion no; dnssec-validation no; session-keyfile none; lock-file none; };
+controls { };
 zone "example.com" { type secondary; primaries { %s port %s; }; file "sec.db"; };
 `, dir, port, host, pport)
 	cf := filepath.Join(dir, "named.conf")
