@@ -179,8 +179,11 @@ func (ss *session) readFailed(err error) {
 func (ss *session) command(line string) {
 	cmd, err := smtp.ParseCommand(line)
 	if cmd.Verb == "AUTH" {
-		mech, _, _ := strings.Cut(cmd.Arg, " ")
-		ss.tr.ClientSecret("AUTH "+mech+" ", "")
+		if mech, ir, ok := strings.Cut(cmd.Arg, " "); ok {
+			ss.tr.ClientSecret("AUTH "+mech+" ", ir)
+		} else {
+			ss.tr.Client(line)
+		}
 	} else {
 		ss.tr.Client(line)
 	}
