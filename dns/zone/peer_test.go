@@ -159,3 +159,64 @@ func TestDig(t *testing.T) {
 		}
 	}
 }
+
+// startKnot runs Knot DNS serving the test zone on a loopback port.
+func startKnot(t testing.TB, file, origin string) string {
+	knotd := peertest.Require(t, "knotd", "knot")
+	dir := t.TempDir()
+	port := freePort(t)
+	abs, _ := filepath.Abs(file)
+	conf := fmt.Sprintf(`server:
+    listen: 127.0.0.1@%d
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+    rundir: %s
+database:
+    storage: %s
+template:
+  - id: default
+    storage: %s
+zone:
+  - domain: %s
+    file: %s
+log:
+  - target: stderr
+    any: error
+`, port, dir, dir, dir, origin, abs)
+	cf := filepath.Join(dir, "knot.conf")
+	os.WriteFile(cf, []byte(conf), 0o644)
+	cmd := exec.Command(knotd, "-c", cf)
+	logf, _ := os.Create(filepath.Join(dir, "knot.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitDNS(t, addr, origin)
+	return addr
+}
+
+// TestSameAnswersAsKnot compares every section of every answer with Knot
+// DNS serving the same zone.
+func TestSameAnswersAsKnot(t *testing.T) {
+	knot := startKnot(t, "testdata/example.com.zone", "example.com.")
+	ours := startServer(t, loadAuthority(t, "testdata/example.com.zone"))
+	c := &dns.Client{}
+	for _, tc := range authoritativeCases {
+		if tc.want == "REFUSED |  |  | " {
+			continue
+		}
+		q := func(addr string) string {
+			r, err := c.Exchange(context.Background(), new(dns.Msg).SetQuestion(0, tc.name, tc.typ).SetEDNS(dns.DefaultEDNSSize), addr)
+			if err != nil {
+				t.Fatalf("%s %s: %v", addr, tc.name, err)
+			}
+			return summary(r.Msg)
+		}
+		if got, want := q(ours), q(knot); got != want {
+			t.Errorf("%s %v:\n  applayer %s\n  knot     %s", tc.name, tc.typ, got, want)
+		}
+	}
+}

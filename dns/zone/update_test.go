@@ -236,3 +236,33 @@ func TestSerialArithmetic(t *testing.T) {
 		}
 	}
 }
+
+// TestDnspythonReadsOurTransfer lets dnspython take the zone by AXFR and
+// print it: an independent reader of our transfer and record encoding.
+func TestDnspythonReadsOurTransfer(t *testing.T) {
+	py := peertest.RequirePython(t, "python3-dnspython", "dns.zone", "dns.query")
+	addr, _, _ := startPrimary(t)
+	host, port, _ := net.SplitHostPort(addr)
+	script := `import sys, dns.zone, dns.query
+z = dns.zone.from_xfr(dns.query.xfr(sys.argv[1], "example.com", port=int(sys.argv[2]), relativize=False), relativize=False)
+for name, ttl, rd in z.iterate_rdatas():
+    print(name, ttl, dns.rdatatype.to_text(rd.rdtype), rd.to_text())
+`
+	out, err := exec.Command(py, "-c", script, host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dnspython AXFR: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"example.com. 3600 SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300",
+		"_sip._tcp.example.com. 3600 SRV 0 5 5060 sip.example.com.",
+		"unknown.example.com. 3600 TYPE65280 \\# 4 0a000001",
+		"ns2.example.com. 3600 AAAA 2001:db8::54",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("dnspython's copy lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(string(out)), "\n") + 1; n != 28 {
+		t.Errorf("dnspython read %d records, want 28", n)
+	}
+}
