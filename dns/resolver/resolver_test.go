@@ -325,3 +325,21 @@ func TestServeAllowAndRA(t *testing.T) {
 		t.Errorf("client outside Allow: %v, %v; want REFUSED", resp, err)
 	}
 }
+
+// TestDeadServerSkipped gives test. two name servers, the first a black
+// hole that never answers: the resolver times out on it and asks the
+// other, and a CNAME loop ends in SERVFAIL rather than a hang.
+func TestDeadServerSkipped(t *testing.T) {
+	blackhole := dns.HandlerFunc(func(dns.ResponseWriter, *dns.Request) {})
+	saved := hierarchy["127.0.0.11"]
+	t.Cleanup(func() { hierarchy["127.0.0.11"] = saved })
+	hierarchy["127.0.0.11"] = strings.Replace(saved, "test. NS ns.test.\n", "test. NS ns.test.\ntest. NS dead.test.\ndead.test. A 127.0.0.15\n", 1)
+	port := startHierarchy(t, map[string]dns.Handler{"127.0.0.15": blackhole})
+	for i := 0; i < 4; i++ { // the order of the servers is random: try a few fresh resolvers
+		r := &Resolver{Hints: rootHints(), UpstreamPort: port, Timeout: 100 * time.Millisecond}
+		res, err := r.Resolve(context.Background(), "www.example.test.", dns.TypeA)
+		if err != nil || len(res.Answer) != 2 {
+			t.Fatalf("with a dead server: %+v, %v", res, err)
+		}
+	}
+}

@@ -56,9 +56,15 @@ func (z *Zone) answer(sc *scratch, resp *dns.Msg, qname string, qtype dns.Type) 
 		if !ok {
 			return
 		}
-		// A CNAME was added: follow it while it stays in this zone.
+		// A CNAME was added: follow it while it stays in this zone and
+		// does not come back to a name already answered (a loop).
 		if chain >= maxCNAME || !dns.IsSubdomain(next, z.Origin) {
 			return
+		}
+		for _, rr := range resp.Answer {
+			if dns.EqualNames(rr.Name, next) {
+				return
+			}
 		}
 		qname = next
 	}

@@ -223,3 +223,22 @@ func TestBadQueries(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestCNAMELoopStops(t *testing.T) {
+	recs, err := Parse(strings.NewReader("$ORIGIN loop.test.\n$TTL 60\n@ SOA ns admin 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\na CNAME b\nb CNAME c\nc CNAME a\n"), "loop.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := New("loop.test.", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, NewAuthority(z))
+	r, err := (&dns.Client{}).Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "a.loop.test.", dns.TypeA), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Msg.Answer) != 3 || r.Msg.Rcode != dns.RcodeSuccess {
+		t.Errorf("CNAME loop: %d answers, %v; want the 3 CNAMEs once each", len(r.Msg.Answer), r.Msg.Rcode)
+	}
+}
