@@ -3,11 +3,13 @@ package mailstore
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/applayer/applayer/internal/peertest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -92,5 +94,29 @@ func TestMaildirPathStaysInside(t *testing.T) {
 		if rel, err := filepath.Rel("/data/mail", p); err != nil || strings.HasPrefix(rel, "..") || !strings.Contains(rel, "/") {
 			t.Errorf("MaildirPath(%q) = %q escapes the store", a, p)
 		}
+	}
+}
+
+// TestPythonReadsMaildir has Python's mailbox module, an independent
+// Maildir reader, read what Deliver wrote.
+func TestPythonReadsMaildir(t *testing.T) {
+	py := peertest.Require(t, "python3", "python3")
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{"ketchup", "pickles"} {
+		if err := s.Deliver("bob@hamburger.edu", []byte("From: alice@crepes.fr\r\nSubject: "+subj+"\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `
+import mailbox, sys
+md = mailbox.Maildir(sys.argv[1], create=False)
+print(",".join(sorted(m["Subject"] for m in md)))
+`
+	out, err := exec.Command(py, "-c", script, s.MaildirPath("bob@hamburger.edu")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ketchup,pickles" {
+		t.Errorf("python3 mailbox.Maildir read %q, %v; want ketchup,pickles", out, err)
 	}
 }

@@ -20,6 +20,9 @@ import (
 // messages deleted behind its back.
 const pollInterval = time.Second
 
+// minScan bounds how often the worker scans its schedule.
+const minScan = 5 * time.Millisecond
+
 // Run delivers queued mail until ctx ends, then waits for attempts in
 // flight to finish (each is bounded by Config.Timeout per command).
 func (m *MTA) Run(ctx context.Context) error {
@@ -30,7 +33,14 @@ func (m *MTA) Run(ctx context.Context) error {
 	defer poll.Stop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var last time.Time
 	for {
+		// Pokes (a new message, a finished attempt) coalesce: at most one
+		// scan of the schedule every minScan, however busy the server.
+		if d := minScan - time.Since(last); d > 0 {
+			time.Sleep(d)
+		}
+		last = time.Now()
 		if m.checkFlush() {
 			m.log.Info("mta: flush requested; retrying every queued message")
 		}

@@ -1,0 +1,100 @@
+package mta
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpenRelayMatrix tries the classic relay tricks on the MX listener
+// without authentication: every one must be refused, and nothing queued.
+func TestOpenRelayMatrix(t *testing.T) {
+	m := newMTA(t, "crepes.fr", labResolver(t), 1, nil, "alice@crepes.fr")
+	port := serve(t, m, false)
+	tricks := []string{
+		"<victim@elsewhere.example>",
+		"<VICTIM@ELSEWHERE.EXAMPLE>",
+		"<victim@elsewhere.example.>",
+		"<@crepes.fr:victim@elsewhere.example>",
+		"<@crepes.fr,@mail.crepes.fr:victim@elsewhere.example>",
+		"<victim%elsewhere.example@crepes.fr>",
+		"<elsewhere.example!victim@crepes.fr>",
+		"<\"victim@elsewhere.example\"@crepes.fr>",
+		"<\"victim%elsewhere.example\"@crepes.fr>",
+		"<victim@elsewhere.example@crepes.fr>",
+		"<victim@[127.0.0.1]>",
+		"<victim@[IPv6:::1]>",
+		"<victim@crepes.fr.elsewhere.example>",
+		"<victim@elsewhere.example (comment)>",
+		"victim@elsewhere.example",
+		"<victim@elsewhere.example> NOTIFY=NEVER",
+		"< victim@elsewhere.example>",
+		"<victim@elsewhere.example\x00@crepes.fr>",
+		"<victim@crepes.fr\r\nRCPT TO:<victim@elsewhere.example>",
+		"<postmaster@elsewhere.example>",
+		"<alice@crepes.fr@elsewhere.example>",
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	reply := func() string {
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l) < 4 || l[3] != '-' {
+				return strings.TrimRight(l, "\r\n")
+			}
+		}
+	}
+	reply()
+	fmt.Fprintf(c, "EHLO spammer.example\r\n")
+	reply()
+	for i, trick := range tricks {
+		if i%8 == 0 { // stay under MaxErrors: start a fresh transaction
+			fmt.Fprintf(c, "RSET\r\nMAIL FROM:<spammer@spammer.example>\r\n")
+			reply()
+			if r := reply(); !strings.HasPrefix(r, "250") {
+				t.Fatalf("MAIL = %q", r)
+			}
+		}
+		fmt.Fprintf(c, "RCPT TO:%s\r\n", trick)
+		r := reply()
+		if !strings.HasPrefix(r, "5") {
+			t.Errorf("RCPT TO:%q = %q; want a 5xx refusal", trick, r)
+		}
+		if strings.Contains(trick, "\r\n") { // the injected second command
+			if r := reply(); !strings.HasPrefix(r, "5") {
+				t.Errorf("injected RCPT = %q; want a 5xx refusal", r)
+			}
+		}
+		if i%8 == 7 {
+			c.Close()
+			c, err = net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br = bufio.NewReader(c)
+			reply()
+			fmt.Fprintf(c, "EHLO spammer.example\r\n")
+			reply()
+		}
+	}
+	fmt.Fprintf(c, "DATA\r\n")
+	if r := reply(); !strings.HasPrefix(r, "503") {
+		t.Errorf("DATA after only refused recipients = %q, want 503", r)
+	}
+	if q, _ := ListQueue(m.cfg.Dir); len(q) != 0 {
+		t.Errorf("%d messages queued by an unauthenticated client", len(q))
+	}
+}
