@@ -76,14 +76,14 @@ func newMail(spec Spec, env *Env) (Service, error) {
 }
 
 // resolver is the lab's DNS when it has a "resolver" service, else a
-// static table built from the default topology's records, so that mail
-// works with or without the DNS services.
+// static table built from every service's records, so that mail works
+// with or without the DNS services.
 func (s *mailService) resolver() (mta.Resolver, error) {
 	if addr, ok := s.env.Lookup("resolver"); ok {
 		return mta.DNSResolver(addr), nil
 	}
 	var recs []string
-	for _, sp := range defaultSpecs {
+	for _, sp := range s.env.Topology.Services {
 		recs = append(recs, sp.Records...)
 	}
 	recs = append(recs, s.spec.Records...)

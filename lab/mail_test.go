@@ -15,9 +15,10 @@ import (
 	"github.com/applayer/applayer/smtpclient"
 )
 
-// mailTopology is the default topology's mail services, with their data
-// in dirs, under a base port whose +25 the kernel just reported free.
-func mailTopology(t *testing.T, dirs map[string]string) Topology {
+// mailTopology is the default topology's mail services (and, withDNS,
+// its DNS services), with mail data in dirs, under a base port whose +25
+// the kernel just reported free.
+func mailTopology(t *testing.T, dirs map[string]string, withDNS bool) Topology {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.25.1:0")
 	if err != nil {
@@ -31,6 +32,9 @@ func mailTopology(t *testing.T, dirs map[string]string) Topology {
 	}
 	var specs []Spec
 	for _, s := range DefaultTopology().Services {
+		if withDNS && strings.HasPrefix(s.Kind, "dns") {
+			specs = append(specs, s)
+		}
 		if s.Kind == "mail" {
 			args := map[string]string{}
 			for k, v := range s.Args {
@@ -45,11 +49,25 @@ func mailTopology(t *testing.T, dirs map[string]string) Topology {
 }
 
 // TestLabAliceToBob runs the textbook's story across the lab: alice
-// submits to crepes.fr's server, which looks up hamburger.edu's MX in the
-// lab's records, relays, and bob's Maildir receives the message.
+// submits to crepes.fr's server, which looks up hamburger.edu's MX (in the
+// lab's DNS, or in the services' records when the lab has no DNS),
+// relays, and bob's Maildir receives the message.
 func TestLabAliceToBob(t *testing.T) {
+	for _, withDNS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "static records", true: "lab DNS"}[withDNS], func(t *testing.T) {
+			aliceToBob(t, withDNS)
+		})
+	}
+}
+
+func aliceToBob(t *testing.T, withDNS bool) {
 	dirs := map[string]string{"crepes.fr": t.TempDir(), "hamburger.edu": t.TempDir()}
-	topo := mailTopology(t, dirs)
+	topo := mailTopology(t, dirs, withDNS)
+	if withDNS {
+		if _, ok := Kinds["dns-resolver"]; !ok {
+			t.Skip("the lab has no DNS resolver kind")
+		}
+	}
 	l := &Lab{Topology: topo, Logger: slog.New(slog.DiscardHandler)}
 	eps, err := l.Start(context.Background())
 	if err != nil {
