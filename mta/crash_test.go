@@ -75,10 +75,7 @@ func TestSIGKILL(t *testing.T) {
 		t.Skip("builds and kills a server process; skipped in -short mode")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "applayer")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/applayer/applayer/cmd/applayer").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := applayerBinary(t)
 	data := filepath.Join(dir, "data")
 	add := exec.Command(bin, "mail", "user", "add", "--data", data, "alice@crepes.fr")
 	add.Stdin = strings.NewReader("pw\n")
@@ -121,6 +118,7 @@ func TestSIGKILL(t *testing.T) {
 	}()
 
 	const clients, perClient = 4, 100
+	const maxKills = 30 // bounds the test's time
 	var (
 		ackMu sync.Mutex
 		acked = map[string]bool{} // token -> local
@@ -168,6 +166,9 @@ func TestSIGKILL(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(time.Duration(100+rand.IntN(150)) * time.Millisecond):
+			}
+			if kills >= maxKills {
+				return
 			}
 			procMu.Lock()
 			proc.Process.Kill()
