@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -294,6 +295,12 @@ func (s *Server) udpWorker(pc net.PacketConn) error {
 // handleUDP answers one datagram; the answer's size limit comes from the
 // query's EDNS size, capped by MaxUDPSize.
 func (s *Server) handleUDP(w *udpWriter, r *Request) {
+	defer func() {
+		// A handler's panic costs one datagram, not the socket.
+		if p := recover(); p != nil {
+			s.logger().Error("dns: panic answering a datagram", "remote", r.Remote.String(), "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	w.limit = MinUDPSize
 	s.handle(w, r, w.tr, w)
 }

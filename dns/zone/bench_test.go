@@ -41,3 +41,27 @@ func BenchmarkAnswer(b *testing.B) {
 		})
 	}
 }
+
+// FuzzAuthority: whatever query arrives, the authoritative handler answers
+// with a message that encodes, or not at all; it never panics.
+func FuzzAuthority(f *testing.F) {
+	a := loadAuthority(f, "testdata/example.com.zone")
+	for _, q := range []struct {
+		name string
+		t    dns.Type
+	}{{"www.example.com.", dns.TypeA}, {"x.y.wild.example.com.", dns.TypeMX}, {"host.sub.example.com.", dns.TypeA}, {`a\.b.example.com.`, dns.TypeANY}, {"example.com.", dns.TypeAXFR}} {
+		b, _ := new(dns.Msg).SetQuestion(1, q.name, q.t).SetEDNS(512).Pack()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var req dns.Msg
+		if req.Unpack(raw) != nil {
+			return
+		}
+		w := &packWriter{}
+		a.ServeDNS(w, &dns.Request{Msg: &req, Raw: raw})
+		if len(w.out) > 1232 {
+			t.Fatalf("answer of %d bytes over the limit", len(w.out))
+		}
+	})
+}

@@ -14,8 +14,12 @@ import (
 
 var loopbackNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
-// axfrChunk is how many records go into one message of a transfer.
-const axfrChunk = 100
+// axfrChunk bounds the records, and axfrBytes the approximate size, of one
+// message of a transfer (a message may not exceed 65535 bytes).
+const (
+	axfrChunk = 100
+	axfrBytes = 16 << 10
+)
 
 // ServeTransfer answers an AXFR over TCP (RFC 5936 §2.2): the SOA, every
 // other record, the SOA again, in as many messages as it takes. Clients
@@ -56,7 +60,14 @@ func (p *Primary) ServeTransfer(w dns.ResponseWriter, r *dns.Request) {
 	recs := append(append([]dns.RR(nil), z.recs...), z.SOA)
 	m.Authoritative = true
 	for len(recs) > 0 {
-		n := min(axfrChunk, len(recs))
+		n, size := 0, 0
+		for n < len(recs) && n < axfrChunk {
+			size += len(recs[n].Name) + 12 + len(recs[n].Data.String())
+			if n > 0 && size > axfrBytes {
+				break
+			}
+			n++
+		}
 		m.Answer = recs[:n]
 		recs = recs[n:]
 		if err := s.write(w, &m, 0); err != nil {
