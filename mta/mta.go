@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,15 @@ type Config struct {
 	Dir string
 	// Domains are the domains whose mail is delivered here.
 	Domains []string
+	// RelayDomains are other domains this server takes mail for from
+	// anyone, to queue and relay to their exchangers: the backup-MX or
+	// mail-gateway role (Postfix's relay_domains). Mail for any domain in
+	// neither list needs an authenticated sender.
+	RelayDomains []string
+	// MaxHops refuses a message that already carries this many Received:
+	// fields when it is to be relayed (RFC 5321 section 6.3, mail loops;
+	// default 50).
+	MaxHops int
 	// Hostname is this server's name (greeting, Received:, DSNs; default
 	// "mail." + the first domain).
 	Hostname string
@@ -60,6 +70,7 @@ type MTA struct {
 	store   *mailstore.Store
 	qdir    string
 	domains map[string]bool
+	relayTo map[string]bool
 	log     *slog.Logger
 
 	mu    sync.Mutex
@@ -83,13 +94,26 @@ func Open(cfg Config) (*MTA, error) {
 	if len(cfg.Domains) == 0 {
 		return nil, errors.New("mta: Config.Domains is empty")
 	}
-	m := &MTA{cfg: cfg, domains: map[string]bool{}, queue: map[string]*entry{}, wake: make(chan struct{}, 1)}
+	m := &MTA{cfg: cfg, domains: map[string]bool{}, relayTo: map[string]bool{}, queue: map[string]*entry{}, wake: make(chan struct{}, 1)}
 	for _, d := range cfg.Domains {
 		d = strings.ToLower(strings.TrimSuffix(d, "."))
 		if !smtp.ValidDomain(d) {
 			return nil, fmt.Errorf("mta: %q is not a domain name", d)
 		}
 		m.domains[d] = true
+	}
+	for _, d := range cfg.RelayDomains {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if !smtp.ValidDomain(d) {
+			return nil, fmt.Errorf("mta: relay domain %q is not a domain name", d)
+		}
+		if m.domains[d] {
+			return nil, fmt.Errorf("mta: %s is both a local and a relay domain", d)
+		}
+		m.relayTo[d] = true
+	}
+	if m.cfg.MaxHops <= 0 {
+		m.cfg.MaxHops = 50
 	}
 	if m.cfg.Hostname == "" {
 		m.cfg.Hostname = "mail." + strings.ToLower(cfg.Domains[0])
@@ -163,7 +187,7 @@ func (m *MTA) Rcpt(s *smtpserver.Session, from smtp.Path, to smtp.Address) error
 		}
 		return smtp.R(550, smtp.CodeBadMailbox, "<"+to.String()+">... No such user here")
 	}
-	if s.User == "" {
+	if s.User == "" && !m.relayTo[strings.ToLower(to.Domain)] {
 		return smtp.R(550, smtp.CodeRelayDenied, "<"+to.String()+">... Relaying denied")
 	}
 	return nil
@@ -218,6 +242,9 @@ func (d *delivery) Commit() error {
 		}
 	}
 	if len(d.remote) > 0 {
+		if n := countReceived(d.sp.Path()); n >= d.m.cfg.MaxHops {
+			return smtp.R(554, smtp.EnhancedCode{5, 4, 6}, fmt.Sprintf("Too many hops (%d Received: fields): mail loop?", n))
+		}
 		env := Envelope{To: d.remote, Arrived: time.Now().UTC()}
 		if !d.from.Null {
 			env.From = d.from.Mailbox.String()
@@ -279,4 +306,28 @@ func OpenUsers(dir string) (*mailstore.Users, error) {
 		return nil, fmt.Errorf("mta: %w", err)
 	}
 	return &mailstore.Users{Path: filepath.Join(dir, "users")}, nil
+}
+
+// countReceived counts the Received: fields in the header of a message
+// file (RFC 5321 section 6.3: a simple count detects mail loops).
+func countReceived(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 16<<10)
+	n := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) <= 2 && (len(line) == 0 || line[0] == '\r' || line[0] == '\n') {
+			return n // the blank line ends the header
+		}
+		if len(line) >= 9 && strings.EqualFold(string(line[:9]), "received:") {
+			n++
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return n
+		}
+	}
 }

@@ -124,6 +124,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	}
 	f := c.Flags()
 	f.StringSliceVar(&cfg.Domains, "domain", nil, "a domain this server receives mail for (repeatable)")
+	f.StringSliceVar(&cfg.RelayDomains, "relay-domain", nil, "another domain to accept mail for from anyone and relay to its MX: backup MX or gateway (repeatable)")
 	f.StringVar(&cfg.Dir, "data", "", "data directory: users file, Maildirs, queue, TLS certificate")
 	f.StringVar(&listen, "listen", "127.0.0.1:2525", "mail exchanger address (\"\" to disable)")
 	f.StringVar(&submission, "submission", "127.0.0.1:5870", "submission address (\"\" to disable)")

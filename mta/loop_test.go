@@ -1,0 +1,65 @@
+package mta
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/smtp"
+	"github.com/applayer/applayer/smtpclient"
+	"github.com/applayer/applayer/smtpserver"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestRelayDomain(t *testing.T) {
+	m, err := Open(Config{Dir: t.TempDir(), Domains: []string{"crepes.fr"}, RelayDomains: []string{"Backup.Example."}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon := &smtpserver.Session{}
+	from := smtp.Path{Mailbox: smtp.Address{Local: "x", Domain: "y.example"}}
+	if err := m.Rcpt(anon, from, smtp.Address{Local: "a", Domain: "backup.example"}); err != nil {
+		t.Errorf("RCPT for a relay domain = %v, want accepted", err)
+	}
+	if err := m.Rcpt(anon, from, smtp.Address{Local: "a", Domain: "sub.backup.example"}); err == nil {
+		t.Error("RCPT for a subdomain of a relay domain accepted; only the listed domain is")
+	}
+	if _, err := Open(Config{Dir: t.TempDir(), Domains: []string{"crepes.fr"}, RelayDomains: []string{"crepes.fr"}}); err == nil {
+		t.Error("a domain both local and relay was accepted")
+	}
+}
+
+// TestMailLoop refuses to relay a message that has passed too many hops
+// (RFC 5321 section 6.3).
+func TestMailLoop(t *testing.T) {
+	m, err := Open(Config{Dir: t.TempDir(), Domains: []string{"crepes.fr"}, MaxHops: 3, Resolver: labResolver(t), MXPort: 1, Retry: []time.Duration{time.Hour}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.store.Users().Cost = bcrypt.MinCost
+	m.store.Users().Add("alice@crepes.fr", "pw", false)
+	port := serve(t, m, true)
+	sub := smtpclient.Submission{Addr: "127.0.0.1:" + strconv.Itoa(port), StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		User: "alice@crepes.fr", Password: "pw"}
+	from := smtp.Path{Mailbox: smtp.Address{Local: "alice", Domain: "crepes.fr"}}
+	to := []smtp.Address{{Local: "x", Domain: "implicit.example"}}
+	// Two earlier hops plus ours make three, the limit.
+	_, err = smtpclient.Send(context.Background(), sub, from, to,
+		[]byte("Received: from a\r\nReceived: from b\r\nSubject: loop\r\n\r\nx\r\n"))
+	var r *smtp.Reply
+	if !errors.As(err, &r) || r.Code != 554 || r.Enhanced != (smtp.EnhancedCode{5, 4, 6}) {
+		t.Fatalf("Send of a message with 3 hops = %v, want 554 5.4.6", err)
+	}
+	// One earlier hop plus ours is fine; a Received: in the body does not count.
+	_, err = smtpclient.Send(context.Background(), sub, from, to,
+		[]byte("Received: from a\r\nSubject: ok\r\n\r\nReceived: from b\r\nReceived: from c\r\n"))
+	if err != nil {
+		t.Fatalf("Send of a message with 2 hops = %v", err)
+	}
+	if q, _ := ListQueue(m.cfg.Dir); len(q) != 1 {
+		t.Errorf("queue holds %d messages, want 1", len(q))
+	}
+}
