@@ -24,10 +24,13 @@ type FileServer struct {
 	Auth *Credentials
 	// Index is the file served for a directory (default "index.html").
 	Index string
-	// MaxCached is the largest file kept in memory (default 64 KiB;
+	// MaxCached is the largest file kept in memory (default 256 KiB;
 	// negative: none). Cached files are re-checked on disk at most once
 	// a second.
 	MaxCached int64
+	// CacheBytes bounds the memory all cached files take together
+	// (default 64 MiB).
+	CacheBytes int64
 	// Logger receives write errors; nil means slog.Default().
 	Logger *slog.Logger
 
@@ -35,6 +38,7 @@ type FileServer struct {
 	root  *os.Root
 	mu    sync.RWMutex
 	cache map[string]*fileEntry
+	held  int64         // bytes of file content in cache, under mu
 	seq   atomic.Uint64 // names temporary files
 }
 
@@ -176,9 +180,16 @@ func (fsrv *FileServer) lookup(rel string, now int64) (*fileEntry, error) {
 		e.etag = `"` + strconv.FormatInt(e.modTime.UnixNano(), 16) + "-" + strconv.FormatInt(e.size, 16) + `"`
 		max := fsrv.MaxCached
 		if max == 0 {
-			max = 64 << 10
+			max = 256 << 10
 		}
-		if e.size <= max {
+		budget := fsrv.CacheBytes
+		if budget == 0 {
+			budget = 64 << 20
+		}
+		fsrv.mu.RLock()
+		room := fsrv.held+e.size <= budget
+		fsrv.mu.RUnlock()
+		if e.size <= max && room {
 			data, err := fsrv.root.ReadFile(rel)
 			if err != nil {
 				return nil, err
@@ -194,15 +205,23 @@ func (fsrv *FileServer) lookup(rel string, now int64) (*fileEntry, error) {
 	fsrv.mu.Lock()
 	if len(fsrv.cache) >= 10000 {
 		clear(fsrv.cache)
+		fsrv.held = 0
+	}
+	if old := fsrv.cache[rel]; old != nil {
+		fsrv.held -= int64(len(old.data))
 	}
 	fsrv.cache[rel] = e
+	fsrv.held += int64(len(e.data))
 	fsrv.mu.Unlock()
 	return e, nil
 }
 
 func (fsrv *FileServer) forget(rel string) {
 	fsrv.mu.Lock()
-	delete(fsrv.cache, rel)
+	if old := fsrv.cache[rel]; old != nil {
+		fsrv.held -= int64(len(old.data))
+		delete(fsrv.cache, rel)
+	}
 	fsrv.mu.Unlock()
 }
 

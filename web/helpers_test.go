@@ -48,7 +48,7 @@ var siteFiles = map[string]string{
 	"a.txt":          "abcdefghijklmnopqrstuvwxyz",
 	"dir/index.html": "<p>dir</p>",
 	"empty/.keep":    "",
-	"big.bin":        strings.Repeat("0123456789abcdef", 16<<10), // 256 KiB: not cached
+	"big.bin":        strings.Repeat("0123456789abcdef", 32<<10), // 512 KiB: not cached
 	"style.css":      "body{}",
 }
 

@@ -270,8 +270,10 @@ func (r *response) finish() bool {
 			r.writeErr = err
 		}
 	}
-	if r.clen >= 0 && !r.noBody && r.sent < r.clen {
+	if r.clen >= 0 && !r.noBody && r.sent < r.clen && r.writeErr == nil {
 		r.c.s.logger().Warn("web: handler wrote less than its Content-Length; closing", "path", r.req.Path, "want", r.clen, "wrote", r.sent)
+		r.closeAfter = true
+	} else if r.clen >= 0 && !r.noBody && r.sent < r.clen {
 		r.closeAfter = true
 	}
 	if r.untilClose {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/applayer/applayer/internal/lifecycle"
@@ -80,7 +81,10 @@ type Server struct {
 	name  string
 	lim   Limits
 	logMu sync.Mutex
-	bw    sync.Pool // *bufio.Writer, so that idle connections hold none
+	// Buffers go back to these pools while a connection is idle, so that
+	// thousands of idle keep-alive connections hold none.
+	br sync.Pool // *bufio.Reader
+	bw sync.Pool // *bufio.Writer
 }
 
 func (s *Server) init() *lifecycle.Tracker {
@@ -161,6 +165,10 @@ type conn struct {
 	host    string // remote without the port, for the access log
 	line    []byte // scratch for log and trace lines
 	idle    time.Duration
+	// raw waits for the socket to become readable without reading, so
+	// that no buffer is held while waiting (see waitReadable).
+	raw     syscall.RawConn
+	readyFn func(uintptr) bool
 }
 
 func (s *Server) serveConn(nc net.Conn) {
@@ -170,22 +178,32 @@ func (s *Server) serveConn(nc net.Conn) {
 	c.tr = s.Trace.Session("http", c.remote)
 	c.tr.Note("connection accepted")
 	c.p.lim = s.lim
-	c.br = bufio.NewReaderSize(nc, 4096)
 	c.resp.c = c
 	c.req.RemoteAddr = c.remote
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+		c.readyFn = c.ready
+	}
 	defer c.releaseWriter()
+	defer c.releaseReader()
 	headerTO := orDefault(s.HeaderTimeout, 10*time.Second)
 
 	for n := 1; ; n++ {
 		// Wait for the next request: the idle timeout applies until its
 		// first byte, the header timeout from then on.
-		if c.br.Buffered() == 0 {
+		if c.br == nil || c.br.Buffered() == 0 {
 			c.flush()
 			c.releaseWriter()
+			c.releaseReader()
 			if !c.extendRead(c.idle, true) {
 				c.tr.Note("server shutting down")
 				return
 			}
+			if err := c.waitReadable(); err != nil {
+				c.noteReadEnd(err, "idle")
+				return
+			}
+			c.reader()
 			if _, err := c.br.Peek(1); err != nil {
 				c.noteReadEnd(err, "idle")
 				return
@@ -351,6 +369,41 @@ func (c *conn) callHandler(h Handler) (panicked bool) {
 	}()
 	h.ServeHTTP(&c.resp, &c.req)
 	return false
+}
+
+// waitReadable blocks until the client sends something (or the read
+// deadline passes) without reading it, through the runtime's poller, so
+// that an idle connection holds no read buffer. The callback asks the
+// kernel whether a byte is waiting (peekReady, without consuming it);
+// when none is, returning false parks the goroutine until the socket is
+// readable.
+func (c *conn) waitReadable() error {
+	if c.raw == nil {
+		return nil
+	}
+	return c.raw.Read(c.readyFn)
+}
+
+func (c *conn) ready(fd uintptr) bool { return peekReady(fd) }
+
+func (c *conn) reader() {
+	if c.br != nil {
+		return
+	}
+	if v := c.s.br.Get(); v != nil {
+		c.br = v.(*bufio.Reader)
+		c.br.Reset(c.nc)
+	} else {
+		c.br = bufio.NewReaderSize(c.nc, 4096)
+	}
+}
+
+func (c *conn) releaseReader() {
+	if c.br != nil && c.br.Buffered() == 0 {
+		c.br.Reset(nil)
+		c.s.br.Put(c.br)
+		c.br = nil
+	}
 }
 
 func (c *conn) writer() *bufio.Writer {

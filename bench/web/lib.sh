@@ -37,7 +37,12 @@ wait_port() {
 	return 1
 }
 
+# build_applayer: builds the binary, or copies $APPLAYER_BIN when set.
 build_applayer() {
+	if [ -n "${APPLAYER_BIN:-}" ]; then
+		cp "$APPLAYER_BIN" "$WORK/bin/applayer"
+		return
+	fi
 	(cd "$REPO" && go build -o "$WORK/bin/applayer" ./cmd/applayer)
 }
 

@@ -36,6 +36,7 @@ func newWebServeCmd(g *globals) *cobra.Command {
 		maxBody    int64
 		db         string
 		noDemo     bool
+		cacheMax   int64
 	)
 	c := &cobra.Command{
 		Use:   "serve --root DIR [--listen ADDR]",
@@ -77,7 +78,7 @@ servers can share one store.`,
 				return fmt.Errorf("--root: %w", err)
 			}
 			defer fsrv.Close()
-			fsrv.AllowWrite, fsrv.Logger = allowWrite, logger
+			fsrv.AllowWrite, fsrv.Logger, fsrv.MaxCached = allowWrite, logger, cacheMax
 			if authFile != "" {
 				if !allowWrite {
 					return fmt.Errorf("--auth protects PUT and DELETE: it needs --allow-write")
@@ -130,6 +131,7 @@ servers can share one store.`,
 	f.Int64Var(&maxBody, "max-body", web.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 	f.StringVar(&db, "db", "", "the cookie demo's database: a SQLite file (default: web-demo.sqlite in the user cache directory), a postgres:// URL, or memory")
 	f.BoolVar(&noDemo, "no-demo", false, "do not serve the cookie demo under /_demo/")
+	f.Int64Var(&cacheMax, "cache-file-max", 256<<10, "keep files up to this size in memory (re-checked on disk each second; -1: none)")
 	g.addTrace(c)
 	return c
 }
