@@ -1,10 +1,15 @@
 package web
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/applayer/applayer/internal/transcript"
 )
 
 func TestNetHTTPClientAgainstServer(t *testing.T) {
@@ -167,5 +172,81 @@ func TestMalformedRequests(t *testing.T) {
 		if s := statusOf(got); s != tc.status {
 			t.Errorf("%s: status = %s, want %s\n%.200s", tc.name, s, tc.status, got)
 		}
+	}
+}
+
+func TestShutdownLetsRequestFinish(t *testing.T) {
+	started := make(chan struct{})
+	srv := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		close(started)
+		time.Sleep(200 * time.Millisecond)
+		io.WriteString(w, "finished")
+	})}
+	addr := startServer(t, srv)
+	done := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- string(b)
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; got != "finished" {
+		t.Errorf("request in flight during Shutdown got %q", got)
+	}
+}
+
+func TestHandlerPanicGets500(t *testing.T) {
+	srv := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		if r.Path == "/boom" {
+			panic("boom")
+		}
+		io.WriteString(w, "fine")
+	})}
+	addr := startServer(t, srv)
+	got := rawExchange(t, addr, "GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+	if statusOf(got) != "500" || countResponses(got) != 1 {
+		t.Errorf("after a panic: %q; want one 500 and the connection closed", got)
+	}
+	resp, err := http.Get("http://" + addr + "/ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the server after a panic: %d", resp.StatusCode)
+	}
+}
+
+func TestTranscript(t *testing.T) {
+	var buf bytes.Buffer
+	rec := transcript.New(transcript.NewTextSink(&syncWriter{w: &buf}))
+	fsrv, _ := NewFileServer(makeSite(t))
+	addr := startServer(t, &Server{Handler: fsrv, Trace: rec})
+	req, _ := http.NewRequest("GET", "http://"+addr+"/a.txt", nil)
+	req.SetBasicAuth("alice", "s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	time.Sleep(50 * time.Millisecond)
+	out := buf.String()
+	for _, want := range []string{"C: GET /a.txt HTTP/1.1", "C: Host: " + addr, "S: HTTP/1.1 200 OK", "S: Content-Length: 26", "Authorization: Basic <redacted>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "s3cret") || strings.Contains(out, "YWxpY2U6czNjcmV0") {
+		t.Errorf("transcript shows the credentials:\n%s", out)
 	}
 }
