@@ -9,6 +9,7 @@ package peertest
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -28,20 +29,32 @@ func Require(t testing.TB, name, pkg string) string {
 	return ""
 }
 
-// RequirePython returns the path of python3 if it can import every module
+// RequirePython returns the path of a python3 that can import every module
 // in modules (for example "dns.resolver" from python3-dnspython), and skips
-// or fails like Require otherwise.
+// or fails like Require otherwise. It tries the python3 on PATH first, then
+// Debian's /usr/bin/python3: a python3 installed apart from the system (by
+// pyenv, say) does not see the modules that Debian's packages install.
 func RequirePython(t testing.TB, pkg string, modules ...string) string {
 	t.Helper()
-	py := Require(t, "python3", "python3")
-	for _, m := range modules {
-		if err := exec.Command(py, "-c", "import "+m).Run(); err != nil {
-			msg := "python3 module " + m + " is missing (Debian package " + pkg + ")"
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg + "; skipping")
+	var candidates []string
+	if p, err := exec.LookPath("python3"); err == nil {
+		candidates = append(candidates, p)
+	}
+	if p, err := exec.LookPath("/usr/bin/python3"); err == nil && (len(candidates) == 0 || candidates[0] != p) {
+		candidates = append(candidates, p)
+	}
+	if len(candidates) == 0 {
+		return Require(t, "python3", "python3")
+	}
+	for _, py := range candidates {
+		if exec.Command(py, "-c", "import "+strings.Join(modules, ", ")).Run() == nil {
+			return py
 		}
 	}
-	return py
+	msg := "python3 modules " + strings.Join(modules, ", ") + " are missing (Debian package " + pkg + "); .ci/run installs it"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + "; skipping")
+	return ""
 }
