@@ -266,11 +266,11 @@ func TestBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
+	var log syncBuffer
 	dir := makeSite(t)
 	fsrv, _ := NewFileServer(dir)
 	fsrv.AllowWrite, fsrv.Auth = true, creds
-	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &syncWriter{w: &log}})
+	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &log})
 	for _, tc := range []struct {
 		user, pass string
 		status     int

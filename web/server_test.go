@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -228,8 +227,8 @@ func TestHandlerPanicGets500(t *testing.T) {
 }
 
 func TestTranscript(t *testing.T) {
-	var buf bytes.Buffer
-	rec := transcript.New(transcript.NewTextSink(&syncWriter{w: &buf}))
+	var buf syncBuffer
+	rec := transcript.New(transcript.NewTextSink(&buf))
 	fsrv, _ := NewFileServer(makeSite(t))
 	addr := startServer(t, &Server{Handler: fsrv, Trace: rec})
 	req, _ := http.NewRequest("GET", "http://"+addr+"/a.txt", nil)
