@@ -18,7 +18,9 @@ type udpBatch struct {
 func (b *udpBatch) queue(w *udpWriter, m *Msg) error {
 	out, err := w.pk.PackLimit(b.bufs[b.n][:0], m, w.limit)
 	if err != nil {
-		return err
+		if out, err = w.pk.Pack(b.bufs[b.n][:0], serverFailure(m)); err != nil {
+			return err
+		}
 	}
 	b.bufs[b.n] = out
 	if w.tr.Enabled() {

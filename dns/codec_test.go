@@ -257,3 +257,20 @@ func FuzzUnpack(f *testing.F) {
 		}
 	})
 }
+
+func TestOverTCPLimit(t *testing.T) {
+	m := sampleMsg()
+	long := strings.Repeat("x", 255)
+	for i := 0; i < 300; i++ {
+		m.Answer = append(m.Answer, RR{"example.com.", TypeTXT, ClassIN, 60, &TXT{[]string{long}}})
+	}
+	if _, err := m.Pack(); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("Pack of a 77 KB message = %v, want ErrTooLarge", err)
+	}
+	var pk Packer
+	b, err := pk.PackLimit(nil, m, 0xFFFF)
+	var back Msg
+	if err != nil || back.Unpack(b) != nil || !back.Truncated {
+		t.Errorf("PackLimit(65535) = %d bytes, %v, tc=%v", len(b), err, back.Truncated)
+	}
+}

@@ -38,7 +38,8 @@ func (pk *Packer) Pack(b []byte, m *Msg) ([]byte, error) { return m.appendPack(b
 // PackLimit appends m's wire form to b, at most limit bytes of it (RFC 2181
 // §9): when the whole message does not fit, the additional section is left
 // out (keeping OPT and TSIG); when it still does not fit, TC is set and only
-// the question is sent. limit 0 means 65535.
+// the question is sent. limit 0 means no truncation: a message over 65535
+// bytes is then an error.
 func (pk *Packer) PackLimit(b []byte, m *Msg, limit int) ([]byte, error) {
 	return m.appendPack(b, &pk.p, limit)
 }
@@ -112,10 +113,13 @@ func (m *Msg) appendPack(b []byte, p *packer, limit int) ([]byte, error) {
 	if err != nil {
 		return out, err
 	}
-	if len(out)-start > 0xFFFF {
-		return b, ErrTooLarge
+	if limit <= 0 {
+		if len(out)-start > 0xFFFF {
+			return b, ErrTooLarge
+		}
+		return out, nil
 	}
-	if limit <= 0 || len(out)-start <= limit {
+	if len(out)-start <= limit {
 		return out, nil
 	}
 	// Too big: drop the additional section first (its data is optional),

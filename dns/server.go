@@ -238,7 +238,10 @@ func (w *udpWriter) WriteMsg(m *Msg) error {
 	}
 	out, err := w.pk.PackLimit(w.out[:0], m, w.limit)
 	if err != nil {
-		return err
+		out, err = w.pk.Pack(w.out[:0], serverFailure(m))
+		if err != nil {
+			return err
+		}
 	}
 	w.out = out
 	if w.tr.Enabled() {
@@ -290,6 +293,21 @@ func (s *Server) udpWorker(pc net.PacketConn) error {
 		r.Raw, r.Remote, r.TCP = buf[:n], w.to, false
 		s.handleUDP(w, r)
 	}
+}
+
+// serverFailure is the answer sent when a handler's response cannot be
+// encoded (a record with a broken name, say): SERVFAIL with the question,
+// so the client learns at once instead of timing out.
+func serverFailure(m *Msg) *Msg {
+	f := &Msg{Header: m.Header, Question: m.Question}
+	f.Rcode = RcodeServFail
+	f.Authoritative = false
+	for _, q := range f.Question {
+		if CheckName(q.Name) != nil {
+			f.Question = nil
+		}
+	}
+	return f
 }
 
 // handleUDP answers one datagram; the answer's size limit comes from the
@@ -364,9 +382,11 @@ type tcpWriter struct {
 }
 
 func (w *tcpWriter) WriteMsg(m *Msg) error {
-	out, err := w.pk.Pack(append(w.out[:0], 0, 0), m)
+	out, err := w.pk.PackLimit(append(w.out[:0], 0, 0), m, 0xFFFF)
 	if err != nil {
-		return err
+		if out, err = w.pk.Pack(append(w.out[:0], 0, 0), serverFailure(m)); err != nil {
+			return err
+		}
 	}
 	w.out = out
 	binary.BigEndian.PutUint16(out, uint16(len(out)-2))

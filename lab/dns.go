@@ -83,6 +83,7 @@ type dnsPlan struct {
 	zones  map[string]*planZone // by origin
 	server map[string]string    // origin -> spec name
 	sample string               // a name worth trying
+	stype  dns.Type             // and its type
 }
 
 type planZone struct {
@@ -137,7 +138,7 @@ func planDNS(t Topology) (*dnsPlan, error) {
 			}
 			recs = append(recs, rs...)
 			if p.sample == "" && s.Kind != "dns-auth" && len(rs) > 0 {
-				p.sample = rs[0].Name
+				p.sample, p.stype = rs[0].Name, rs[0].Type
 			}
 		}
 	}
@@ -212,7 +213,7 @@ func planDNS(t Topology) (*dnsPlan, error) {
 		z.recs = append(z.recs, r)
 	}
 	if p.sample == "" {
-		p.sample = "www.exotiquecuisine.com."
+		p.sample, p.stype = "www.exotiquecuisine.com.", dns.TypeA
 	}
 	return p, nil
 }
@@ -287,8 +288,9 @@ func (s *dnsAuth) Bind(ctx context.Context) ([]Endpoint, error) {
 		names = []string{"(no zones)"}
 	}
 	try := "dig @" + host + " -p " + port + " +norec " + names[0] + " SOA"
-	if s.spec.Name == "dns-root" {
-		try = s.env.Bin + " dns query +trace www.exotiquecuisine.com @" + s.addr
+	if names[0] == "." {
+		// The root answers with a referral: the first step of the walk.
+		try = "dig @" + host + " -p " + port + " +norec www.exotiquecuisine.com"
 	}
 	return []Endpoint{{Service: s.spec.Name, Proto: "dns " + strings.Join(names, " "), Addr: s.addr, Try: try}}, nil
 }
@@ -307,6 +309,7 @@ type dnsResolver struct {
 	env    *Env
 	addr   string
 	sample string
+	stype  dns.Type
 	srv    *dns.Server
 	l      net.Listener
 	pc     net.PacketConn
@@ -320,12 +323,12 @@ func newDNSResolver(spec Spec, env *Env) (Service, error) {
 			hints[1].Data = &dns.A{Addr: netip.MustParseAddr(s.Host)}
 		}
 	}
-	sample := "www.exotiquecuisine.com."
+	sample, stype := "www.exotiquecuisine.com.", dns.TypeA
 	if plan, err := planDNS(env.Topology); err == nil {
-		sample = plan.sample
+		sample, stype = plan.sample, plan.stype
 	}
 	r := &resolver.Resolver{Hints: hints, UpstreamPort: env.BasePort + 53, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace}
-	return &dnsResolver{spec: spec, env: env, addr: env.Addr(spec), sample: sample, srv: &dns.Server{
+	return &dnsResolver{spec: spec, env: env, addr: env.Addr(spec), sample: sample, stype: stype, srv: &dns.Server{
 		Handler: r, UDPWorkers: 64, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace,
 	}}, nil
 }
@@ -336,9 +339,16 @@ func (s *dnsResolver) Bind(ctx context.Context) ([]Endpoint, error) {
 		return nil, err
 	}
 	host, port, _ := net.SplitHostPort(s.addr)
+	name := strings.TrimSuffix(s.sample, ".") + " " + s.stype.String()
+	root := net.JoinHostPort(labRootHost, port)
+	for _, sp := range s.env.Topology.Services {
+		if sp.Kind == "dns-auth" && strings.TrimSpace(sp.Args["zones"]) == "." {
+			root = s.env.Addr(sp)
+		}
+	}
 	return []Endpoint{
-		{Service: s.spec.Name, Proto: "dns resolver", Addr: s.addr, Try: "dig @" + host + " -p " + port + " " + strings.TrimSuffix(s.sample, ".")},
-		{Service: s.spec.Name, Proto: "dns resolver", Addr: s.addr, Try: s.env.Bin + " dns query " + strings.TrimSuffix(s.sample, ".") + " @" + s.addr},
+		{Service: s.spec.Name, Proto: "dns resolver", Addr: s.addr, Try: "dig @" + host + " -p " + port + " " + name},
+		{Service: s.spec.Name, Proto: "dns resolver", Addr: s.addr, Try: s.env.Bin + " dns query +trace " + name + " @" + root},
 	}, nil
 }
 

@@ -451,7 +451,11 @@ func printStep(out io.Writer, s resolver.Step) {
 		return
 	}
 	m := s.Resp.Msg
-	fmt.Fprintf(out, ";; asked %s (%s), a server for zone %s: %s, flags: %s\n", s.Server, s.Addr, s.Zone, m.Rcode, m.FlagString())
+	server := s.Server
+	if _, err := netip.ParseAddr(strings.TrimSuffix(server, ".")); err == nil {
+		server = "the root hint" // +trace @IP: the server has no name
+	}
+	fmt.Fprintf(out, ";; asked %s (%s), a server for zone %s: %s, flags: %s\n", server, s.Addr, s.Zone, m.Rcode, m.FlagString())
 	for _, sec := range [][]dns.RR{m.Answer, m.Authority, m.Additional} {
 		for _, rr := range sec {
 			fmt.Fprintln(out, rr.String())

@@ -2,6 +2,9 @@ package zone
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -150,4 +153,26 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestInclude(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "hosts.inc"), []byte("www A 192.0.2.80\nmail A 192.0.2.25\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.zone"), []byte("$ORIGIN example.org.\n$TTL 60\n@ SOA ns admin 1 2 3 4 5\n@ NS ns\n$INCLUDE hosts.inc sub.example.org.\nafter A 192.0.2.1\n"), 0o644)
+	recs, err := ParseFile(filepath.Join(dir, "main.zone"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Name+"@"+filepath.Base(r.File)+":"+strconv.Itoa(r.Line))
+	}
+	want := "example.org.@main.zone:3 example.org.@main.zone:4 www.sub.example.org.@hosts.inc:1 mail.sub.example.org.@hosts.inc:2 after.example.org.@main.zone:6"
+	if strings.Join(got, " ") != want {
+		t.Errorf("records = %s\nwant %s", strings.Join(got, " "), want)
+	}
+	os.WriteFile(filepath.Join(dir, "loop.zone"), []byte("$ORIGIN example.org.\n$INCLUDE loop.zone\n"), 0o644)
+	if _, err := ParseFile(filepath.Join(dir, "loop.zone"), ""); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("an $INCLUDE loop: %v", err)
+	}
 }
