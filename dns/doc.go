@@ -22,6 +22,19 @@
 // ending in a dot, with \. and \DDD escapes; they compare
 // case-insensitively for ASCII only (RFC 4343).
 //
+// [Server] serves a [Handler] over UDP and TCP. Over UDP, UDPWorkers
+// goroutines read the one socket and each answers what it read, with its
+// own buffers; with UDPBatch they move many datagrams per system call
+// (recvmmsg/sendmmsg). Answers are truncated to the client's EDNS size, or
+// 512 bytes, capped at 1232 (RFC 6891 §6.2.5, RFC 2181 §9). Over TCP, one
+// goroutine per connection answers pipelined queries in turn (RFC 7766).
+// Undecodable queries get FORMERR when their header can be read, unknown
+// EDNS versions BADVERS; responses and runts are dropped.
+//
+// [Client] sends a query with a random ID from a fresh UDP socket (so a
+// random source port), accepts only an answer with the same ID and
+// question, and asks again over TCP when the answer is truncated.
+//
 // The zone-file parser and authoritative handler live in package
 // dns/zone, the iterative resolver in dns/resolver.
 package dns

@@ -1,7 +1,14 @@
 package main
 
 import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/applayer/applayer/dns"
 )
@@ -31,5 +38,58 @@ func TestParseQueryArgs(t *testing.T) {
 		if err != nil || *got != tc.want {
 			t.Errorf("parseQueryArgs(%q) = %+v, %v, want %+v", tc.args, got, err, tc.want)
 		}
+	}
+}
+
+// TestDNSCommands runs dns check, serve and query as a user would.
+func TestDNSCommands(t *testing.T) {
+	zone := filepath.Join("..", "..", "dns", "zone", "testdata", "example.com.zone")
+	out, _, code := run(t, "", "dns", "check", zone)
+	if code != 0 || !strings.Contains(out, "zone example.com., 28 records, serial 2024010101: OK") {
+		t.Errorf("dns check: exit %d, %q", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.zone")
+	os.WriteFile(bad, []byte("$ORIGIN x.\n$TTL 60\n@ SOA ns admin 1 2 3 4 5\n@ NS ns\nns A 1.2.3\n"), 0o644)
+	_, errOut, code := run(t, "", "dns", "check", bad)
+	if code != 1 || !strings.Contains(errOut, "bad.zone:5: A: bad address 1.2.3") || !strings.Contains(errOut, "applayer: dns check: 1 of 1 zone files have errors") {
+		t.Errorf("dns check of a broken zone: exit %d, %q", code, errOut)
+	}
+	// A broken zone stops the server before it serves.
+	_, errOut, code = run(t, "", "dns", "serve", "--zone", bad, "--listen", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "bad.zone:5:") {
+		t.Errorf("dns serve of a broken zone: exit %d, %q", code, errOut)
+	}
+
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.LocalAddr().String()
+	l.Close()
+	srv := exec.Command(bin, "dns", "serve", "--zone", zone, "--listen", addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
+	var q string
+	for i := 0; i < 50; i++ {
+		q, _, code = run(t, "", "dns", "query", "example.com", "MX", "@"+addr, "--timeout", "200ms")
+		if code == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"status: NOERROR", "flags: qr aa rd;", ";; ANSWER SECTION:", "10 mail.example.com.", ";; ADDITIONAL SECTION:", "mail.example.com.\t3600\tIN\tA\t192.0.2.25", "(UDP)"} {
+		if !strings.Contains(q, want) {
+			t.Errorf("dns query output lacks %q:\n%s", want, q)
+		}
+	}
+	q, _, _ = run(t, "", "dns", "query", "big.example.com", "TXT", "@"+addr, "+tcp")
+	if !strings.Contains(q, "ANSWER: 2,") || !strings.Contains(q, "(TCP)") {
+		t.Errorf("dns query +tcp:\n%s", q)
+	}
+	_, errOut, code = run(t, "", "dns", "query", "x", "+frobnicate")
+	if code != 1 || !strings.Contains(errOut, "unknown option +frobnicate") {
+		t.Errorf("bad option: exit %d, %q", code, errOut)
 	}
 }
