@@ -72,6 +72,7 @@ type MTA struct {
 	domains map[string]bool
 	relayTo map[string]bool
 	log     *slog.Logger
+	routes  routeCache
 
 	mu    sync.Mutex
 	queue map[string]*entry // the worker's schedule

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/applayer/applayer/smtp"
@@ -127,6 +128,46 @@ func route(ctx context.Context, r Resolver, domain string, port int) ([]hop, err
 		return nil, &routeError{smtp.R(451, smtp.CodeRouting, fmt.Sprintf("address lookup for %s failed: %v", domain, lastErr))}
 	}
 	return hops, nil
+}
+
+// routeCacheTTL is how long a domain's route is reused. The stub
+// resolvers behind Resolver do not cache, and a busy queue relays many
+// messages to the same domain.
+const routeCacheTTL = 30 * time.Second
+
+// routeCache remembers the routes of recent domains, and the permanent
+// failures (a null MX, a domain that does not exist); temporary failures
+// are not remembered. The zero value is ready to use.
+type routeCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRoute
+}
+
+type cachedRoute struct {
+	hops    []hop
+	err     error
+	expires time.Time
+}
+
+func (c *routeCache) get(ctx context.Context, r Resolver, domain string, port int) ([]hop, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[domain]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.hops, e.err
+	}
+	hops, err := route(ctx, r, domain, port)
+	var re *routeError
+	if err == nil || errors.As(err, &re) && re.reply.Permanent() {
+		c.mu.Lock()
+		if c.m == nil || len(c.m) > 10000 {
+			c.m = map[string]cachedRoute{}
+		}
+		c.m[domain] = cachedRoute{hops: hops, err: err, expires: now.Add(routeCacheTTL)}
+		c.mu.Unlock()
+	}
+	return hops, err
 }
 
 // StaticResolver answers from a fixed set of records: the lab uses it when

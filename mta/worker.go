@@ -302,7 +302,7 @@ func (m *MTA) relay(ctx context.Context, e *entry, domain string, rcpts []smtp.A
 		}
 		return out
 	}
-	hops, err := route(ctx, m.cfg.Resolver, domain, m.cfg.MXPort)
+	hops, err := m.routes.get(ctx, m.cfg.Resolver, domain, m.cfg.MXPort)
 	if err != nil {
 		var re *routeError
 		if errors.As(err, &re) {

@@ -9,16 +9,20 @@
 # Everything listens on 127.0.0.1 only, every server is stopped at the end,
 # and the temporary directory is removed.
 #
-# Usage: bench/mail/smtp_accept.sh [-m MSGS] [-s SESSIONS] [-l BYTES] [-d] [-r ROUNDS]
+# Usage: bench/mail/smtp_accept.sh [-m MSGS] [-s SESSIONS] [-l BYTES] [-d] [-q] [-r ROUNDS]
 #   -d  reuse connections (smtp-source -d); default: a connection per message
+#   -q  applayer queues every message for relay instead of storing it in a
+#       Maildir: example.org is a --relay-domain whose MX (served by
+#       `applayer dns serve`) is the smtp-sink; the script also reports how
+#       long the queue took to drain after the last 250
 # Needs: smtp-source and smtp-sink (Debian package postfix), Go.
 set -euo pipefail
 
-MSGS=20000 SESS=8 LEN=1024 REUSE="" ROUNDS=1
-while getopts "m:s:l:dr:" o; do
+MSGS=20000 SESS=8 LEN=1024 REUSE="" ROUNDS=1 QUEUE=""
+while getopts "m:s:l:dqr:" o; do
 	case $o in
-	m) MSGS=$OPTARG ;; s) SESS=$OPTARG ;; l) LEN=$OPTARG ;; d) REUSE=-d ;; r) ROUNDS=$OPTARG ;;
-	*) echo "usage: $0 [-m MSGS] [-s SESSIONS] [-l BYTES] [-d] [-r ROUNDS]" >&2; exit 2 ;;
+	m) MSGS=$OPTARG ;; s) SESS=$OPTARG ;; l) LEN=$OPTARG ;; d) REUSE=-d ;; r) ROUNDS=$OPTARG ;; q) QUEUE=1 ;;
+	*) echo "usage: $0 [-m MSGS] [-s SESSIONS] [-l BYTES] [-d] [-q] [-r ROUNDS]" >&2; exit 2 ;;
 	esac
 done
 for p in smtp-source smtp-sink postfix go; do
@@ -88,8 +92,24 @@ pfcpu() { cpu $PFMASTER $(pgrep -P $PFMASTER | tr '\n' ' '); }
 
 # --- applayer ------------------------------------------------------------------
 AL=$(freeport)
-echo pw | "$tmp/applayer" mail user add --data "$tmp/al" bench@example.org 2>/dev/null
-"$tmp/applayer" mail serve --domain example.org --data "$tmp/al" --listen 127.0.0.1:$AL --submission "" --log-level warn & pids+=($!); ALPID=$!
+if [ -n "$QUEUE" ]; then
+	DNS=$(freeport)
+	cat >"$tmp/example.org.zone" <<ZONE
+\$ORIGIN example.org.
+\$TTL 300
+@    IN SOA ns.example.org. hostmaster.example.org. 1 3600 600 86400 300
+@    IN NS  ns.example.org.
+ns   IN A   127.0.0.1
+@    IN MX  10 sink.example.org.
+sink IN A   127.0.0.1
+ZONE
+	"$tmp/applayer" dns serve --zone "$tmp/example.org.zone" --listen 127.0.0.1:$DNS --log-level warn & pids+=($!)
+	"$tmp/applayer" mail serve --domain bench.invalid --relay-domain example.org --data "$tmp/al" \
+		--listen 127.0.0.1:$AL --submission "" --resolver 127.0.0.1:$DNS --mx-port $SINK --log-level warn & pids+=($!); ALPID=$!
+else
+	echo pw | "$tmp/applayer" mail user add --data "$tmp/al" bench@example.org 2>/dev/null
+	"$tmp/applayer" mail serve --domain example.org --data "$tmp/al" --listen 127.0.0.1:$AL --submission "" --log-level warn & pids+=($!); ALPID=$!
+fi
 waitport $AL
 
 run() { # name port cpu-function
@@ -101,13 +121,21 @@ run() { # name port cpu-function
 		'BEGIN { s=b-a; cs=c/hz; printf "%-9s %6d msgs  %7.2f s  %8.0f msg/s  server CPU %6.2f s  %8.0f msg/CPU-s  load1 %s\n", n, m, s, m/s, cs, (cs>0? m/cs : 0), l }'
 }
 
-echo "# $(date -u +%FT%TZ) smtp-source ${REUSE:-(new connection per message)} -s $SESS -l $LEN -m $MSGS; $(nproc) cores"
+echo "# $(date -u +%FT%TZ) smtp-source ${REUSE:-(new connection per message)} -s $SESS -l $LEN -m $MSGS; applayer $([ -n "$QUEUE" ] && echo "queues for relay" || echo "stores in a Maildir"); $(nproc) cores"
 for r in $(seq "$ROUNDS"); do
 	run sink     $SINK "cpu $SINKPID"
 	run postfix  $PFPORT pfcpu
 	run applayer $AL "cpu $ALPID"
+	if [ -n "$QUEUE" ]; then
+		t0=$(date +%s.%N)
+		while [ "$(find "$tmp/al/queue" -name '*.env' | wc -l)" -gt 0 ]; do sleep 0.1; done
+		t1=$(date +%s.%N)
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "# applayer queue drained to smtp-sink %.2f s after the last 250\n", b-a }'
+	fi
 done
-n=$(find "$tmp/al/mail/example.org/bench/new" -type f | wc -l)
-echo "# applayer stored $n messages in the Maildir (want $(( MSGS * ROUNDS )))"
+if [ -z "$QUEUE" ]; then
+	n=$(find "$tmp/al/mail/example.org/bench/new" -type f | wc -l)
+	echo "# applayer stored $n messages in the Maildir (want $(( MSGS * ROUNDS )))"
+fi
 sleep 1
 echo "# postfix queue after the run: $(find "$PF/queue/active" "$PF/queue/incoming" "$PF/queue/deferred" -type f 2>/dev/null | wc -l) files left"
