@@ -14,16 +14,16 @@ import (
 	"github.com/applayer/applayer/smtp"
 )
 
-// bounce sends the sender of e a delivery status notification for its
+// bounce sends the sender of e a delivery status notification for the
 // failed recipients (RFC 3464, inside a multipart/report, RFC 6522). A
 // message from <> is never bounced (RFC 5321 section 4.5.5).
-func (m *MTA) bounce(e *entry, st *State) error {
+func (m *MTA) bounce(e *entry, st *State, failed []string) error {
 	if e.env.From == "" {
 		m.log.Info("mta: not bouncing a message from <>", "id", e.id)
 		return nil
 	}
 	orig, _ := os.ReadFile(filepath.Join(m.qdir, e.id+".msg"))
-	msg := m.dsn(e, st, orig)
+	msg := m.dsn(e, st, failed, orig)
 	sender, err := smtp.ParseAddress(e.env.From)
 	if err != nil {
 		return nil // nowhere to send it
@@ -36,7 +36,7 @@ func (m *MTA) bounce(e *entry, st *State) error {
 }
 
 // dsn builds the notification message.
-func (m *MTA) dsn(e *entry, st *State, orig []byte) []byte {
+func (m *MTA) dsn(e *entry, st *State, failed []string, orig []byte) []byte {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	host := m.cfg.Hostname
@@ -49,13 +49,6 @@ func (m *MTA) dsn(e *entry, st *State, orig []byte) []byte {
 	fmt.Fprintf(&b, "MIME-Version: 1.0\r\n")
 	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", mw.Boundary())
 	b.WriteString("This is a MIME-encapsulated message.\r\n\r\n")
-
-	var failed []string
-	for _, r := range e.env.To {
-		if s := st.Rcpts[r]; s != nil && s.Failed {
-			failed = append(failed, r)
-		}
-	}
 
 	// 1. Human-readable explanation.
 	w, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=us-ascii"}})

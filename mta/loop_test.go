@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,5 +62,42 @@ func TestMailLoop(t *testing.T) {
 	}
 	if q, _ := ListQueue(m.cfg.Dir); len(q) != 1 {
 		t.Errorf("queue holds %d messages, want 1", len(q))
+	}
+}
+
+// picky refuses dave for good and frank for now.
+type picky struct{ scripted }
+
+func (p *picky) Rcpt(_ *smtpserver.Session, _ smtp.Path, to smtp.Address) error {
+	switch to.Local {
+	case "dave":
+		return smtp.R(550, smtp.CodeBadMailbox, "no dave here")
+	case "frank":
+		return smtp.R(451, smtp.CodeSystem, "frank is busy")
+	}
+	return nil
+}
+
+// TestBounceBeforeOthersFinish reports a permanent failure at once, while
+// another recipient of the same message is still being retried.
+func TestBounceBeforeOthersFinish(t *testing.T) {
+	ex := &picky{scripted{answers: []*smtp.Reply{nil}}}
+	port := serve(t, ex, false)
+	alice := newMTA(t, "crepes.fr", labResolver(t), port, []time.Duration{time.Hour}, "alice@crepes.fr")
+	sub := serve(t, alice, true)
+	if err := submit(t, sub, "alice@crepes.fr", "dave@bouncy.example", "frank@bouncy.example", "gina@bouncy.example"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bounce for dave", func() bool { return mailCount(alice, "alice@crepes.fr") == 1 })
+	b := readMail(t, alice, "alice@crepes.fr", 0)
+	if !strings.Contains(b, "Final-Recipient: rfc822; dave@bouncy.example") || strings.Contains(b, "frank@") || strings.Contains(b, "Final-Recipient: rfc822; gina") {
+		t.Errorf("bounce should name dave only:\n%s", b)
+	}
+	q, _ := ListQueue(alice.cfg.Dir)
+	if len(q) != 1 || strings.Join(q[0].Pending(), ",") != "frank@bouncy.example" || !q[0].State.Rcpts["dave@bouncy.example"].Reported {
+		t.Fatalf("queue after the first attempt: %+v; want frank pending and dave reported", q)
+	}
+	if ex.got.Load() != 1 {
+		t.Errorf("exchanger accepted %d messages, want 1 (for gina)", ex.got.Load())
 	}
 }

@@ -85,6 +85,7 @@ type entry struct {
 	env      Envelope
 	state    State
 	inFlight bool
+	hold     time.Time // no attempt before this (a bounce failed)
 }
 
 // Open opens (creating when needed) the data directory and loads the queue.
@@ -201,7 +202,13 @@ func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.
 		return nil, err
 	}
 	d := &delivery{m: m, sp: sp, id: newID(), from: env.From}
+	seen := map[string]bool{}
 	for _, a := range env.To {
+		if k := strings.ToLower(a.String()); seen[k] {
+			continue // RCPT given twice: one copy
+		} else {
+			seen[k] = true
+		}
 		if m.IsLocal(a.Domain) {
 			d.local = append(d.local, a.String())
 		} else {

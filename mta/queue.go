@@ -25,7 +25,8 @@ type Envelope struct {
 // RcptState is one recipient's progress, kept in ID.st.
 type RcptState struct {
 	Done     bool      `json:"done,omitempty"`
-	Failed   bool      `json:"failed,omitempty"` // permanently, DSN owed
+	Failed   bool      `json:"failed,omitempty"`   // permanently
+	Reported bool      `json:"reported,omitempty"` // the failure's DSN is sent
 	Attempts int       `json:"attempts,omitempty"`
 	Next     time.Time `json:"next,omitempty"`
 	Last     string    `json:"last,omitempty"` // last answer or error
@@ -35,8 +36,6 @@ type RcptState struct {
 // State is what ID.st holds.
 type State struct {
 	Rcpts map[string]*RcptState `json:"rcpts"`
-	// Bounced is set once the DSN for the failures is queued.
-	Bounced bool `json:"bounced,omitempty"`
 }
 
 // QueueItem is one queued message as `applayer mail queue list` shows it.

@@ -117,9 +117,10 @@ func (m *MTA) dispatch(ctx context.Context, sem chan struct{}, wg *sync.WaitGrou
 	return next
 }
 
-// due is the earliest next attempt among pending recipients.
+// due is the earliest next attempt among pending recipients, or, when a
+// bounce could not be sent, the time to try it again.
 func (e *entry) due() time.Time {
-	var t time.Time
+	t := e.hold
 	first := true
 	for _, r := range e.env.To {
 		st := e.state.Rcpts[r]
@@ -133,6 +134,9 @@ func (e *entry) due() time.Time {
 		if first || n.Before(t) {
 			t, first = n, false
 		}
+	}
+	if e.hold.After(t) {
+		t = e.hold
 	}
 	return t
 }
@@ -215,6 +219,7 @@ func (m *MTA) record(e *entry, results map[string]outcome) {
 		}
 	}
 	pending, failed := 0, 0
+	var fresh []string // failed, not yet reported to the sender
 	for _, r := range e.env.To {
 		st := e.state.Rcpts[r]
 		switch {
@@ -222,18 +227,30 @@ func (m *MTA) record(e *entry, results map[string]outcome) {
 			pending++
 		case st.Failed:
 			failed++
+			if !st.Reported {
+				fresh = append(fresh, r)
+			}
 		}
 	}
 	state := cloneState(&e.state)
 	m.mu.Unlock()
 
-	if failed > 0 && pending == 0 && !state.Bounced {
-		if err := m.bounce(e, state); err != nil {
-			m.log.Error("mta: bounce not sent; will retry", "id", e.id, "err", err)
+	// A failure is reported at once, not when the last recipient is done.
+	if len(fresh) > 0 {
+		if err := m.bounce(e, state, fresh); err != nil {
+			m.log.Error("mta: bounce not sent; will retry in a minute", "id", e.id, "err", err)
+			m.mu.Lock()
+			e.hold = now.Add(time.Minute)
+			m.mu.Unlock()
 			writeState(m.qdir, e.id, state)
 			return
 		}
-		state.Bounced = true
+		m.mu.Lock()
+		for _, r := range fresh {
+			e.state.Rcpts[r].Reported = true
+			state.Rcpts[r].Reported = true
+		}
+		m.mu.Unlock()
 	}
 	if pending == 0 {
 		m.remove(e.id)
@@ -246,7 +263,7 @@ func (m *MTA) record(e *entry, results map[string]outcome) {
 }
 
 func cloneState(s *State) *State {
-	c := &State{Bounced: s.Bounced, Rcpts: map[string]*RcptState{}}
+	c := &State{Rcpts: map[string]*RcptState{}}
 	for k, v := range s.Rcpts {
 		x := *v
 		c.Rcpts[k] = &x
