@@ -9,10 +9,11 @@
 // # Policy
 //
 // Mail for the MTA's own domains is accepted from anyone when the user
-// exists (and always for postmaster, RFC 5321 section 4.5.1). Mail for
-// other domains is accepted only from an authenticated user (the
-// submission role): anything else gets 550 5.7.1, so the server is never
-// an open relay. An authenticated user may send only as their own address
+// exists (and always for postmaster, RFC 5321 section 4.5.1), and so is
+// mail for the relay domains listed in Config.RelayDomains (a backup MX or
+// a gateway). Mail for other domains is accepted only from an
+// authenticated user (the submission role): anything else gets 550 5.7.1,
+// so the server is never an open relay. An authenticated user may send only as their own address
 // (or <>).
 //
 // # Durability (at least once)
@@ -52,6 +53,9 @@
 // the Retry schedule (default 1m, 5m, 15m, 30m, 1h, then every 2h, each
 // with up to 10% jitter) until GiveUp (default 5 days) has passed since
 // arrival. A 5xx answer is permanent. Permanent failures and expiries are
-// reported to the sender in one RFC 3464 delivery status notification per
-// message, sent from <> (and never for a message whose sender was <>).
+// reported to the sender as they happen, in RFC 3464 delivery status
+// notifications sent from <> (and never for a message whose sender was
+// <>). A domain's route is reused for 30 seconds. A message that already
+// carries MaxHops Received: fields is refused rather than relayed (RFC
+// 5321 section 6.3: a mail loop).
 package mta
