@@ -59,6 +59,7 @@ origin is the file's $ORIGIN or the owner of its SOA record.`,
 func newDNSServeCmd(g *globals) *cobra.Command {
 	var (
 		zones, keys, secondaries, allowXfr []string
+		notify                             []string
 		listen, primary, secondaryDir      string
 	)
 	c := &cobra.Command{
@@ -81,11 +82,13 @@ given to secondaries by AXFR over TCP (loopback clients, --allow-transfer
 networks, or any client that signs with a key).
 
 With --secondary-of ADDR, each --secondary ZONE is loaded from that primary
-by AXFR and refreshed on its SOA timers.`,
+by AXFR and refreshed on its SOA timers, or at once when the primary sends a
+NOTIFY (give the primary --notify with the secondary's address).`,
 		Example: exampleLines("applayer dns serve --zone example.com.zone",
 			"applayer dns serve --zone a.zone --zone b.zone --listen 127.0.0.1:5300 --trace",
 			"dig @127.0.0.1 -p 5300 www.example.com",
 			"applayer dns serve --zone example.com.zone --tsig-key update-key:$(head -c32 /dev/urandom | base64)",
+			"applayer dns serve --zone example.com.zone --tsig-key update-key:SECRET --notify 127.0.0.2:5300",
 			"applayer dns serve --listen 127.0.0.2:5300 --secondary-of 127.0.0.1:5300 --secondary example.com"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -129,6 +132,7 @@ by AXFR and refreshed on its SOA timers.`,
 			if len(p.AllowTransfer) > 0 {
 				p.AllowTransfer = append(p.AllowTransfer, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 			}
+			p.Notify = notify
 			p.Attach(auth)
 			ctx, cancel := signalContext()
 			defer cancel()
@@ -146,6 +150,9 @@ by AXFR and refreshed on its SOA timers.`,
 					return fmt.Errorf("dns serve: secondary %s: %w", name, err)
 				}
 				secs = append(secs, sec)
+			}
+			if len(secs) > 0 {
+				auth.Notifies = zone.Notifies(secs)
 			}
 			srv := &dns.Server{Addr: listen, Handler: auth, UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)
@@ -170,6 +177,7 @@ by AXFR and refreshed on its SOA timers.`,
 	f.StringVar(&primary, "secondary-of", "", "primary server HOST:PORT to load --secondary zones from by AXFR")
 	f.StringArrayVar(&secondaries, "secondary", nil, "a zone to serve as a secondary of --secondary-of (repeatable)")
 	f.StringVar(&secondaryDir, "secondary-dir", "", "directory where each transferred secondary zone is saved")
+	f.StringArrayVar(&notify, "notify", nil, "secondary HOST:PORT to send a NOTIFY after each accepted update (repeatable)")
 	g.addTrace(c)
 	return c
 }

@@ -23,9 +23,10 @@
 //
 // [Primary] adds UPDATE (signed with one of its TSIG keys, prerequisites
 // of §3.2, updates of §3.4, the SOA serial bumped, the zone file rewritten
-// atomically and synced before the answer) and AXFR out. [Secondary] loads
-// a zone by AXFR and refreshes it on the SOA timers.
+// atomically and synced before the answer), AXFR out and NOTIFY to its
+// secondaries (RFC 1996). [Secondary] loads a zone by AXFR and refreshes it
+// on the SOA timers, or at once on a NOTIFY from its primary.
 //
-// Divergences: no DNSSEC, no DNAME, no IXFR or NOTIFY; an update rewrites
+// Divergences: no DNSSEC, no DNAME, no IXFR; an update rewrites
 // the zone file whole (its comments are lost) instead of keeping a journal.
 package zone

@@ -20,6 +20,9 @@ type Authority struct {
 	Updates dns.Handler
 	// Transfers, when set, handles AXFR queries over TCP; nil refuses them.
 	Transfers dns.Handler
+	// Notifies, when set, handles NOTIFY messages (RFC 1996); nil answers
+	// them NOTIMP.
+	Notifies dns.Handler
 }
 
 // NewAuthority serves the given zones.
@@ -88,6 +91,9 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, r *dns.Request) {
 	switch {
 	case req.Opcode == dns.OpcodeUpdate && a.Updates != nil:
 		a.Updates.ServeDNS(w, r)
+		return
+	case req.Opcode == dns.OpcodeNotify && a.Notifies != nil:
+		a.Notifies.ServeDNS(w, r)
 		return
 	case req.Opcode != dns.OpcodeQuery:
 		reply(w, req, dns.RcodeNotImp)

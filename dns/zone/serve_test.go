@@ -17,6 +17,16 @@ import (
 // ends, and returns the address.
 func startServer(t testing.TB, h dns.Handler) string {
 	t.Helper()
+	addr, serve := bindServer(t)
+	serve(h)
+	return addr
+}
+
+// bindServer binds a loopback port for UDP and TCP and returns its address
+// and a function that starts serving a handler there, for tests that must
+// know the address before they can build the handler.
+func bindServer(t testing.TB) (string, func(dns.Handler)) {
+	t.Helper()
 	var pc net.PacketConn
 	var l net.Listener
 	var err error
@@ -34,16 +44,18 @@ func startServer(t testing.TB, h dns.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dns.Server{Handler: h, UDPWorkers: 2, UDPBatch: 8}
-	done := make(chan struct{})
-	go func() { s.ServeBoth(l, pc); close(done) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	})
-	return pc.LocalAddr().String()
+	t.Cleanup(func() { pc.Close(); l.Close() })
+	return pc.LocalAddr().String(), func(h dns.Handler) {
+		s := &dns.Server{Handler: h, UDPWorkers: 2, UDPBatch: 8}
+		done := make(chan struct{})
+		go func() { s.ServeBoth(l, pc); close(done) }()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			s.Shutdown(ctx)
+			<-done
+		})
+	}
 }
 
 func loadAuthority(t testing.TB, files ...string) *Authority {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/applayer/applayer/dns"
@@ -166,8 +167,57 @@ type Secondary struct {
 	File   string
 	Logger *slog.Logger
 	// MinRefresh bounds the refresh interval from below (default 1 s), so
-	// that a zone with tiny timers cannot make us hammer the primary.
+	// that a zone with tiny timers cannot make us hammer the primary; it
+	// also spaces refreshes triggered by NOTIFY.
 	MinRefresh time.Duration
+
+	once   sync.Once
+	notify chan struct{}
+}
+
+func (s *Secondary) notified() chan struct{} {
+	s.once.Do(func() { s.notify = make(chan struct{}, 1) })
+	return s.notify
+}
+
+// ServeNotify acknowledges a NOTIFY for the zone from its primary's
+// address and wakes Run to refresh at once (RFC 1996 §3.11); a NOTIFY from
+// anywhere else is REFUSED.
+func (s *Secondary) ServeNotify(w dns.ResponseWriter, r *dns.Request) {
+	var m dns.Msg
+	m.SetReply(r.Msg)
+	m.Authoritative = true
+	host, _, _ := net.SplitHostPort(s.Primary)
+	primary, err := netip.ParseAddr(host)
+	switch {
+	case len(r.Msg.Question) != 1 || !dns.EqualNames(r.Msg.Question[0].Name, s.Origin):
+		m.Rcode = dns.RcodeNotAuth
+	case err != nil || primary.Unmap() != r.Remote.Addr().Unmap():
+		m.Rcode = dns.RcodeRefused
+	default:
+		select {
+		case s.notified() <- struct{}{}:
+		default: // a refresh is already due
+		}
+	}
+	w.WriteMsg(&m)
+}
+
+// Notifies routes NOTIFY messages to the Secondary of each zone.
+type Notifies []*Secondary
+
+// ServeDNS hands the NOTIFY to the secondary for its zone.
+func (ns Notifies) ServeDNS(w dns.ResponseWriter, r *dns.Request) {
+	for _, s := range ns {
+		if len(r.Msg.Question) == 1 && dns.EqualNames(r.Msg.Question[0].Name, s.Origin) {
+			s.ServeNotify(w, r)
+			return
+		}
+	}
+	var m dns.Msg
+	m.SetReply(r.Msg)
+	m.Rcode = dns.RcodeNotAuth
+	w.WriteMsg(&m)
 }
 
 func (s *Secondary) logger() *slog.Logger {
@@ -225,10 +275,20 @@ func (s *Secondary) Run(ctx context.Context) error {
 		} else {
 			lastOK = time.Now()
 		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
-		case <-time.After(wait):
+		case <-t.C:
+		case <-s.notified():
+			t.Stop()
+			// Space refreshes, however many NOTIFYs arrive.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(minRefresh):
+			}
 		}
 	}
 }

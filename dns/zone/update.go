@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -32,6 +33,10 @@ type Primary struct {
 	Logger        *slog.Logger
 	// Now is the clock for TSIG (default time.Now).
 	Now func() time.Time
+	// Notify lists secondaries (host:port) told of every accepted update
+	// with a NOTIFY (RFC 1996), so they transfer the new version at once
+	// rather than on their refresh timer.
+	Notify []string
 
 	mu sync.Mutex // one update at a time
 }
@@ -178,6 +183,26 @@ func (p *Primary) ServeUpdate(w dns.ResponseWriter, r *dns.Request) {
 	p.Authority.Put(nz)
 	p.logger().Info("dns: zone updated", "zone", z.Origin, "serial", nz.Serial(), "remote", r.Remote.String())
 	reply(dns.RcodeSuccess)
+	for _, addr := range p.Notify {
+		go p.notify(addr, nz)
+	}
+}
+
+// notify tells one secondary that z changed (RFC 1996 §3.7): a NOTIFY with
+// the zone's SOA, retried a few times until it is acknowledged.
+func (p *Primary) notify(addr string, z *Zone) {
+	for attempt := 0; attempt < 3; attempt++ {
+		q := new(dns.Msg).SetQuestion(0, z.Origin, dns.TypeSOA)
+		q.Opcode, q.RecursionDesired, q.Authoritative = dns.OpcodeNotify, false, true
+		q.Answer = []dns.RR{z.SOA}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		resp, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(ctx, q, addr)
+		cancel()
+		if err == nil && resp.Msg.Rcode == dns.RcodeSuccess {
+			return
+		}
+		p.logger().Debug("dns: notify unanswered", "secondary", addr, "zone", z.Origin, "err", err)
+	}
 }
 
 // checkPrereqs evaluates the prerequisite section (RFC 2136 §3.2).

@@ -266,3 +266,53 @@ for name, ttl, rd in z.iterate_rdatas():
 		t.Errorf("dnspython read %d records, want 28", n)
 	}
 }
+
+// TestNotifyReachesSecondary: an update on the primary sends a NOTIFY, and
+// the secondary transfers the new version at once (RFC 1996).
+func TestNotifyReachesSecondary(t *testing.T) {
+	sa := NewAuthority()
+	saddr, serveSecondary := bindServer(t)
+	// The primary, told to notify the secondary.
+	src, _ := os.ReadFile("testdata/example.com.zone")
+	path := filepath.Join(t.TempDir(), "example.com.zone")
+	os.WriteFile(path, src, 0o644)
+	z, _ := LoadFile(path, "")
+	pa := NewAuthority(z)
+	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
+	p := &Primary{Keys: []*dns.TSIGKey{key}, Files: map[string]string{z.Origin: path}, Notify: []string{saddr}}
+	p.Attach(pa)
+	paddr := startServer(t, pa)
+
+	sec := &Secondary{Origin: "example.com.", Primary: paddr, Authority: sa, MinRefresh: 10 * time.Millisecond}
+	sa.Notifies = Notifies{sec}
+	if _, err := sec.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	serveSecondary(sa)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sec.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	m := &dns.Msg{Header: dns.Header{ID: 9, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+	m.Authority = []dns.RR{{Name: "notified.example.com.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 60, Data: &dns.A{Addr: mustAddr("192.0.2.78")}}}
+	wire, _ := m.Pack()
+	wire, _, _ = dns.SignTSIG(wire, key, nil, time.Now(), 0, false)
+	conn, err := net.Dial("tcp", paddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns.WriteTCP(conn, wire)
+	dns.ReadTCP(conn)
+	conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for sa.Zone("example.com.").Serial() != 2024010102 {
+		if time.Now().After(deadline) {
+			t.Fatalf("secondary still at serial %d; the NOTIFY did not bring the update", sa.Zone("example.com.").Serial())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if m := lookup(t, saddr, "notified.example.com.", dns.TypeA); len(m.Answer) != 1 {
+		t.Errorf("secondary's answer after NOTIFY: %v", m)
+	}
+}
