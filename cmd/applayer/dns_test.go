@@ -60,12 +60,7 @@ func TestDNSCommands(t *testing.T) {
 		t.Errorf("dns serve of a broken zone: exit %d, %q", code, errOut)
 	}
 
-	l, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.LocalAddr().String()
-	l.Close()
+	addr := freeDNSAddr(t, "127.0.0.1")
 	srv := exec.Command(bin, "dns", "serve", "--zone", zone, "--listen", addr)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -92,4 +87,71 @@ func TestDNSCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "unknown option +frobnicate") {
 		t.Errorf("bad option: exit %d, %q", code, errOut)
 	}
+}
+
+// TestDNSResolveCommand runs `dns resolve` over a root server that is
+// `dns serve` with a root zone, as a user would wire them.
+func TestDNSResolveCommand(t *testing.T) {
+	dir := t.TempDir()
+	free := func(host string) string { return freeDNSAddr(t, host) }
+	root := free("127.0.0.1")
+	_, rootPort, _ := net.SplitHostPort(root)
+	os.WriteFile(filepath.Join(dir, "root.zone"), []byte("$ORIGIN .\n$TTL 60\n@ SOA a.root. admin.root. 1 2 3 4 60\n@ NS a.root.\na.root. A 127.0.0.1\nwww.example. A 192.0.2.80\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "hints"), []byte(". 3600 NS a.root.\na.root. 3600 A 127.0.0.1\n"), 0o644)
+	res := free("127.0.0.1")
+	for _, args := range [][]string{
+		{"dns", "serve", "--zone", filepath.Join(dir, "root.zone"), "--listen", root},
+		{"dns", "resolve", "--root-hints", filepath.Join(dir, "hints"), "--upstream-port", rootPort, "--listen", res},
+	} {
+		cmd := exec.Command(bin, args...)
+		var logs strings.Builder
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("%s:\n%s", args[1], logs.String())
+			}
+		}()
+	}
+	var out, errOut string
+	for i := 0; i < 50; i++ {
+		var code int
+		out, errOut, code = run(t, "", "dns", "query", "www.example", "@"+res, "--timeout", "300ms")
+		if code == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out, "flags: qr rd ra;") || !strings.Contains(out, "192.0.2.80") {
+		t.Errorf("query through dns resolve:\n%s%s", out, errOut)
+	}
+	_, errOut, code := run(t, "", "dns", "resolve", "--allow", "not-a-cidr", "--listen", free("127.0.0.1"))
+	if code != 1 || !strings.Contains(errOut, "--allow") {
+		t.Errorf("bad --allow: exit %d, %q", code, errOut)
+	}
+}
+
+// freeDNSAddr returns host:port where both UDP and TCP were free a moment
+// ago (a DNS server binds both).
+func freeDNSAddr(t *testing.T, host string) string {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		pc, err := net.ListenPacket("udp", host+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := pc.LocalAddr().String()
+		l, err := net.Listen("tcp", addr)
+		pc.Close()
+		if err == nil {
+			l.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port for UDP and TCP")
+	return ""
 }

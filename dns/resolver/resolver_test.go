@@ -343,3 +343,19 @@ func TestDeadServerSkipped(t *testing.T) {
 		}
 	}
 }
+
+func TestForward(t *testing.T) {
+	port := startHierarchy(t, nil)
+	upstream := serveResolver(t, &Resolver{Hints: rootHints(), UpstreamPort: port})
+	r := &Resolver{Forward: []string{"127.0.0.1:1", upstream}, Timeout: 200 * time.Millisecond} // the first forwarder is dead
+	for i := 0; i < 2; i++ {
+		res, err := r.Resolve(context.Background(), "www.example.test.", dns.TypeA)
+		if err != nil || len(res.Answer) != 2 {
+			t.Fatalf("forwarded: %+v, %v", res, err)
+		}
+	}
+	res, err := r.Resolve(context.Background(), "nope.example.test.", dns.TypeA)
+	if err != nil || res.Rcode != dns.RcodeNXDomain {
+		t.Errorf("forwarded NXDOMAIN: %+v, %v", res, err)
+	}
+}
