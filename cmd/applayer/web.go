@@ -282,6 +282,9 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				return err
 			}
 			if file != nil {
+				if err := file.Chmod(0o644); err != nil {
+					return err
+				}
 				if err := file.Sync(); err != nil {
 					return err
 				}
