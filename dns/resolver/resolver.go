@@ -255,7 +255,6 @@ func appendTTL(dst []dns.RR, e *entry, now int64) []dns.RR {
 // resolve is RFC 1034 §5.3.3: look in the cache, find the closest known
 // name servers, ask them, and follow referrals and CNAMEs.
 func (w *walk) resolve(ctx context.Context, name string, t dns.Type, depth int) (*Result, error) {
-	r := w.r
 	var chain []dns.RR
 	for cnames := 0; ; cnames++ {
 		if cnames > MaxCNAME {
@@ -274,7 +273,6 @@ func (w *walk) resolve(ctx context.Context, name string, t dns.Type, depth int) 
 		}
 		chain = res.Answer
 		name = last
-		_ = r
 	}
 }
 
@@ -393,10 +391,11 @@ func (w *walk) askZone(ctx context.Context, zone string, servers []dns.RR, name 
 		}
 		m := resp.Msg
 		w.tr.Server(m.Summary())
-		switch m.Rcode {
-		case dns.RcodeSuccess, dns.RcodeNXDomain:
+		switch {
+		case m.Rcode == dns.RcodeNXDomain, m.Rcode == dns.RcodeSuccess && !lame(m):
 			return m, true
 		}
+		w.tr.Note(target + ": lame or failing answer (" + m.Rcode.String() + "); next server")
 		return nil, false
 	}
 	now := time.Now().UnixNano()
@@ -439,6 +438,20 @@ func (w *walk) askZone(ctx context.Context, zone string, servers []dns.RR, name 
 		return nil, "", ErrTooManyWork
 	}
 	return nil, "", ErrNoServers
+}
+
+// lame reports an answer that is neither data, nor a negative answer, nor
+// a referral: a server that does not serve the zone it was named for.
+func lame(m *dns.Msg) bool {
+	if len(m.Answer) > 0 || m.Authoritative {
+		return false
+	}
+	for _, rr := range m.Authority {
+		if rr.Type == dns.TypeSOA || rr.Type == dns.TypeNS {
+			return false
+		}
+	}
+	return true
 }
 
 func lastOwner(answer []dns.RR, name string) string {

@@ -359,3 +359,24 @@ func TestForward(t *testing.T) {
 		t.Errorf("forwarded NXDOMAIN: %+v, %v", res, err)
 	}
 }
+
+// TestLameServerSkipped: one of test.'s name servers answers with nothing
+// (no data, no referral, AA clear); the resolver asks the other.
+func TestLameServerSkipped(t *testing.T) {
+	lameServer := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Request) {
+		var m dns.Msg
+		m.SetReply(r.Msg)
+		w.WriteMsg(&m)
+	})
+	saved := hierarchy["127.0.0.11"]
+	t.Cleanup(func() { hierarchy["127.0.0.11"] = saved })
+	hierarchy["127.0.0.11"] = strings.Replace(saved, "test. NS ns.test.\n", "test. NS ns.test.\ntest. NS lame.test.\nlame.test. A 127.0.0.16\n", 1)
+	port := startHierarchy(t, map[string]dns.Handler{"127.0.0.16": lameServer})
+	for i := 0; i < 4; i++ {
+		r := &Resolver{Hints: rootHints(), UpstreamPort: port}
+		res, err := r.Resolve(context.Background(), "www.example.test.", dns.TypeA)
+		if err != nil || len(res.Answer) != 2 {
+			t.Fatalf("with a lame server: %+v, %v", res, err)
+		}
+	}
+}
