@@ -2,9 +2,11 @@ package main
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -154,4 +156,58 @@ func freeDNSAddr(t *testing.T, host string) string {
 	}
 	t.Fatal("no free port for UDP and TCP")
 	return ""
+}
+
+// TestDNSUpdateSurvivesKill9: an acknowledged UPDATE is on disk, so a
+// server killed with SIGKILL right after the answer serves it on restart.
+func TestDNSUpdateSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "..", "dns", "zone", "testdata", "example.com.zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zf := filepath.Join(dir, "example.com.zone")
+	os.WriteFile(zf, src, 0o644)
+	secret := "YSBsYWIgc2VjcmV0IG9mIHRoaXJ0eS10d28gYnl0ZXM="
+	key, _ := dns.ParseTSIGKey("k:" + secret)
+	for round := 0; round < 3; round++ {
+		addr := freeDNSAddr(t, "127.0.0.1")
+		srv := exec.Command(bin, "dns", "serve", "--zone", zf, "--listen", addr, "--tsig-key", "k:"+secret)
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		name := "kill" + strconv.Itoa(round) + ".example.com."
+		m := &dns.Msg{Header: dns.Header{ID: 1, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+		m.Authority = []dns.RR{{Name: name, Type: dns.TypeA, Class: dns.ClassIN, TTL: 60, Data: &dns.A{Addr: netip.MustParseAddr("192.0.2.1")}}}
+		wire, _ := m.Pack()
+		wire, _, _ = dns.SignTSIG(wire, key, nil, time.Now(), 0, false)
+		var rcode dns.Rcode = 255
+		for i := 0; i < 100 && rcode == 255; i++ {
+			if conn, err := net.Dial("tcp", addr); err == nil {
+				conn.SetDeadline(time.Now().Add(2 * time.Second))
+				dns.WriteTCP(conn, wire)
+				if b, err := dns.ReadTCP(conn); err == nil {
+					var r dns.Msg
+					r.Unpack(b)
+					rcode = r.Rcode
+				}
+				conn.Close()
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		srv.Process.Kill() // SIGKILL at once after the answer
+		srv.Wait()
+		if rcode != dns.RcodeSuccess {
+			t.Fatalf("round %d: update answered %v", round, rcode)
+		}
+		out, errOut, code := run(t, "", "dns", "check", zf)
+		if code != 0 || !strings.Contains(out, "serial "+strconv.Itoa(2024010102+round)) {
+			t.Fatalf("round %d: zone file after SIGKILL: %s%s", round, out, errOut)
+		}
+		recs, err := os.ReadFile(zf)
+		if err != nil || !strings.Contains(string(recs), name) {
+			t.Fatalf("round %d: %s lost after SIGKILL", round, name)
+		}
+	}
 }
