@@ -339,3 +339,77 @@ func TestSymlinkOutOfRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseFraming checks how bodies of unknown length are framed: short
+// ones get a computed Content-Length, long ones are chunked in 1.1 and
+// delimited by the close in 1.0; HEAD, 204 and 304 carry no body.
+func TestResponseFraming(t *testing.T) {
+	long := strings.Repeat("x", 3*pendingMax)
+	srv := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		switch r.Path {
+		case "/short":
+			io.WriteString(w, "short")
+		case "/long":
+			for i := 0; i < 3; i++ {
+				io.WriteString(w, long[:pendingMax])
+			}
+		case "/nocontent":
+			w.WriteHeader(StatusNoContent)
+			io.WriteString(w, "ignored")
+		case "/declared":
+			w.Header().Set("Content-Length", "3")
+			io.WriteString(w, "abcdef")
+		}
+	})}
+	addr := startServer(t, srv)
+	tests := []struct {
+		raw     string
+		want    []string // substrings of the answer
+		notWant []string
+		closed  bool
+	}{
+		{"GET /short HTTP/1.1\r\nHost: x\r\n\r\n", []string{"Content-Length: 5\r\n", "\r\n\r\nshort"}, []string{"chunked"}, false},
+		{"GET /long HTTP/1.1\r\nHost: x\r\n\r\n", []string{"Transfer-Encoding: chunked\r\n", "\r\n0\r\n\r\n"}, []string{"Content-Length"}, false},
+		{"GET /long HTTP/1.0\r\n\r\n", []string{"Connection: close\r\n", long}, []string{"chunked", "Content-Length"}, true},
+		{"HEAD /short HTTP/1.1\r\nHost: x\r\n\r\n", []string{"Content-Length: 5\r\n"}, []string{"short"}, false},
+		{"GET /nocontent HTTP/1.1\r\nHost: x\r\n\r\n", []string{"204 No Content"}, []string{"ignored", "Content-Length"}, false},
+		{"GET /declared HTTP/1.1\r\nHost: x\r\n\r\n", []string{"Content-Length: 3\r\n", "\r\n\r\nabc"}, []string{"abcdef"}, true},
+	}
+	for _, tc := range tests {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, tc.raw)
+		// Read until the server closes or goes quiet.
+		var got bytes.Buffer
+		buf := make([]byte, 64<<10)
+		closed := false
+		for {
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			n, err := c.Read(buf)
+			got.Write(buf[:n])
+			if err == io.EOF {
+				closed = true
+			}
+			if err != nil {
+				break
+			}
+		}
+		c.Close()
+		for _, w := range tc.want {
+			if !strings.Contains(got.String(), w) {
+				t.Errorf("%q: answer lacks %.40q:\n%.300s", tc.raw, w, got.String())
+			}
+		}
+		for _, w := range tc.notWant {
+			if strings.Contains(got.String(), w) {
+				t.Errorf("%q: answer has %q:\n%.300s", tc.raw, w, got.String())
+			}
+		}
+		if closed != tc.closed {
+			t.Errorf("%q: closed = %v, want %v", tc.raw, closed, tc.closed)
+		}
+	}
+}

@@ -263,7 +263,13 @@ func (r *response) finish() bool {
 		if r.status == 0 {
 			r.status = StatusOK
 		}
-		r.writeHead(int64(len(r.pending)))
+		n := int64(len(r.pending))
+		if r.req.Method == "HEAD" {
+			// The handler wrote the body GET would have had, and the
+			// writes were dropped: their total is its length.
+			n = r.written
+		}
+		r.writeHead(n)
 	}
 	if r.chunked && r.writeErr == nil {
 		if err := r.cw.closeOn(r.c.writer()); err != nil {
