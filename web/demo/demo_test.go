@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -172,5 +173,47 @@ func TestCurlCookieJar(t *testing.T) {
 	jb, _ := os.ReadFile(jar)
 	if !strings.Contains(string(jb), "#HttpOnly_127.0.0.1") || !strings.Contains(string(jb), CookieName) {
 		t.Errorf("curl's jar:\n%s", jb)
+	}
+}
+
+// TestTwoServersShareOnePostgres: two web servers, each with its own
+// connection pool to one PostgreSQL database, see the same visitors. Runs
+// when APPLAYER_TEST_POSTGRES holds a postgres:// URL.
+func TestTwoServersShareOnePostgres(t *testing.T) {
+	dsn := os.Getenv("APPLAYER_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("set APPLAYER_TEST_POSTGRES=postgres://... to run against PostgreSQL")
+	}
+	var bases []string
+	for i := 0; i < 2; i++ {
+		st, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		bases = append(bases, startDemo(t, st))
+	}
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar}
+	var last string
+	for i := 0; i < 4; i++ {
+		// Cookies are per host and port in a browser; carry ours by hand.
+		req, _ := http.NewRequest("GET", bases[i%2]+"/_demo/", nil)
+		if last != "" {
+			req.Header.Set("Cookie", CookieName+"="+last)
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if sc := resp.Header.Get("Set-Cookie"); sc != "" {
+			v, _, _ := strings.Cut(strings.TrimPrefix(sc, CookieName+"="), ";")
+			last = v
+		}
+		if want := fmt.Sprintf(`id="count">%d<`, i+1); !strings.Contains(string(b), want) {
+			t.Errorf("visit %d on server %d: page lacks %s", i+1, i%2, want)
+		}
 	}
 }
