@@ -63,7 +63,9 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 	s.fsrv.Logger = logger
 	mux := &web.Mux{}
 	mux.Handle("/", s.fsrv)
-	mux.Handle(demo.Prefix, &demo.Handler{Store: s.st, Logger: logger})
+	dh := &demo.Handler{Store: s.st, Logger: logger}
+	mux.Handle(demo.Prefix, dh)
+	mux.Handle(strings.TrimSuffix(demo.Prefix, "/"), dh)
 	s.srv = &web.Server{Handler: mux, Logger: logger, Trace: s.env.Trace}
 	var lc net.ListenConfig
 	if s.l, err = lc.Listen(ctx, "tcp", s.addr); err != nil {

@@ -89,9 +89,22 @@ var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT
 
 // ServeHTTP implements Handler.
 func (fsrv *FileServer) ServeHTTP(w ResponseWriter, r *Request) {
+	if r.Form == AsteriskForm {
+		// OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7).
+		w.Header().Set("Allow", fsrv.allow())
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(StatusNoContent)
+		return
+	}
 	rel, ok := cleanPath(r.Path)
 	if !ok {
 		WriteError(w, StatusBadRequest, "path outside the served root")
+		return
+	}
+	if hidden(rel) {
+		// Dot files (.htpasswd, .git, uploads in progress) are never
+		// served, written or removed; /.well-known/ is the exception.
+		NotFound(w, r)
 		return
 	}
 	switch r.Method {
@@ -148,6 +161,17 @@ func cleanPath(p string) (string, bool) {
 		rel = "."
 	}
 	return rel, true
+}
+
+// hidden reports whether a segment of rel starts with a dot, other than a
+// leading ".well-known" (RFC 8615).
+func hidden(rel string) bool {
+	for i, seg := range strings.Split(rel, "/") {
+		if strings.HasPrefix(seg, ".") && seg != "." && !(i == 0 && seg == ".well-known") {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup returns the entry for rel, from the cache when it was checked

@@ -45,12 +45,14 @@ func startServer(t testing.TB, srv *Server) string {
 
 // siteFiles is a small tree that the file tests serve.
 var siteFiles = map[string]string{
-	"index.html":     "<html><body>hello</body></html>\n",
-	"a.txt":          "abcdefghijklmnopqrstuvwxyz",
-	"dir/index.html": "<p>dir</p>",
-	"empty/.keep":    "",
-	"big.bin":        strings.Repeat("0123456789abcdef", 32<<10), // 512 KiB: not cached
-	"style.css":      "body{}",
+	"index.html":      "<html><body>hello</body></html>\n",
+	"a.txt":           "abcdefghijklmnopqrstuvwxyz",
+	"dir/index.html":  "<p>dir</p>",
+	"empty/.keep":     "",
+	"big.bin":         strings.Repeat("0123456789abcdef", 32<<10), // 512 KiB: not cached
+	"style.css":       "body{}",
+	".hidden":         "secret",
+	"dir/.git/config": "secret",
 }
 
 // makeSite writes siteFiles under a new temporary directory.

@@ -40,6 +40,9 @@ func TestNetHTTPClientAgainstServer(t *testing.T) {
 		{"GET", "/big.bin", nil, 200, siteFiles["big.bin"], nil},
 		{"GET", "/big.bin", map[string]string{"Range": "bytes=65536-65551"}, 206, "0123456789abcdef", nil},
 		{"GET", "/%61.txt", nil, 200, siteFiles["a.txt"], nil},
+		{"GET", "/.hidden", nil, 404, "", nil},
+		{"GET", "/dir/.git/config", nil, 404, "", nil},
+		{"GET", "/.well-known/x", nil, 404, "", nil},
 	}
 	for _, tc := range tests {
 		req, _ := http.NewRequest(tc.method, "http://"+addr+tc.path, nil)
@@ -164,6 +167,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"encoded dot-dot", "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 		{"mixed dot-dot", "GET /dir/.%2E/.%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 		{"backslash", "GET /..\\..\\etc HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "204"},
 		{"chunk size bad", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "405"},
 	}
 	for _, tc := range tests {

@@ -96,7 +96,9 @@ servers can share one store.`,
 				}
 				defer st.Close()
 				logger.Info("web: cookie demo under "+demo.Prefix, "db", where)
-				mux.Handle(demo.Prefix, &demo.Handler{Store: st, Logger: logger})
+				dh := &demo.Handler{Store: st, Logger: logger}
+				mux.Handle(demo.Prefix, dh)
+				mux.Handle(strings.TrimSuffix(demo.Prefix, "/"), dh)
 			}
 			srv.Handler = mux
 			srv.Logger = logger
