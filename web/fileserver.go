@@ -274,6 +274,11 @@ func (fsrv *FileServer) serveFile(w ResponseWriter, r *Request, rel string) {
 		fsrv.fileError(w, r, err)
 		return
 	}
+	if !e.isDir && strings.HasSuffix(r.Path, "/") && rel != "." {
+		// "/a.txt/" names a directory that does not exist.
+		NotFound(w, r)
+		return
+	}
 	if e.isDir {
 		if !strings.HasSuffix(r.Path, "/") {
 			// A directory named without its slash: send the client to the

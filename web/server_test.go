@@ -41,6 +41,7 @@ func TestNetHTTPClientAgainstServer(t *testing.T) {
 		{"GET", "/big.bin", map[string]string{"Range": "bytes=65536-65551"}, 206, "0123456789abcdef", nil},
 		{"GET", "/%61.txt", nil, 200, siteFiles["a.txt"], nil},
 		{"GET", "/.hidden", nil, 404, "", nil},
+		{"GET", "/a.txt/", nil, 404, "", nil},
 		{"GET", "/dir/.git/config", nil, 404, "", nil},
 		{"GET", "/.well-known/x", nil, 404, "", nil},
 	}
