@@ -54,8 +54,27 @@
 // file, fsync and rename, and DELETE, optionally behind HTTP Basic
 // authentication (RFC 7617) against bcrypt-hashed passwords.
 //
+// Concurrency: one goroutine per connection (text request/response), with
+// its panics recovered into a 500 for that connection only. An idle
+// connection holds no buffer: it waits for readability through the
+// runtime's poller and takes its read and write buffers from per-server
+// pools when a request arrives.
+//
+// # Client
+//
+// [ClientConn] carries requests over one connection (persistent in
+// HTTP/1.1, one request at a time) and [ReadResponse] frames responses
+// (RFC 9112 §6.3: HEAD, 1xx, 204 and 304 have no body; chunked; a
+// Content-Length; or until the connection closes). [Fetcher] fetches a page
+// and the objects [ObjectLinks] finds in it, over persistent or
+// non-persistent connections, serially or in parallel, and [Report] puts
+// the measurement beside the textbook's response-time [Model]. [CookieJar]
+// keeps cookies (RFC 6265) in curl's cookies.txt format; [ClientCache]
+// revalidates stored objects with conditional GET.
+//
 // # Divergences
 //
+// Bare LF is refused even where RFC 9112 §2.2 lets a recipient accept it.
 // No HTTP/0.9, no transfer codings other than chunked, no multipart/byteranges
 // (a request for several ranges gets the whole file with 200, which RFC 9110
 // §14.2 permits). Small files are cached in memory and re-checked on disk at
