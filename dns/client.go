@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/applayer/applayer/internal/transcript"
@@ -84,7 +85,9 @@ func (c *Client) exchangeUDP(ctx context.Context, q *Msg, wire []byte, addr stri
 	if _, err := conn.Write(wire); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 65536)
+	bp := udpBufs.Get().(*[]byte)
+	defer udpBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
@@ -106,6 +109,10 @@ func (c *Client) exchangeUDP(ctx context.Context, q *Msg, wire []byte, addr stri
 		return &Response{Msg: m, RTT: time.Since(start), Size: n}, nil
 	}
 }
+
+// udpBufs holds receive buffers big enough for any datagram; the decoded
+// message copies what it keeps, so a buffer is reused at once.
+var udpBufs = sync.Pool{New: func() any { b := make([]byte, 65536); return &b }}
 
 // matches reports whether m answers q: same ID and the same question (RFC
 // 5452 §4.1), names compared case-insensitively.

@@ -37,7 +37,12 @@ func TestResolveThroughBIND(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", pc.LocalAddr().String()) // named needs TCP there too
 		pc.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
 		ok := true
 		for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
 			if ok && serveAt(t, ip, p, zone.NewAuthority(mustZone(t, swap(hierarchy[ip])))) != nil {

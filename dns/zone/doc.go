@@ -27,6 +27,7 @@
 // secondaries (RFC 1996). [Secondary] loads a zone by AXFR and refreshes it
 // on the SOA timers, or at once on a NOTIFY from its primary.
 //
-// Divergences: no DNSSEC, no DNAME, no IXFR; an update rewrites
+// Divergences: no DNSSEC, no DNAME, no incremental transfer (IXFR gets the
+// whole zone, RFC 1995 §4); an update rewrites
 // the zone file whole (its comments are lost) instead of keeping a journal.
 package zone

@@ -169,6 +169,11 @@ func TestTransferAndSecondary(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "XFR size: 29 records") {
 			t.Errorf("dig AXFR: %v\n%s", err, out)
 		}
+		// IXFR gets the whole zone (RFC 1995 §4).
+		out, err = exec.Command(dig, "@"+host, "-p", port, "example.com", "IXFR=2024010100").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "XFR size: 29 records") {
+			t.Errorf("dig IXFR: %v\n%s", err, out)
+		}
 	}
 	// An update on the primary reaches the secondary on refresh.
 	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
