@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,5 +101,55 @@ func TestBounceBeforeOthersFinish(t *testing.T) {
 	}
 	if ex.got.Load() != 1 {
 		t.Errorf("exchanger accepted %d messages, want 1 (for gina)", ex.got.Load())
+	}
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestRelayReusesConnections sends several queued messages for one
+// exchanger over one session, and survives the exchanger closing it.
+func TestRelayReusesConnections(t *testing.T) {
+	ex := &scripted{answers: []*smtp.Reply{nil}}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countingListener{Listener: inner}
+	srv := &smtpserver.Server{Backend: ex, Logger: quiet, CommandTimeout: 300 * time.Millisecond}
+	go srv.Serve(l)
+	defer srv.Close()
+	port := inner.Addr().(*net.TCPAddr).Port
+	m := newMTA(t, "crepes.fr", labResolver(t), port, []time.Duration{20 * time.Millisecond}, "alice@crepes.fr")
+	sub := serve(t, m, true)
+	for i := 0; i < 3; i++ {
+		if err := submit(t, sub, "alice@crepes.fr", "x@implicit.example"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "delivery", func() bool { return ex.got.Load() == int32(i+1) })
+	}
+	if n := l.n.Load(); n != 1 {
+		t.Errorf("3 messages used %d connections, want 1", n)
+	}
+	// The exchanger drops the idle session (its timeout); the next message
+	// must still go through, on a new connection.
+	time.Sleep(500 * time.Millisecond)
+	if err := submit(t, sub, "alice@crepes.fr", "x@implicit.example"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after the exchanger closed the session", func() bool { return ex.got.Load() == 4 })
+	if n := l.n.Load(); n != 2 {
+		t.Errorf("after a dropped session: %d connections in all, want 2", n)
 	}
 }

@@ -73,6 +73,7 @@ type MTA struct {
 	relayTo map[string]bool
 	log     *slog.Logger
 	routes  routeCache
+	pool    connPool
 
 	mu    sync.Mutex
 	queue map[string]*entry // the worker's schedule

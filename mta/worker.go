@@ -28,6 +28,7 @@ const minScan = 5 * time.Millisecond
 func (m *MTA) Run(ctx context.Context) error {
 	sem := make(chan struct{}, m.cfg.Concurrency)
 	var wg sync.WaitGroup
+	defer m.pool.closeAll()
 	defer wg.Wait()
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
@@ -56,6 +57,7 @@ func (m *MTA) Run(ctx context.Context) error {
 		case <-m.wake:
 		case <-timer.C:
 		case <-poll.C:
+			m.pool.reap()
 		}
 	}
 }
@@ -361,33 +363,44 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 		}
 		return all(outcome{answer: "4.4.1 " + h.Host + " [" + h.Addr + "]: " + err.Error(), remote: h.Host}, false)
 	}
-	timeout := m.cfg.Timeout
-	if timeout == 0 {
-		timeout = 2 * time.Minute
-	}
-	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: timeout, Trace: m.cfg.Trace})
-	if err != nil {
-		return fail(err)
-	}
-	defer c.Close()
-	if err := c.Hello(ctx); err != nil {
-		return fail(err)
-	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		// Opportunistic TLS (RFC 7435): encrypt without authenticating.
-		if err := c.StartTLS(ctx, &tls.Config{InsecureSkipVerify: true, ServerName: h.Host}); err != nil {
-			return fail(err)
-		}
-	}
 	var from smtp.Path
 	if e.env.From == "" {
 		from.Null = true
 	} else if a, err := smtp.ParseAddress(e.env.From); err == nil {
 		from.Mailbox = a
 	}
-	if err := c.Mail(ctx, from, int64(len(msg)), has8bit(msg)); err != nil {
+	// A pooled connection may have been closed by the other side while
+	// idle: then MAIL fails without a reply (or with 421), and a fresh
+	// connection is tried once.
+	var c *smtpclient.Client
+	for {
+		var reused bool
+		var err error
+		if c, reused = m.pool.get(h.Addr), true; c == nil {
+			reused = false
+			if c, err = m.dial(ctx, h); err != nil {
+				return fail(err)
+			}
+		}
+		err = c.Mail(ctx, from, int64(len(msg)), has8bit(msg))
+		if err == nil {
+			break
+		}
+		c.Close()
+		var r *smtp.Reply
+		if reused && (!errors.As(err, &r) || r.Code == 421) {
+			continue
+		}
 		return fail(err)
 	}
+	keep := false
+	defer func() {
+		if keep {
+			m.pool.put(h.Addr, c)
+		} else {
+			c.Close()
+		}
+	}()
 	var accepted []smtp.Address
 	for _, a := range rcpts {
 		if err := c.Rcpt(ctx, a); err != nil {
@@ -401,7 +414,7 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 		accepted = append(accepted, a)
 	}
 	if len(accepted) == 0 {
-		c.Quit(ctx)
+		keep = c.Reset(ctx) == nil
 		return out, true
 	}
 	r, err := c.Data(ctx, strings.NewReader(string(msg)))
@@ -411,7 +424,7 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 			for _, a := range accepted {
 				out[a.String()] = outcome{perm: rr.Permanent(), answer: rr.Error(), remote: h.Host}
 			}
-			c.Quit(ctx)
+			keep = rr.Code != 421
 			return out, true
 		}
 		// The connection broke during DATA: we cannot know whether the
@@ -424,9 +437,34 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 	for _, a := range accepted {
 		out[a.String()] = outcome{done: true, answer: r.Error(), remote: h.Host}
 	}
-	c.Quit(ctx)
+	keep = true
 	m.log.Info("mta: relayed", "id", e.id, "to", h.Host, "addr", h.Addr, "rcpts", len(accepted))
 	return out, true
+}
+
+// dial opens a relay session: greeting, EHLO, and opportunistic STARTTLS
+// (RFC 7435: encrypt without authenticating, as between MTAs without DANE
+// or MTA-STS).
+func (m *MTA) dial(ctx context.Context, h hop) (*smtpclient.Client, error) {
+	timeout := m.cfg.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: timeout, Trace: m.cfg.Trace})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Hello(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(ctx, &tls.Config{InsecureSkipVerify: true, ServerName: h.Host}); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 func has8bit(b []byte) bool {
