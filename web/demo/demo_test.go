@@ -217,3 +217,14 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCookie(f *testing.F) {
+	f.Add(`a=1; ` + CookieName + `="abc"`)
+	f.Add(";;=;" + CookieName)
+	f.Fuzz(func(t *testing.T, v string) {
+		got := Cookie(web.Header{{Name: "Cookie", Value: v}}, CookieName)
+		if len(got) > len(v) {
+			t.Fatalf("Cookie(%q) = %q, longer than the field", v, got)
+		}
+	})
+}
