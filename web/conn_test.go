@@ -59,7 +59,7 @@ func TestPersistence(t *testing.T) {
 			t.Errorf("%s: %d responses, want %d", tc.name, got, tc.responses)
 		}
 		// The server must now either have closed, or be waiting.
-		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 		_, err = br.ReadByte()
 		closed := err == io.EOF
 		if closed != tc.close {
@@ -386,14 +386,25 @@ func TestResponseFraming(t *testing.T) {
 		var got bytes.Buffer
 		buf := make([]byte, 64<<10)
 		closed := false
-		for {
+		end := time.Now().Add(5 * time.Second)
+		complete := func() bool {
+			for _, w := range tc.want {
+				if !strings.Contains(got.String(), w) {
+					return false
+				}
+			}
+			return true
+		}
+		for time.Now().Before(end) {
+			// Once everything expected is in, a quiet spell ends the read.
 			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 			n, err := c.Read(buf)
 			got.Write(buf[:n])
 			if err == io.EOF {
 				closed = true
+				break
 			}
-			if err != nil {
+			if err != nil && complete() {
 				break
 			}
 		}
