@@ -231,11 +231,13 @@ func validChunkExt(b []byte) bool {
 		return j > 0
 	}
 	for {
-		ws()
 		if len(b) == 0 {
 			return true
 		}
-		if b[0] != ';' {
+		// BWS is allowed only before a ";": whitespace that ends the line
+		// is not part of the grammar.
+		ws()
+		if len(b) == 0 || b[0] != ';' {
 			return false
 		}
 		b = b[1:]

@@ -86,6 +86,16 @@ func TestReadRequestErrors(t *testing.T) {
 		{"HTTP/1.9 as 1.1", "GET / HTTP/1.9\r\nHost: h\r\n\r\n", -1},
 		{"HTTP/1.9 needs host", "GET / HTTP/1.9\r\n\r\n", 400},
 		{"only LF after line", "GET / HTTP/1.1\r\nHost: h\r\n\n", 400},
+		{"space before first field", "GET / HTTP/1.1\r\n Host: h\r\n\r\n", 400},
+		{"TE with leading VT", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \x0bchunked\r\n\r\n", 400},
+		{"TE xchunked", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n", 501},
+		{"TE quoted", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", 400},
+		{"CL with trailing junk", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5x\r\n\r\n", 400},
+		{"CL negative", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
+		{"CL empty", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400},
+		{"NUL in field name", "GET / HTTP/1.1\r\nHost: h\r\nX\x00Y: 1\r\n\r\n", 400},
+		{"Host with userinfo", "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n", 400},
+		{"version with space", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400},
 	}
 	for _, tc := range tests {
 		_, err := ReadRequest(bufio.NewReader(strings.NewReader(tc.raw)), Limits{})
@@ -132,6 +142,10 @@ func TestChunkedReader(t *testing.T) {
 		{"CR in extension", "5;a\rb\r\nhello\r\n", "", 400, ""},
 		{"obs-fold trailer", "0\r\nX: a\r\n b\r\n\r\n", "", 400, ""},
 		{"truncated data", "5\r\nhel", "hel", -1, ""},
+		{"trailing space", "5 \r\nhello\r\n0\r\n\r\n", "", 400, ""},
+		{"trailing tab after ext", "5;a=b\t\r\nhello\r\n0\r\n\r\n", "", 400, ""},
+		{"LF-only last chunk", "5\r\nhello\r\n0\n\r\n", "hello", 400, ""},
+		{"smuggled after last chunk bare LF", "0\r\n\nGET /admin HTTP/1.1\r\n\r\n", "", 400, ""},
 		{"truncated trailer", "0\r\nX: 1\r\n", "", -1, ""},
 		{"over limit", "9\r\n123456789\r\n0\r\n\r\n", "", 413, ""},
 	}
