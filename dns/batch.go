@@ -75,7 +75,9 @@ func (s *Server) udpBatchWorker(uc *net.UDPConn) error {
 				w.tr = s.Trace.Session("dns/udp", w.to.String())
 			}
 			r.Raw, r.Remote, r.TCP = in[i].Buffers[0][:in[i].N], w.to, false
-			s.handleUDP(w, r)
+			if s.handleUDP(w, r, true) {
+				s.answerLater(uc, r.Raw, w.to, w.toAddr, w.tr)
+			}
 		}
 		for sent := 0; sent < b.n; {
 			k, err := pc.WriteBatch(b.out[sent:b.n], 0)

@@ -45,6 +45,17 @@ type Handler interface {
 	ServeDNS(w ResponseWriter, r *Request)
 }
 
+// A QuickHandler is a Handler that can tell, without waiting, whether it
+// answers a query at once: a resolver answers a cache hit at once but waits
+// for other servers on a miss. A batching UDP worker (UDPBatch) calls
+// ServeQuick, and a query it declines (returns false, writing nothing) is
+// served by ServeDNS in a goroutine of its own, so one slow answer never
+// holds up the datagrams read with it.
+type QuickHandler interface {
+	Handler
+	ServeQuick(w ResponseWriter, r *Request) bool
+}
+
 // HandlerFunc adapts a function to a Handler.
 type HandlerFunc func(w ResponseWriter, r *Request)
 
@@ -70,9 +81,13 @@ type Server struct {
 	// UDPBatch, when above 1, makes each UDP worker read up to this many
 	// datagrams per system call and send the answers with one call
 	// (recvmmsg and sendmmsg on Linux). It suits handlers that never wait,
-	// such as an authoritative zone; a resolver, whose misses wait for
-	// other servers, wants 0.
+	// such as an authoritative zone, and QuickHandlers, whose slow answers
+	// are moved out of the batch.
 	UDPBatch int
+	// MaxPending bounds the queries a QuickHandler declined that are being
+	// answered at once (default 1024); more are dropped, and their clients
+	// ask again.
+	MaxPending int
 	// MaxUDPSize caps the UDP response size whatever the client's EDNS
 	// buffer says (default DefaultEDNSSize, 1232).
 	MaxUDPSize int
@@ -88,12 +103,19 @@ type Server struct {
 	// Trace records a one-line summary of every query and response.
 	Trace *transcript.Recorder
 
-	once sync.Once
-	t    lifecycle.Tracker
+	once    sync.Once
+	t       lifecycle.Tracker
+	pending chan struct{}  // a slot per declined query being answered
+	slow    sync.WaitGroup // the goroutines answering them
 }
 
 func (s *Server) tracker() *lifecycle.Tracker {
 	s.once.Do(func() {
+		n := s.MaxPending
+		if n <= 0 {
+			n = 1024
+		}
+		s.pending = make(chan struct{}, n)
 		s.t.Name = "dns"
 		s.t.MaxConns = s.MaxConns
 		s.t.Logger = s.logger()
@@ -207,6 +229,7 @@ func (s *Server) ServePacket(pc net.PacketConn) error {
 				pc.Close() // one worker stopping stops them all
 			}
 		}
+		s.slow.Wait() // declined queries still being answered
 		return first
 	})
 }
@@ -291,7 +314,7 @@ func (s *Server) udpWorker(pc net.PacketConn) error {
 			w.tr = s.Trace.Session("dns/udp", w.to.String())
 		}
 		r.Raw, r.Remote, r.TCP = buf[:n], w.to, false
-		s.handleUDP(w, r)
+		s.handleUDP(w, r, false)
 	}
 }
 
@@ -312,7 +335,7 @@ func serverFailure(m *Msg) *Msg {
 
 // handleUDP answers one datagram; the answer's size limit comes from the
 // query's EDNS size, capped by MaxUDPSize.
-func (s *Server) handleUDP(w *udpWriter, r *Request) {
+func (s *Server) handleUDP(w *udpWriter, r *Request, quick bool) (declined bool) {
 	defer func() {
 		// A handler's panic costs one datagram, not the socket.
 		if p := recover(); p != nil {
@@ -320,12 +343,34 @@ func (s *Server) handleUDP(w *udpWriter, r *Request) {
 		}
 	}()
 	w.limit = MinUDPSize
-	s.handle(w, r, w.tr, w)
+	return s.handle(w, r, w.tr, w, quick)
+}
+
+// answerLater serves a query a QuickHandler declined in a goroutine of its
+// own, writing the answer straight to the socket.
+func (s *Server) answerLater(uc *net.UDPConn, raw []byte, to netip.AddrPort, toAddr net.Addr, tr *transcript.Session) {
+	select {
+	case s.pending <- struct{}{}:
+	default:
+		tr.Note("too many queries pending; dropped")
+		return
+	}
+	raw = append([]byte(nil), raw...)
+	s.slow.Add(1)
+	go func() {
+		defer func() { <-s.pending; s.slow.Done() }()
+		w := &udpWriter{s: s, uc: uc, pc: uc, to: to, toAddr: toAddr, tr: tr}
+		var req Msg
+		s.handleUDP(w, &Request{Msg: &req, Raw: raw, Remote: to}, false)
+	}()
 }
 
 // handle decodes r.Raw, answers what the server itself must (FORMERR,
 // BADVERS), and passes the rest to the Handler.
-func (s *Server) handle(w ResponseWriter, r *Request, tr *transcript.Session, uw *udpWriter) {
+//
+// With quick set and a QuickHandler, it calls ServeQuick and reports
+// whether the handler declined.
+func (s *Server) handle(w ResponseWriter, r *Request, tr *transcript.Session, uw *udpWriter, quick bool) (declined bool) {
 	req := r.Msg
 	if err := req.Unpack(r.Raw); err != nil {
 		h, ok := UnpackHeader(r.Raw)
@@ -363,7 +408,11 @@ func (s *Server) handle(w ResponseWriter, r *Request, tr *transcript.Session, uw
 		w.WriteMsg(&resp)
 		return
 	}
+	if qh, ok := s.Handler.(QuickHandler); ok && quick {
+		return !qh.ServeQuick(w, r)
+	}
 	s.Handler.ServeDNS(w, r)
+	return false
 }
 
 // Serve answers queries over TCP connections accepted on l until Shutdown
@@ -437,6 +486,6 @@ func (s *Server) serveConn(c net.Conn) {
 			return
 		}
 		r.Raw = buf[:n]
-		s.handle(w, r, tr, nil)
+		s.handle(w, r, tr, nil, false)
 	}
 }

@@ -329,7 +329,7 @@ func newDNSResolver(spec Spec, env *Env) (Service, error) {
 	}
 	r := &resolver.Resolver{Hints: hints, UpstreamPort: env.BasePort + 53, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace}
 	return &dnsResolver{spec: spec, env: env, addr: env.Addr(spec), sample: sample, stype: stype, srv: &dns.Server{
-		Handler: r, UDPWorkers: 64, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace,
+		Handler: r, UDPBatch: 16, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace,
 	}}, nil
 }
 

@@ -248,7 +248,7 @@ root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
 			if len(r.Allow) > 0 {
 				r.Allow = append(r.Allow, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
 			}
-			srv := &dns.Server{Handler: r, UDPWorkers: 256, Logger: logger, Trace: g.recorder(os.Stderr)}
+			srv := &dns.Server{Handler: r, UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)
 			if err != nil {
 				return err

@@ -301,7 +301,7 @@ func serveResolver(t *testing.T, r *Resolver) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dns.Server{Handler: r, UDPWorkers: 4}
+	s := &dns.Server{Handler: r, UDPWorkers: 2, UDPBatch: 8}
 	done := make(chan struct{})
 	go func() { s.ServePacket(pc); close(done) }()
 	t.Cleanup(func() { s.Close(); <-done })

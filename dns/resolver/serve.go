@@ -38,7 +38,16 @@ type servScratch struct {
 // otherwise. RA is set; clients outside Allow get REFUSED (an open
 // resolver is an amplifier for anyone's attack); a failed resolution gives
 // SERVFAIL.
-func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Request) {
+func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Request) { r.serve(w, req, false) }
+
+// ServeQuick answers what needs no other server (a cache hit, a refusal)
+// and declines the rest, which the dns.Server then gives to ServeDNS in a
+// goroutine of its own.
+func (r *Resolver) ServeQuick(w dns.ResponseWriter, req *dns.Request) bool {
+	return r.serve(w, req, true)
+}
+
+func (r *Resolver) serve(w dns.ResponseWriter, req *dns.Request, quick bool) bool {
 	r.init()
 	q := req.Msg
 	sc := msgPool.Get().(*servScratch)
@@ -56,51 +65,53 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Request) {
 		resp.Rcode = dns.RcodeRefused
 		resp.RecursionAvailable = false
 		w.WriteMsg(resp)
-		return
+		return true
 	case q.Opcode != dns.OpcodeQuery:
 		resp.Rcode = dns.RcodeNotImp
 		w.WriteMsg(resp)
-		return
+		return true
 	case len(q.Question) != 1:
 		resp.Rcode = dns.RcodeFormErr
 		w.WriteMsg(resp)
-		return
+		return true
 	}
 	qq := q.Question[0]
 	switch {
 	case qq.Class != dns.ClassIN:
 		resp.Rcode = dns.RcodeRefused
 		w.WriteMsg(resp)
-		return
+		return true
 	case qq.Type == dns.TypeAXFR || qq.Type == dns.TypeIXFR || qq.Type == dns.TypeOPT || qq.Type == dns.TypeTSIG || qq.Type == dns.TypeANY:
 		// ANY is refused as RFC 8482 allows; transfers are not a resolver's.
 		resp.Rcode = dns.RcodeNotImp
 		w.WriteMsg(resp)
-		return
+		return true
+	}
+	res := &sc.res
+	if r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0], res) {
+		r.fill(resp, res)
+		w.WriteMsg(resp)
+		return true
 	}
 	if !q.RecursionDesired {
 		// Without RD a resolver answers from its cache only (RFC 1034 §4.3.1).
-		if r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0], &sc.res) {
-			r.fill(resp, &sc.res)
-		} else {
-			resp.Rcode = dns.RcodeServFail
-		}
+		resp.Rcode = dns.RcodeServFail
 		w.WriteMsg(resp)
-		return
+		return true
 	}
-	res := &sc.res
-	if !r.fromCache(qq.Name, qq.Type, time.Now().UnixNano(), sc.buf[:0], res) {
-		var err error
-		res, err = r.Resolve(context.Background(), qq.Name, qq.Type)
-		if err != nil {
-			r.logger().Debug("resolver: failed", "name", qq.Name, "type", qq.Type.String(), "err", err)
-			resp.Rcode = dns.RcodeServFail
-			w.WriteMsg(resp)
-			return
-		}
+	if quick {
+		return false
+	}
+	res, err := r.Resolve(context.Background(), qq.Name, qq.Type)
+	if err != nil {
+		r.logger().Debug("resolver: failed", "name", qq.Name, "type", qq.Type.String(), "err", err)
+		resp.Rcode = dns.RcodeServFail
+		w.WriteMsg(resp)
+		return true
 	}
 	r.fill(resp, res)
 	w.WriteMsg(resp)
+	return true
 }
 
 func (r *Resolver) fill(resp *dns.Msg, res *Result) {
