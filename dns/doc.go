@@ -25,8 +25,10 @@
 // [Server] serves a [Handler] over UDP and TCP. Over UDP, UDPWorkers
 // goroutines read the one socket and each answers what it read, with its
 // own buffers; with UDPBatch they move many datagrams per system call
-// (recvmmsg/sendmmsg). Answers are truncated to the client's EDNS size, or
-// 512 bytes, capped at 1232 (RFC 6891 §6.2.5, RFC 2181 §9). Over TCP, one
+// (recvmmsg/sendmmsg), and a [QuickHandler] (a resolver) answers cache
+// hits inside the batch while its misses are served beside it. Answers
+// are truncated to the client's EDNS size, or 512 bytes, capped at 1232
+// (RFC 6891 §6.2.5, RFC 2181 §9). Over TCP, one
 // goroutine per connection answers pipelined queries in turn (RFC 7766).
 // Undecodable queries get FORMERR when their header can be read, unknown
 // EDNS versions BADVERS; responses and runts are dropped.
