@@ -277,13 +277,14 @@ func newDNSQueryCmd(g *globals) *cobra.Command {
 		upstreamPort int
 	)
 	c := &cobra.Command{
-		Use:   "query NAME [TYPE] [@SERVER[:PORT]] [+tcp] [+norecurse] [+trace]",
+		Use:   "query NAME [TYPE] [@SERVER[:PORT]] [+tcp] [+norecurse] [+trace] [+short]",
 		Short: "Ask a DNS server a question and print the answer the way dig does",
 		Long: `Send one query and print the whole answer like dig: header, flags, and the
 question, answer, authority and additional sections. TYPE defaults to A;
 SERVER defaults to the first nameserver of /etc/resolv.conf.
 
-+tcp asks over TCP; +norecurse clears RD; +trace walks from the root itself,
++tcp asks over TCP; +norecurse clears RD; +short prints only the answers'
+data; +trace walks from the root itself,
 printing each server asked and its answer: the root (from --root-hints, or
 @SERVER, or the lab's root 127.0.53.1), then the TLD, then the authoritative
 server. With +trace, every server is asked on @SERVER's port or
@@ -343,13 +344,21 @@ server. With +trace, every server is asked on @SERVER's port or
 			m := new(dns.Msg).SetQuestion(0, q.name, q.typ).SetEDNS(dns.DefaultEDNSSize)
 			m.RecursionDesired = !q.norec
 			cl := &dns.Client{TCP: q.tcp, Timeout: timeout, Trace: rec}
-			fmt.Fprintf(out, "; <<>> applayer dns query <<>> %s %s @%s\n", q.name, q.typ, addr)
+			if !q.short {
+				fmt.Fprintf(out, "; <<>> applayer dns query <<>> %s %s @%s\n", q.name, q.typ, addr)
+			}
 			resp, err := cl.Exchange(ctx, m, addr)
 			if err != nil {
 				if errors.Is(err, dns.ErrTimeout) {
 					return fmt.Errorf("no answer from %s within %v", addr, timeout)
 				}
 				return err
+			}
+			if q.short {
+				for _, rr := range resp.Msg.Answer {
+					fmt.Fprintln(out, rr.Data.String())
+				}
+				return nil
 			}
 			fmt.Fprintln(out, ";; Got answer:")
 			fmt.Fprint(out, resp.Msg.String())
@@ -384,6 +393,7 @@ type queryArgs struct {
 	server            string
 	port              int
 	tcp, norec, trace bool
+	short             bool
 }
 
 // parseQueryArgs reads dig-style arguments in any order.
@@ -410,8 +420,10 @@ func parseQueryArgs(args []string) (*queryArgs, error) {
 				q.norec = true
 			case "+trace":
 				q.trace = true
+			case "+short":
+				q.short = true
 			default:
-				return nil, fmt.Errorf("dns query: unknown option %s (want +tcp, +norecurse or +trace)", a)
+				return nil, fmt.Errorf("dns query: unknown option %s (want +tcp, +norecurse, +trace or +short)", a)
 			}
 		default:
 			if t, ok := dns.ParseType(a); ok && q.name != "" && !haveType {

@@ -85,6 +85,10 @@ func TestDNSCommands(t *testing.T) {
 	if !strings.Contains(q, "ANSWER: 2,") || !strings.Contains(q, "(TCP)") {
 		t.Errorf("dns query +tcp:\n%s", q)
 	}
+	q, _, _ = run(t, "", "dns", "query", "web.example.com", "@"+addr, "+short")
+	if lines := strings.Fields(q); len(lines) != 4 || !strings.HasPrefix(lines[0], "192.0.2.8") {
+		t.Errorf("dns query +short: %q", q)
+	}
 	_, errOut, code = run(t, "", "dns", "query", "x", "+frobnicate")
 	if code != 1 || !strings.Contains(errOut, "unknown option +frobnicate") {
 		t.Errorf("bad option: exit %d, %q", code, errOut)
