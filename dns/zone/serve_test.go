@@ -120,6 +120,14 @@ var authoritativeCases = []struct {
 	{"sub.example.com.", dns.TypeNS, "NOERROR |  | sub.example.com. 3600 NS ns.sub.example.com. | ns.sub.example.com. 3600 A 192.0.2.100"},
 	{"_sip._tcp.example.com.", dns.TypeSRV, "NOERROR aa | _sip._tcp.example.com. 3600 SRV 0 5 5060 sip.example.com. |  | sip.example.com. 3600 A 192.0.2.60"},
 	{"unknown.example.com.", dns.Type(65280), "NOERROR aa | unknown.example.com. 3600 TYPE65280 \\# 4 0a000001 |  | "},
+	{"sub.example.com.", dns.TypeDS, "NOERROR aa |  | example.com. 300 SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300 | "},
+	{"ns.sub.example.com.", dns.TypeA, "NOERROR |  | sub.example.com. 3600 NS ns.sub.example.com. | ns.sub.example.com. 3600 A 192.0.2.100"},
+	{"example.com.", dns.TypeSOA, "NOERROR aa | example.com. 3600 SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300 |  | "},
+	{"ent.example.com.", dns.TypeA, "NOERROR aa |  | example.com. 300 SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300 | "},
+	{"*.wild.example.com.", dns.TypeA, "NOERROR aa | *.wild.example.com. 3600 A 192.0.2.99 |  | "},
+	{"wild.example.com.", dns.TypeA, "NOERROR aa |  | example.com. 300 SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300 | "},
+	{"x.a.b.ent.example.com.", dns.TypeA, "NXDOMAIN aa |  | example.com. 300 SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300 | "},
+	{"MAIL.EXAMPLE.COM.", dns.TypeA, "NOERROR aa | mail.example.com. 3600 A 192.0.2.25 |  | "},
 	{"example.net.", dns.TypeA, "REFUSED |  |  | "},
 }
 
