@@ -380,3 +380,41 @@ func TestLameServerSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomIDAndPort records what reaches a name server: every upstream
+// query has its own random ID and comes from its own source port (RFC
+// 5452 §9.2, §10).
+func TestRandomIDAndPort(t *testing.T) {
+	var mu sync.Mutex
+	ids, ports := map[uint16]bool{}, map[uint16]bool{}
+	n := 0
+	auth := zone.NewAuthority(mustZone(t, `$ORIGIN rnd.
+$TTL 60
+@ SOA ns admin 1 2 3 4 5
+@ NS ns
+ns A 127.0.0.17
+* A 192.0.2.1
+`))
+	recording := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Request) {
+		mu.Lock()
+		ids[r.Msg.ID], ports[r.Remote.Port()] = true, true
+		n++
+		mu.Unlock()
+		auth.ServeDNS(w, r)
+	})
+	saved := hierarchy["127.0.0.11"]
+	t.Cleanup(func() { hierarchy["127.0.0.11"] = saved })
+	hierarchy["127.0.0.11"] = saved + "rnd. NS ns.rnd.\nns.rnd. A 127.0.0.17\n"
+	port := startHierarchy(t, map[string]dns.Handler{"127.0.0.17": recording})
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port}
+	for i := 0; i < 20; i++ {
+		if _, err := r.Resolve(context.Background(), "h"+itoa(i)+".rnd.", dns.TypeA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 20 || len(ids) < 18 || len(ports) < 18 {
+		t.Errorf("%d queries reached the server with %d distinct IDs and %d distinct source ports; want 20 of each (give or take a coincidence)", n, len(ids), len(ports))
+	}
+}
