@@ -211,3 +211,31 @@ func FuzzReadData(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseReply(f *testing.F) {
+	for _, s := range []string{"250 ok", "250-hamburger.edu", "550 5.7.1 Relaying denied", "421", "354 go ahead", "250 2.0.0", "999 x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		code, more, text, ok := ParseReplyLine(line)
+		if !ok {
+			return
+		}
+		if code < 200 || code > 599 || len(text) > len(line) {
+			t.Fatalf("ParseReplyLine(%q) = %d %v %q", line, code, more, text)
+		}
+		e, rest := SplitEnhanced(code, text)
+		if e != (EnhancedCode{}) {
+			if e[0] != code/100 || len(rest) >= len(text) {
+				t.Fatalf("SplitEnhanced(%d, %q) = %v %q", code, text, e, rest)
+			}
+			if back, ok := ParseEnhancedCode(e.String()); !ok || back != e {
+				t.Fatalf("enhanced code %v does not round-trip", e)
+			}
+		}
+		r := &Reply{Code: code, Enhanced: e, Lines: []string{rest}}
+		if got := r.WireLines(); len(got) != 1 {
+			t.Fatalf("WireLines = %q", got)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -176,4 +177,37 @@ func TestAgainstSmtpSink(t *testing.T) {
 	if err := c.Quit(ctx); err != nil {
 		t.Error(err)
 	}
+}
+
+// FuzzClient lets an arbitrary server answer: the client must return an
+// error or a result, never panic or hang.
+func FuzzClient(f *testing.F) {
+	f.Add([]byte("220 x\r\n250-x\r\n250 AUTH PLAIN\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n221 bye\r\n"))
+	f.Add([]byte("220-a\r\n221 b\r\n"))
+	f.Add([]byte("220 x\r\n500 no\r\n250 x\r\n550 5.1.1 no\r\n"))
+	f.Fuzz(func(t *testing.T, script []byte) {
+		c, s := net.Pipe()
+		go func() {
+			s.Write(script)
+			s.Close()
+		}()
+		go io.Copy(io.Discard, s)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		cl, err := NewClient(ctx, c, Options{Timeout: time.Second})
+		if err != nil {
+			c.Close()
+			return
+		}
+		defer cl.Close()
+		if cl.Hello(ctx) != nil {
+			return
+		}
+		cl.Extension("AUTH")
+		if cl.Mail(ctx, smtp.Path{Null: true}, 10, true) != nil {
+			return
+		}
+		cl.Rcpt(ctx, smtp.Address{Local: "a", Domain: "b.example"})
+		cl.Data(ctx, strings.NewReader("x\r\n"))
+	})
 }
