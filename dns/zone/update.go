@@ -332,6 +332,10 @@ func applyUpdates(z *Zone, ups []dns.RR) ([]Record, bool, dns.Rcode) {
 				if rr.Type == dns.TypeCNAME && u.Type != dns.TypeCNAME || rr.Type != dns.TypeCNAME && u.Type == dns.TypeCNAME {
 					conflict = true // §3.4.2.2: ignored, not an error
 				}
+				if rr.Type == dns.TypeCNAME && u.Type == dns.TypeCNAME && !same(rr, u) {
+					recs[i] = u // §3.4.2.2: a name has one CNAME; the new one replaces it
+					changed, dup = true, true
+				}
 				if same(rr, u) {
 					dup = true
 					if rr.TTL != u.TTL {

@@ -139,6 +139,8 @@ func TestUpdateRules(t *testing.T) {
 		{"class ANY with TTL", upd(nil, []dns.RR{rr("x.example.com.", dns.ClassANY, dns.TypeA, 60, nil)}), true, dns.RcodeFormErr},
 		{"value-dependent prerequisite holds", upd([]dns.RR{rr("mail.example.com.", dns.ClassIN, dns.TypeA, 0, &dns.A{Addr: mustAddr("192.0.2.25")})}, []dns.RR{add}), true, dns.RcodeSuccess},
 		{"delete the apex NS set: kept", upd(nil, []dns.RR{rr("example.com.", dns.ClassANY, dns.TypeNS, 0, nil)}), true, dns.RcodeSuccess},
+		{"a second CNAME replaces the first", upd(nil, []dns.RR{rr("www.example.com.", dns.ClassIN, dns.TypeCNAME, 60, &dns.CNAME{Target: "mail.example.com."})}), true, dns.RcodeSuccess},
+		{"an A beside a CNAME is ignored", upd(nil, []dns.RR{rr("www.example.com.", dns.ClassIN, dns.TypeA, 60, &dns.A{Addr: mustAddr("192.0.2.1")})}), true, dns.RcodeSuccess},
 	} {
 		if got := send(tc.m, tc.sign); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -147,6 +149,10 @@ func TestUpdateRules(t *testing.T) {
 	z := a.Zone("example.com.")
 	if z.nodes["example.com."].get(dns.TypeNS) == nil || z.nodes["x.example.com."] == nil {
 		t.Errorf("apex NS gone or accepted add missing")
+	}
+	www := z.nodes["www.example.com."]
+	if c := www.get(dns.TypeCNAME); c == nil || len(c.rrs) != 1 || c.rrs[0].Data.String() != "mail.example.com." || www.get(dns.TypeA) != nil {
+		t.Errorf("www after the CNAME updates: %+v", www.sets)
 	}
 }
 
