@@ -19,23 +19,26 @@
 // # Durability (at least once)
 //
 // The server's 250 after DATA comes only after [Delivery.Commit]: the
-// message file is fsynced, hard-linked into every local recipient's
-// Maildir new/ and, for remote recipients, into the queue with an
-// envelope file, and every directory touched is fsynced (group-committed
-// across sessions by mailstore.Syncer). A crash before that point loses
-// only what was never acknowledged; a crash after it loses nothing. A
-// relay that got its 250 but crashed before recording it delivers again
-// after restart: duplicates are possible only for messages in flight at a
-// crash, as with every SMTP implementation.
+// message file is fsynced, then hard-linked into every local recipient's
+// Maildir new/ and, for remote recipients, into the queue, and every
+// directory touched is fsynced (group-committed across sessions by
+// mailstore.Syncer). A message only relayed costs one file fsync and a
+// share of one directory fsync. A crash before that point loses only what
+// was never acknowledged; a crash after it loses nothing. A relay that got
+// its 250 but crashed before recording it delivers again after restart:
+// duplicates are possible only for messages in flight at a crash, as with
+// every SMTP implementation.
 //
 // # Queue layout (under DATA/queue)
 //
-//	ID.msg   the message, exactly as it will be sent (with our Received:)
-//	ID.env   the envelope in JSON: sender, recipients, arrival; written
-//	         once, fsynced, renamed into place: its presence is the commit
-//	ID.st    the delivery state in JSON: per recipient done/failed,
-//	         attempts, next attempt, last answer; rewritten by rename and
-//	         not fsynced (losing it costs a repeated attempt, not a message)
+//	ID.q     one line "APPLAYER-QUEUE 1 {JSON envelope}" (sender,
+//	         recipients, arrival), then the message exactly as it will be
+//	         sent (with our Received:). It appears whole, by a link of a
+//	         file already fsynced: its presence is the commit.
+//	ID.st    the delivery state in JSON: per recipient done/failed/
+//	         reported, attempts, next attempt, last answer; rewritten by
+//	         rename and not fsynced (losing it costs a repeated attempt,
+//	         not a message)
 //	flush    created by `applayer mail queue flush`; the worker notices it
 //	         within a second, retries everything at once, and removes it
 //

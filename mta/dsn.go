@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/textproto"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,7 +20,7 @@ func (m *MTA) bounce(e *entry, st *State, failed []string) error {
 		m.log.Info("mta: not bouncing a message from <>", "id", e.id)
 		return nil
 	}
-	orig, _ := os.ReadFile(filepath.Join(m.qdir, e.id+".msg"))
+	_, orig, _ := readQueued(m.qdir, e.id)
 	msg := m.dsn(e, st, failed, orig)
 	sender, err := smtp.ParseAddress(e.env.From)
 	if err != nil {

@@ -198,11 +198,7 @@ func (m *MTA) Rcpt(s *smtpserver.Session, from smtp.Path, to smtp.Address) error
 
 // Open implements smtpserver.Backend.
 func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.Delivery, error) {
-	sp, err := m.store.Create()
-	if err != nil {
-		return nil, err
-	}
-	d := &delivery{m: m, sp: sp, id: newID(), from: env.From}
+	d := &delivery{m: m, id: newID(), from: env.From}
 	seen := map[string]bool{}
 	for _, a := range env.To {
 		if k := strings.ToLower(a.String()); seen[k] {
@@ -216,7 +212,17 @@ func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.
 			d.remote = append(d.remote, a.String())
 		}
 	}
-	if len(d.remote) == 0 {
+	sp, err := m.store.Create()
+	if err != nil {
+		return nil, err
+	}
+	d.sp = sp
+	switch {
+	case len(d.local) == 0:
+		// Only relayed: the spool is the queue file itself, envelope
+		// line first, so one fsync makes it durable.
+		sp.Write(envelopeLine(d.envelope()))
+	case len(d.remote) == 0:
 		// Final delivery adds Return-Path (RFC 5321 section 4.4). A copy
 		// that is also relayed must not carry it, so mixed messages go
 		// without.
@@ -226,12 +232,24 @@ func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.
 }
 
 type delivery struct {
-	m      *MTA
-	sp     *mailstore.Spool
-	id     string
-	from   smtp.Path
-	local  []string
-	remote []string
+	m       *MTA
+	sp      *mailstore.Spool
+	id      string
+	from    smtp.Path
+	local   []string
+	remote  []string
+	arrived time.Time
+}
+
+func (d *delivery) envelope() *Envelope {
+	if d.arrived.IsZero() {
+		d.arrived = time.Now().UTC()
+	}
+	env := &Envelope{To: d.remote, Arrived: d.arrived}
+	if !d.from.Null {
+		env.From = d.from.Mailbox.String()
+	}
+	return env
 }
 
 func (d *delivery) Write(p []byte) (int, error) { return d.sp.Write(p) }
@@ -250,30 +268,40 @@ func (d *delivery) Commit() error {
 			return err
 		}
 	}
-	if len(d.remote) > 0 {
-		if n := countReceived(d.sp.Path()); n >= d.m.cfg.MaxHops {
-			return smtp.R(554, smtp.EnhancedCode{5, 4, 6}, fmt.Sprintf("Too many hops (%d Received: fields): mail loop?", n))
-		}
-		env := Envelope{To: d.remote, Arrived: time.Now().UTC()}
-		if !d.from.Null {
-			env.From = d.from.Mailbox.String()
-		}
-		if err := d.m.enqueue(d.id, d.sp.Path(), env); err != nil {
-			return err
-		}
+	if len(d.remote) == 0 {
+		return nil
 	}
-	return nil
-}
-
-// enqueue links a finished spool file into the queue, writes its envelope,
-// fsyncs the queue directory, and tells the worker.
-func (m *MTA) enqueue(id, spoolPath string, env Envelope) error {
-	msg := filepath.Join(m.qdir, id+".msg")
-	if err := os.Link(spoolPath, msg); err != nil {
+	if n := countReceived(d.sp.Path()); n >= d.m.cfg.MaxHops {
+		return smtp.R(554, smtp.EnhancedCode{5, 4, 6}, fmt.Sprintf("Too many hops (%d Received: fields): mail loop?", n))
+	}
+	if len(d.local) == 0 {
+		return d.m.enqueue(d.id, d.sp.Path(), *d.envelope())
+	}
+	// Mixed: the queue gets its own copy, with the envelope line.
+	f, err := os.Open(d.sp.Path())
+	if err != nil {
 		return fmt.Errorf("mta: %w", err)
 	}
-	if err := writeEnvelope(m.qdir, id, &env); err != nil {
-		os.Remove(msg)
+	defer f.Close()
+	q, err := d.m.store.Create()
+	if err != nil {
+		return err
+	}
+	defer q.Remove()
+	q.Write(envelopeLine(d.envelope()))
+	if _, err := io.Copy(q, f); err != nil {
+		return fmt.Errorf("mta: %w", err)
+	}
+	if err := q.Finish(); err != nil {
+		return err
+	}
+	return d.m.enqueue(d.id, q.Path(), *d.envelope())
+}
+
+// enqueue links a finished spool file (envelope line, then message) into
+// the queue, fsyncs the queue directory, and tells the worker.
+func (m *MTA) enqueue(id, spoolPath string, env Envelope) error {
+	if err := os.Link(spoolPath, filepath.Join(m.qdir, id+queueSuffix)); err != nil {
 		return fmt.Errorf("mta: %w", err)
 	}
 	if err := m.store.Sync.SyncDir(m.qdir); err != nil {
@@ -293,6 +321,7 @@ func (m *MTA) enqueueBytes(msg []byte, env Envelope) (string, error) {
 		return "", err
 	}
 	defer sp.Remove()
+	sp.Write(envelopeLine(&env))
 	sp.Write(msg)
 	if err := sp.Finish(); err != nil {
 		return "", err

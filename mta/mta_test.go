@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -380,13 +379,9 @@ func TestDSNNeverToNullSender(t *testing.T) {
 	ex := &scripted{answers: []*smtp.Reply{smtp.R(550, smtp.CodeBadMailbox, "no")}}
 	port := serve(t, ex, false)
 	m := newMTA(t, "crepes.fr", labResolver(t), port, []time.Duration{10 * time.Millisecond}, "alice@crepes.fr")
-	sp, _ := m.store.Create()
-	io.WriteString(sp, "Subject: bounce of a bounce\r\n\r\nx\r\n")
-	sp.Finish()
-	if err := m.enqueue(newID(), sp.Path(), Envelope{To: []string{"x@bouncy.example"}, Arrived: time.Now()}); err != nil {
+	if _, err := m.enqueueBytes([]byte("Subject: bounce of a bounce\r\n\r\nx\r\n"), Envelope{To: []string{"x@bouncy.example"}, Arrived: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	sp.Remove()
 	waitFor(t, "the attempt", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
 	time.Sleep(50 * time.Millisecond)
 	if q, _ := ListQueue(m.cfg.Dir); len(q) != 0 || ex.tries.Load() != 1 {

@@ -1,6 +1,8 @@
 package mta
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -13,7 +15,7 @@ import (
 	"time"
 )
 
-// Envelope is what ID.env holds.
+// Envelope is the first line of a queue file.
 type Envelope struct {
 	From    string    `json:"from"` // "" for the null sender <>
 	To      []string  `json:"to"`
@@ -79,6 +81,71 @@ func validID(id string) bool {
 	return true
 }
 
+// Queue files: ID.q holds the envelope line, then the message exactly as
+// it will be sent (with our Received: field).
+const (
+	queueSuffix = ".q"
+	stateSuffix = ".st"
+	// envMagic starts the envelope line of a queue file.
+	envMagic = "APPLAYER-QUEUE 1 "
+	// maxEnvLine bounds the envelope line (1,000 recipients of 256 octets).
+	maxEnvLine = 300 << 10
+)
+
+// envelopeLine renders the first line of a queue file.
+func envelopeLine(env *Envelope) []byte {
+	b, _ := json.Marshal(env) // JSON escapes control characters: one line
+	return append(append([]byte(envMagic), b...), '\n')
+}
+
+// readEnvelope reads the envelope line of a queue file and returns it
+// with the line's length (the offset of the message).
+func readEnvelope(f *os.File) (Envelope, int64, error) {
+	var env Envelope
+	br := bufio.NewReaderSize(f, 4096)
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) || len(line) > maxEnvLine {
+			return env, 0, fmt.Errorf("mta: %s: no envelope line", filepath.Base(f.Name()))
+		}
+	}
+	body, ok := bytes.CutPrefix(line, []byte(envMagic))
+	if !ok {
+		return env, 0, fmt.Errorf("mta: %s: not a queue file", filepath.Base(f.Name()))
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return env, 0, fmt.Errorf("mta: %s: %w", filepath.Base(f.Name()), err)
+	}
+	return env, int64(len(line)), nil
+}
+
+// readQueued returns the envelope and message of a queued message.
+func readQueued(qd, id string) (Envelope, []byte, error) {
+	f, err := os.Open(filepath.Join(qd, id+queueSuffix))
+	if err != nil {
+		return Envelope{}, nil, err
+	}
+	defer f.Close()
+	env, off, err := readEnvelope(f)
+	if err != nil {
+		return env, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return env, nil, err
+	}
+	msg := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(msg, off); err != nil {
+		return env, nil, err
+	}
+	return env, msg, nil
+}
+
 // ListQueue reads the queue of a data directory: the server need not run.
 func ListQueue(dataDir string) ([]QueueItem, error) {
 	qd := QueueDir(dataDir)
@@ -91,13 +158,13 @@ func ListQueue(dataDir string) ([]QueueItem, error) {
 	}
 	var out []QueueItem
 	for _, e := range ents {
-		id, ok := strings.CutSuffix(e.Name(), ".env")
+		id, ok := strings.CutSuffix(e.Name(), queueSuffix)
 		if !ok || !validID(id) {
 			continue
 		}
 		it, err := readItem(qd, id)
 		if err != nil {
-			continue // deleted meanwhile, or being written
+			continue // deleted meanwhile
 		}
 		out = append(out, it)
 	}
@@ -107,20 +174,21 @@ func ListQueue(dataDir string) ([]QueueItem, error) {
 
 func readItem(qd, id string) (QueueItem, error) {
 	it := QueueItem{ID: id}
-	b, err := os.ReadFile(filepath.Join(qd, id+".env"))
+	f, err := os.Open(filepath.Join(qd, id+queueSuffix))
 	if err != nil {
 		return it, err
 	}
-	if err := json.Unmarshal(b, &it.Env); err != nil {
-		return it, fmt.Errorf("mta: %s.env: %w", id, err)
-	}
-	st, err := os.Stat(filepath.Join(qd, id+".msg"))
+	defer f.Close()
+	env, off, err := readEnvelope(f)
 	if err != nil {
 		return it, err
 	}
-	it.Size = st.Size()
+	it.Env = env
+	if st, err := f.Stat(); err == nil {
+		it.Size = st.Size() - off
+	}
 	it.State.Rcpts = map[string]*RcptState{}
-	if b, err := os.ReadFile(filepath.Join(qd, id+".st")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(qd, id+stateSuffix)); err == nil {
 		json.Unmarshal(b, &it.State)
 		if it.State.Rcpts == nil {
 			it.State.Rcpts = map[string]*RcptState{}
@@ -130,21 +198,20 @@ func readItem(qd, id string) (QueueItem, error) {
 }
 
 // DeleteQueued removes a message from the queue of a data directory, also
-// while the server runs: the envelope goes first, which is the point
-// after which the worker no longer sees the message.
+// while the server runs: the worker checks that the queue file still
+// exists before each attempt.
 func DeleteQueued(dataDir, id string) error {
 	if !validID(id) {
 		return fmt.Errorf("mta: %q is not a queue ID", id)
 	}
 	qd := QueueDir(dataDir)
-	if err := os.Remove(filepath.Join(qd, id+".env")); err != nil {
+	if err := os.Remove(filepath.Join(qd, id+queueSuffix)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("mta: no queued message %s", id)
 		}
 		return fmt.Errorf("mta: %w", err)
 	}
-	os.Remove(filepath.Join(qd, id+".msg"))
-	os.Remove(filepath.Join(qd, id+".st"))
+	os.Remove(filepath.Join(qd, id+stateSuffix))
 	return nil
 }
 
@@ -164,50 +231,23 @@ func RequestFlush(dataDir string) error {
 // writeState rewrites ID.st by rename (no fsync: see the package doc).
 // It does nothing once the message has been deleted.
 func writeState(qd, id string, st *State) error {
-	if _, err := os.Stat(filepath.Join(qd, id+".env")); err != nil {
+	if _, err := os.Stat(filepath.Join(qd, id+queueSuffix)); err != nil {
 		return err
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(qd, id+".st.tmp")
+	tmp := filepath.Join(qd, id+stateSuffix+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(qd, id+".st"))
+	return os.Rename(tmp, filepath.Join(qd, id+stateSuffix))
 }
 
-// writeEnvelope writes ID.env durably: temporary file, fsync, rename.
-// The caller fsyncs the directory.
-func writeEnvelope(qd, id string, env *Envelope) error {
-	b, err := json.Marshal(env)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(qd, id+".env.tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(qd, id+".env"))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// cleanQueue removes what a crash left half-made: temporary files, and
-// message files without an envelope (never acknowledged).
+// cleanQueue removes what a crash left behind: temporary files, and state
+// files whose message is gone. (A queue file appears whole, by a link of
+// a file already fsynced, or not at all.)
 func cleanQueue(qd string) error {
 	ents, err := os.ReadDir(qd)
 	if err != nil {
@@ -222,11 +262,7 @@ func cleanQueue(qd string) error {
 		switch {
 		case strings.HasSuffix(n, ".tmp"):
 			os.Remove(filepath.Join(qd, n))
-		case strings.HasSuffix(n, ".msg") && !have[strings.TrimSuffix(n, ".msg")+".env"]:
-			os.Remove(filepath.Join(qd, n))
-		case strings.HasSuffix(n, ".env") && !have[strings.TrimSuffix(n, ".env")+".msg"]:
-			os.Remove(filepath.Join(qd, n))
-		case strings.HasSuffix(n, ".st") && !have[strings.TrimSuffix(n, ".st")+".env"]:
+		case strings.HasSuffix(n, stateSuffix) && !have[strings.TrimSuffix(n, stateSuffix)+queueSuffix]:
 			os.Remove(filepath.Join(qd, n))
 		}
 	}

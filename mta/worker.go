@@ -159,13 +159,13 @@ func (m *MTA) attempt(ctx context.Context, e *entry) {
 		e.inFlight = false
 		m.mu.Unlock()
 	}()
-	if _, err := os.Stat(filepath.Join(m.qdir, e.id+".env")); err != nil {
+	_, msg, err := readQueued(m.qdir, e.id)
+	if errors.Is(err, os.ErrNotExist) {
 		m.forget(e.id) // deleted with `applayer mail queue delete`
 		return
 	}
-	msg, err := os.ReadFile(filepath.Join(m.qdir, e.id+".msg"))
 	if err != nil {
-		m.log.Error("mta: queued message unreadable", "id", e.id, "err", err)
+		m.log.Error("mta: queued message unreadable; left in the queue", "id", e.id, "err", err)
 		m.forget(e.id)
 		return
 	}
@@ -291,13 +291,11 @@ func (m *MTA) forget(id string) {
 	m.mu.Unlock()
 }
 
-// remove deletes a finished message: the envelope first (the commit
-// point), then the rest.
+// remove deletes a finished message.
 func (m *MTA) remove(id string) {
 	m.forget(id)
-	os.Remove(filepath.Join(m.qdir, id+".env"))
-	os.Remove(filepath.Join(m.qdir, id+".msg"))
-	os.Remove(filepath.Join(m.qdir, id+".st"))
+	os.Remove(filepath.Join(m.qdir, id+queueSuffix))
+	os.Remove(filepath.Join(m.qdir, id+stateSuffix))
 }
 
 // relay delivers msg to rcpts of one domain: the exchangers in order,
