@@ -79,8 +79,14 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 			break
 		}
 	}
+	try := s.env.Bin + " web get " + base + " --objects"
+	if res, ok := s.env.Lookup("resolver"); ok {
+		// By name, through the lab's DNS: the textbook's whole sequence.
+		_, port, _ := net.SplitHostPort(s.addr)
+		try = s.env.Bin + " web get http://" + name + ":" + port + "/ --objects --dns " + res
+	}
 	return []Endpoint{
-		{Service: s.spec.Name, Proto: "http " + name, Addr: s.addr, Try: s.env.Bin + " web get " + base + " --objects"},
+		{Service: s.spec.Name, Proto: "http " + name, Addr: s.addr, Try: try},
 		{Service: s.spec.Name, Proto: "http cookie demo", Addr: s.addr, Try: "curl -c jar.txt -b jar.txt " + base + "_demo/whoami"},
 	}, nil
 }

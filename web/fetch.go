@@ -44,6 +44,10 @@ type Fetcher struct {
 	Progress func(u *url.URL, done, total int64)
 	// Trace records every request and response head.
 	Trace *transcript.Recorder
+	// Resolver looks up host names (nil: the system's). Each name is
+	// looked up once per Get or Page, and the time it took is reported
+	// apart from the TCP handshake.
+	Resolver *net.Resolver
 }
 
 // run is the state of one Get or Page call, shared by its workers.
@@ -52,6 +56,49 @@ type run struct {
 	conns int
 	rtts  []time.Duration
 	start time.Time
+	hosts map[string]lookup // by host name
+}
+
+// lookup is the outcome of one DNS look-up.
+type lookup struct {
+	ip   string
+	took time.Duration
+	err  error
+}
+
+// resolve returns the address to dial for host:port, looking the host up
+// once per run.
+func (f *Fetcher) resolve(ctx context.Context, r *run, host, port string) (string, error) {
+	if net.ParseIP(host) != nil {
+		return net.JoinHostPort(host, port), nil
+	}
+	r.mu.Lock()
+	l, ok := r.hosts[host]
+	r.mu.Unlock()
+	if !ok {
+		res := f.Resolver
+		if res == nil {
+			res = net.DefaultResolver
+		}
+		start := time.Now()
+		ips, err := res.LookupHost(ctx, host)
+		l = lookup{took: time.Since(start), err: err}
+		if err == nil && len(ips) > 0 {
+			l.ip = ips[0]
+		} else if err == nil {
+			l.err = fmt.Errorf("%s: no address", host)
+		}
+		r.mu.Lock()
+		if r.hosts == nil {
+			r.hosts = map[string]lookup{}
+		}
+		r.hosts[host] = l
+		r.mu.Unlock()
+	}
+	if l.err != nil {
+		return "", l.err
+	}
+	return net.JoinHostPort(l.ip, port), nil
 }
 
 // Object is the outcome of fetching one URL.
@@ -82,6 +129,8 @@ type Report struct {
 	Bytes     int64
 	Total     time.Duration
 	Transfer  time.Duration // sum of the objects' transmission times
+	Lookups   int           // DNS look-ups made
+	DNS       time.Duration // time they took, in all
 	Mode      string
 	Parallel  int
 	Persisted bool
@@ -185,8 +234,14 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 	for attempt := 0; ; attempt++ {
 		c := w.conns[addr]
 		if c == nil || !c.Reusable() {
-			var err error
-			c, err = Dial(ctx, addr, f.Trace)
+			port := u.Port()
+			if port == "" {
+				port = "80"
+			}
+			dial, err := f.resolve(ctx, run, u.Hostname(), port)
+			if err == nil {
+				c, err = Dial(ctx, dial, f.Trace)
+			}
 			if err != nil {
 				obj.Err = err
 				return obj
@@ -374,6 +429,10 @@ func (f *Fetcher) Page(ctx context.Context, rawURL string, base io.Writer) (*Rep
 		rep.Bytes += o.Bytes
 		rep.Transfer += o.Transfer
 	}
+	for _, l := range r.hosts {
+		rep.Lookups++
+		rep.DNS += l.took
+	}
 	rtts := slices.Clone(r.rtts)
 	slices.Sort(rtts)
 	if len(rtts) > 0 {
@@ -438,6 +497,9 @@ func (rep *Report) WriteReport(w io.Writer) {
 		fmt.Fprintf(w, "  %-6s %10d  %-5d %-4s %10s  %s\n", st, o.Bytes, o.Conn, newc, ms(o.Elapsed), name)
 	}
 	fmt.Fprintf(w, "\nconnections opened:  %d\n", rep.Conns)
+	if rep.Lookups > 0 {
+		fmt.Fprintf(w, "DNS look-ups:        %d, %s in all\n", rep.Lookups, ms(rep.DNS))
+	}
 	fmt.Fprintf(w, "RTT (TCP handshake): %s (median)\n", ms(rep.RTT))
 	fmt.Fprintf(w, "bytes received:      %d (bodies)\n", rep.Bytes)
 	fmt.Fprintf(w, "transmission time:   %s (first to last byte of each body, summed)\n", ms(rep.Transfer))
@@ -459,4 +521,16 @@ func (rep *Report) WriteReport(w io.Writer) {
 		fmt.Fprintf(w, "  persistent, %d in parallel:     3 RTT + 1 RTT x %d rounds + transmission = %s%s\n", p, (n-1+p-1)/p, ms(Model(n, p, true, rep.RTT, rep.Transfer)), mark(true, p))
 	}
 	fmt.Fprintf(w, "measured:                        %s (the model leaves out server and client processing time)\n", ms(rep.Total))
+}
+
+// ResolverAt returns a resolver that sends every query to the DNS server at
+// addr (host:port), over UDP or TCP as the lookup needs.
+func ResolverAt(addr string) *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -201,6 +202,7 @@ func newWebGetCmd(g *globals) *cobra.Command {
 		objects  bool
 		jarFile  string
 		cacheDir string
+		dnsAddr  string
 	)
 	c := &cobra.Command{
 		Use:   "get URL [-o FILE] [--objects] [--http1.0] [--non-persistent] [--parallel N] [--cookie-jar FILE] [--cache-dir DIR]",
@@ -241,6 +243,12 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			}
 			if cacheDir != "" {
 				f.Cache = &web.ClientCache{Dir: cacheDir}
+			}
+			if dnsAddr != "" {
+				if _, _, err := net.SplitHostPort(dnsAddr); err != nil {
+					dnsAddr = net.JoinHostPort(dnsAddr, "53")
+				}
+				f.Resolver = web.ResolverAt(dnsAddr)
 			}
 			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
 				f.Progress = newProgressBar(os.Stderr)
@@ -307,6 +315,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&jarFile, "cookie-jar", "", "read and write cookies in this Netscape cookies.txt file")
 	fl.StringVar(&cacheDir, "cache-dir", "", "keep objects here and revalidate them with conditional GET")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "time allowed for each request")
+	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
 	return c
 }
