@@ -254,3 +254,22 @@ func TestTranscript(t *testing.T) {
 		t.Errorf("transcript shows the credentials:\n%s", out)
 	}
 }
+
+func TestAccessLogEscapes(t *testing.T) {
+	var log syncBuffer
+	fsrv, _ := NewFileServer(makeSite(t))
+	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &log})
+	rawExchange(t, addr, "GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\" 200 1 \"-\" \"x\xff\r\nReferer: \\\r\nConnection: close\r\n\r\n")
+	rawExchange(t, addr, "BAD\r\n\r\n")
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), log.String())
+	}
+	want0 := `"GET /a.txt HTTP/1.1" 200 26 "\\" "evil\" 200 1 \"-\" \"x\xff"`
+	if !strings.HasPrefix(lines[0], "127.0.0.1 - - [") || !strings.HasSuffix(lines[0], want0) {
+		t.Errorf("log line:\n%s\nwant it to end in\n%s", lines[0], want0)
+	}
+	if !strings.Contains(lines[1], `"-" 400 `) {
+		t.Errorf("log line for an unparsable request: %s", lines[1])
+	}
+}
