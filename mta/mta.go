@@ -146,9 +146,10 @@ func Open(cfg Config) (*MTA, error) {
 	}
 	m.store = st
 	m.qdir = QueueDir(cfg.Dir)
-	if err := os.MkdirAll(m.qdir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(m.qdir, doneDir), 0o700); err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
 	}
+	m.sweep()
 	if err := cleanQueue(m.qdir); err != nil {
 		return nil, fmt.Errorf("mta: %w", err)
 	}

@@ -88,6 +88,8 @@ const (
 	stateSuffix = ".st"
 	// envMagic starts the envelope line of a queue file.
 	envMagic = "APPLAYER-QUEUE 1 "
+	// doneDir holds finished messages until they are deleted.
+	doneDir = "done"
 	// maxEnvLine bounds the envelope line (1,000 recipients of 256 octets).
 	maxEnvLine = 300 << 10
 )
