@@ -424,3 +424,28 @@ func TestResponseFraming(t *testing.T) {
 		}
 	}
 }
+
+// TestShortIdleTimeoutKeepsBusyConnection: requests spaced well inside a
+// short idle timeout never find the connection closed.
+func TestShortIdleTimeoutKeepsBusyConnection(t *testing.T) {
+	fsrv, _ := NewFileServer(makeSite(t))
+	srv := &Server{Handler: fsrv, IdleTimeout: 400 * time.Millisecond}
+	addr := startServer(t, srv)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 8; i++ {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d, %v after the previous one: %v", i+1, 100*time.Millisecond, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -243,11 +243,14 @@ func (c *conn) setRead(t time.Time) {
 }
 
 // extendRead moves the read deadline to about now+d, touching the socket
-// only when the deadline in force is more than a second off, and reports
-// whether the server is still running (see lifecycle.Tracker.ReadDeadline).
+// only when the deadline in force is off by more than a slack of a second
+// (a quarter of d for short timeouts), and reports whether the server is
+// still running (see lifecycle.Tracker.ReadDeadline). With exact, the
+// deadline is never left later than now+d.
 func (c *conn) extendRead(d time.Duration, exact bool) bool {
 	want := time.Now().Add(d)
-	if diff := want.Sub(c.readDL); diff > time.Second || diff < -time.Second || exact && diff < 0 {
+	slack := min(time.Second, d/4)
+	if diff := want.Sub(c.readDL); diff > slack || diff < -slack || exact && diff < 0 {
 		c.setRead(want)
 	}
 	return !c.s.t.ShuttingDown()
@@ -440,10 +443,13 @@ func (c *conn) flush() error {
 }
 
 // setWrite moves the write deadline to about now+WriteTimeout, touching
-// the socket only when the deadline in force is more than a second off.
+// the socket only when the deadline in force is off by more than a slack
+// of a second (a quarter of the timeout for short ones).
 func (c *conn) setWrite() {
-	want := time.Now().Add(orDefault(c.s.WriteTimeout, 30*time.Second))
-	if d := want.Sub(c.writeDL); d > time.Second || d < -time.Second {
+	d := orDefault(c.s.WriteTimeout, 30*time.Second)
+	want := time.Now().Add(d)
+	slack := min(time.Second, d/4)
+	if diff := want.Sub(c.writeDL); diff > slack || diff < -slack {
 		c.writeDL = want
 		c.nc.SetWriteDeadline(want)
 	}
