@@ -18,6 +18,7 @@ import (
 
 	"github.com/applayer/applayer/internal/peertest"
 	"github.com/applayer/applayer/web"
+	"github.com/applayer/applayer/web/internal/pgtest"
 	"github.com/applayer/applayer/web/store"
 )
 
@@ -177,13 +178,10 @@ func TestCurlCookieJar(t *testing.T) {
 }
 
 // TestTwoServersShareOnePostgres: two web servers, each with its own
-// connection pool to one PostgreSQL database, see the same visitors. Runs
-// when APPLAYER_TEST_POSTGRES holds a postgres:// URL.
+// connection pool to one PostgreSQL database, see the same visitors (the
+// server from web/internal/pgtest).
 func TestTwoServersShareOnePostgres(t *testing.T) {
-	dsn := os.Getenv("APPLAYER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("set APPLAYER_TEST_POSTGRES=postgres://... to run against PostgreSQL")
-	}
+	dsn := pgtest.DSN(t)
 	var bases []string
 	for i := 0; i < 2; i++ {
 		st, err := store.Open(context.Background(), dsn)

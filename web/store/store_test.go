@@ -3,11 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/applayer/applayer/web/internal/pgtest"
 )
 
 // testStore runs the same checks against every Store.
@@ -87,14 +88,10 @@ func TestSQLite(t *testing.T) {
 	}
 }
 
-// TestPostgres runs when APPLAYER_TEST_POSTGRES holds a postgres:// URL of
-// a database the test may create tables in.
+// TestPostgres runs against the server APPLAYER_TEST_POSTGRES names, or a
+// private one started from the postgresql package (see web/internal/pgtest).
 func TestPostgres(t *testing.T) {
-	url := os.Getenv("APPLAYER_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set APPLAYER_TEST_POSTGRES=postgres://... to run against PostgreSQL")
-	}
-	s, err := Open(context.Background(), url)
+	s, err := Open(context.Background(), pgtest.DSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
