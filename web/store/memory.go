@@ -16,6 +16,7 @@ type Memory struct {
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory { return &Memory{visitors: map[string]*Visitor{}} }
 
+// NewVisitor implements Store.
 func (m *Memory) NewVisitor(ctx context.Context) (string, error) {
 	id := NewID()
 	now := time.Now()
@@ -25,6 +26,7 @@ func (m *Memory) NewVisitor(ctx context.Context) (string, error) {
 	return id, nil
 }
 
+// Visit implements Store.
 func (m *Memory) Visit(ctx context.Context, id string) (Visitor, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -37,6 +39,7 @@ func (m *Memory) Visit(ctx context.Context, id string) (Visitor, error) {
 	return m.copyOf(v), nil
 }
 
+// Peek implements Store.
 func (m *Memory) Peek(ctx context.Context, id string) (Visitor, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -53,6 +56,7 @@ func (m *Memory) copyOf(v *Visitor) Visitor {
 	return c
 }
 
+// AddNote implements Store.
 func (m *Memory) AddNote(ctx context.Context, id, text string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -67,4 +71,5 @@ func (m *Memory) AddNote(ctx context.Context, id, text string) error {
 	return nil
 }
 
+// Close implements Store; there is nothing to release.
 func (m *Memory) Close() error { return nil }

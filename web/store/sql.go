@@ -106,6 +106,7 @@ func (s *SQL) q(query string) string {
 	return b.String()
 }
 
+// NewVisitor implements Store.
 func (s *SQL) NewVisitor(ctx context.Context) (string, error) {
 	id := NewID()
 	now := time.Now().UnixNano()
@@ -113,6 +114,7 @@ func (s *SQL) NewVisitor(ctx context.Context) (string, error) {
 	return id, err
 }
 
+// Visit implements Store: one UPDATE ... RETURNING counts the visit.
 func (s *SQL) Visit(ctx context.Context, id string) (Visitor, error) {
 	if !ValidID(id) {
 		return Visitor{}, ErrUnknownVisitor
@@ -131,6 +133,7 @@ func (s *SQL) Visit(ctx context.Context, id string) (Visitor, error) {
 	return v, s.notes(ctx, &v)
 }
 
+// Peek implements Store.
 func (s *SQL) Peek(ctx context.Context, id string) (Visitor, error) {
 	if !ValidID(id) {
 		return Visitor{}, ErrUnknownVisitor
@@ -166,6 +169,8 @@ func (s *SQL) notes(ctx context.Context, v *Visitor) error {
 	return rows.Err()
 }
 
+// AddNote implements Store; the INSERT ... SELECT adds nothing for an
+// unknown visitor.
 func (s *SQL) AddNote(ctx context.Context, id, text string) error {
 	if !ValidID(id) {
 		return ErrUnknownVisitor
