@@ -440,7 +440,7 @@ func TestResponseFraming(t *testing.T) {
 // short idle timeout never find the connection closed.
 func TestShortIdleTimeoutKeepsBusyConnection(t *testing.T) {
 	fsrv, _ := NewFileServer(makeSite(t))
-	srv := &Server{Handler: fsrv, IdleTimeout: 400 * time.Millisecond}
+	srv := &Server{Handler: fsrv, IdleTimeout: time.Second}
 	addr := startServer(t, srv)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -448,7 +448,7 @@ func TestShortIdleTimeoutKeepsBusyConnection(t *testing.T) {
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 16; i++ {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, err := http.ReadResponse(br, nil)
