@@ -11,6 +11,7 @@
 //
 // Caching: RRsets by TTL (capped by MaxTTL), negative answers by the SOA
 // minimum (RFC 2308 §5: NXDOMAIN for the whole name, NODATA per type),
+// failed resolutions for FailureTTL (RFC 2308 §7.1, 5 seconds),
 // referral NS sets and glue at a lower rank that guides the walk but is
 // never served (RFC 2181 §5.4.1). The cache is sharded and bounded
 // (CacheSize): a full shard evicts expired entries and then arbitrary ones.

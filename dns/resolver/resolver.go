@@ -56,6 +56,9 @@ type Resolver struct {
 	// MaxTTL caps cached TTLs (default one day); MaxNegativeTTL caps
 	// negative answers (default 3 hours, RFC 2308 §5).
 	MaxTTL, MaxNegativeTTL uint32
+	// FailureTTL is how long a failed resolution is answered SERVFAIL from
+	// the cache (default 5 seconds; RFC 2308 §7.1 allows up to 5 minutes).
+	FailureTTL time.Duration
 	// Allow lists the client networks served; others get REFUSED. Empty
 	// means loopback only: never an open resolver.
 	Allow  []netip.Prefix
@@ -135,6 +138,13 @@ func (r *Resolver) maxTTL() uint32 {
 	return 86400
 }
 
+func (r *Resolver) failureTTL() time.Duration {
+	if r.FailureTTL > 0 {
+		return r.FailureTTL
+	}
+	return 5 * time.Second
+}
+
 func (r *Resolver) maxNegTTL() uint32 {
 	if r.MaxNegativeTTL > 0 {
 		return r.MaxNegativeTTL
@@ -187,6 +197,12 @@ func (r *Resolver) Resolve(ctx context.Context, name string, t dns.Type) (*Resul
 	}
 	c.res, c.err = w.resolve(rctx, dns.Fqdn(name), t, 0)
 	cancel()
+	if c.err != nil {
+		// Remember the failure briefly (RFC 2308 §7.1), so that clients
+		// asking again at once do not send the whole walk again.
+		now := time.Now().UnixNano()
+		r.cache.put([]byte(key), &entry{rcode: dns.RcodeServFail, rank: rankAnswer, expires: now + int64(r.failureTTL())}, now)
+	}
 	r.mu.Lock()
 	delete(r.inflight, key)
 	r.mu.Unlock()
@@ -214,6 +230,10 @@ func (r *Resolver) fromCache(name string, t dns.Type, now int64, buf []byte, res
 		}
 		buf = appendKey(buf[:0], name, t)
 		if e := r.cache.get(buf, rankAnswer, now); e != nil {
+			if e.rcode == dns.RcodeServFail {
+				res.Rcode = dns.RcodeServFail
+				return true
+			}
 			res.Answer = appendTTL(res.Answer, e, now)
 			if len(e.rrs) == 0 {
 				res.SOA = withTTL(e.soa, e.remaining(now))

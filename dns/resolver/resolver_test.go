@@ -418,3 +418,18 @@ ns A 127.0.0.17
 		t.Errorf("%d queries reached the server with %d distinct IDs and %d distinct source ports; want 20 of each (give or take a coincidence)", n, len(ids), len(ports))
 	}
 }
+
+// TestFailureCached: a name whose servers all fail is answered SERVFAIL
+// from the cache for FailureTTL, without another walk.
+func TestFailureCached(t *testing.T) {
+	port := startHierarchy(t, map[string]dns.Handler{"127.0.0.14": dns.HandlerFunc(func(dns.ResponseWriter, *dns.Request) {})})
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port, Timeout: 50 * time.Millisecond, FailureTTL: time.Minute}
+	if _, err := r.Resolve(context.Background(), "x.evil.", dns.TypeA); err == nil {
+		t.Fatal("resolved through a black hole")
+	}
+	before := r.UpstreamQueries()
+	res, err := r.Resolve(context.Background(), "x.evil.", dns.TypeA)
+	if err != nil || res.Rcode != dns.RcodeServFail || r.UpstreamQueries() != before {
+		t.Errorf("second ask: %+v, %v, %d more queries; want SERVFAIL from the cache", res, err, r.UpstreamQueries()-before)
+	}
+}
