@@ -26,14 +26,21 @@ import (
 // delegation in the parent zone, so a new service only has to publish its
 // records.
 const (
-	labRootHost     = "127.0.53.1"
-	labRootName     = "a.root-servers.net."
-	labResolverHost = "127.0.53.53"
+	// labRegistrarSecret is the TSIG secret (base64) the TLD servers
+	// accept updates with: a lab credential, not a secret.
+	labRegistrarSecret = "bGFiLXJlZ2lzdHJhci1rZXktZm9yLXRoZS10bGRzIQ=="
+	labRootHost        = "127.0.53.1"
+	labRootName        = "a.root-servers.net."
+	labResolverHost    = "127.0.53.53"
 )
 
 func init() {
 	Kinds["dns-auth"] = newDNSAuth
 	Kinds["dns-resolver"] = newDNSResolver
+	registrar := func(s Spec) Spec {
+		s.Args["registrar-key"] = labRegistrarSecret
+		return s
+	}
 	auth := func(name, host, zones, role string) Spec {
 		s := Spec{Name: name, Kind: "dns-auth", Host: host, Port: 53, Args: map[string]string{"zones": zones}}
 		if role != "" {
@@ -43,9 +50,9 @@ func init() {
 	}
 	defaultSpecs = append(defaultSpecs,
 		auth("dns-root", labRootHost, ".", ""),
-		auth("dns-com", "127.0.53.2", "com.", ""),
-		auth("dns-edu", "127.0.53.3", "edu.", ""),
-		auth("dns-fr", "127.0.53.4", "fr.", ""),
+		registrar(auth("dns-com", "127.0.53.2", "com.", "")),
+		registrar(auth("dns-edu", "127.0.53.3", "edu.", "")),
+		registrar(auth("dns-fr", "127.0.53.4", "fr.", "")),
 		auth("dns-tld", "127.0.53.9", "", "tld"),
 		auth("dns-crepes", "127.0.53.10", "crepes.fr.", ""),
 		auth("dns-hamburger", "127.0.53.11", "hamburger.edu.", ""),
@@ -242,6 +249,7 @@ type dnsAuth struct {
 	spec  Spec
 	env   *Env
 	addr  string
+	key   string // the registrar key's secret, when updates are accepted
 	zones []*zone.Zone
 	srv   *dns.Server
 	l     net.Listener
@@ -269,10 +277,27 @@ func newDNSAuth(spec Spec, env *Env) (Service, error) {
 		zs = append(zs, z)
 	}
 	sort.Slice(zs, func(i, j int) bool { return zs[i].Origin < zs[j].Origin })
-	return &dnsAuth{spec: spec, env: env, addr: env.Addr(spec), zones: zs, srv: &dns.Server{
-		Handler: zone.NewAuthority(zs...), UDPBatch: 16, Logger: env.Logger.With("service", spec.Name), Trace: env.Trace,
-	}}, nil
+	auth := zone.NewAuthority(zs...)
+	logger := env.Logger.With("service", spec.Name)
+	s := &dnsAuth{spec: spec, env: env, addr: env.Addr(spec), zones: zs}
+	if secret := spec.Args["registrar-key"]; secret != "" {
+		// The textbook's registrar: whoever holds the lab's key may add a
+		// domain's NS and glue to this TLD with RFC 2136 UPDATE.
+		key, err := dns.ParseTSIGKey(registrarKeyName + ":" + secret)
+		if err != nil {
+			return nil, err
+		}
+		(&zone.Primary{Keys: []*dns.TSIGKey{key}, Logger: logger}).Attach(auth)
+		s.key = secret
+	}
+	s.srv = &dns.Server{Handler: auth, UDPBatch: 16, Logger: logger, Trace: env.Trace}
+	return s, nil
 }
+
+// registrarKeyName names the lab's registrar key. Its secret is a
+// throw-away lab credential, printed in the try line like the mail
+// servers' passwords.
+const registrarKeyName = "registrar"
 
 func (s *dnsAuth) Bind(ctx context.Context) ([]Endpoint, error) {
 	var err error
@@ -292,7 +317,14 @@ func (s *dnsAuth) Bind(ctx context.Context) ([]Endpoint, error) {
 		// The root answers with a referral: the first step of the walk.
 		try = "dig @" + host + " -p " + port + " +norec www.exotiquecuisine.com"
 	}
-	return []Endpoint{{Service: s.spec.Name, Proto: "dns " + strings.Join(names, " "), Addr: s.addr, Try: try}}, nil
+	eps := []Endpoint{{Service: s.spec.Name, Proto: "dns " + strings.Join(names, " "), Addr: s.addr, Try: try}}
+	if s.key != "" && len(s.zones) > 0 {
+		tld := strings.TrimSuffix(s.zones[0].Origin, ".")
+		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "dns update", Addr: s.addr, Try: fmt.Sprintf(
+			`printf 'server %s %s\nzone %s\nupdate add newschool.%s. 300 NS ns.newschool.%s.\nupdate add ns.newschool.%s. 300 A 127.0.53.30\nsend\n' | nsupdate -y hmac-sha256:%s:%s && dig @%s -p %s +norec www.newschool.%s`,
+			host, port, tld, tld, tld, tld, registrarKeyName, s.key, host, port, tld)})
+	}
+	return eps, nil
 }
 
 func (s *dnsAuth) Serve() error { return s.srv.ServeBoth(s.l, s.pc) }

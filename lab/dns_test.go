@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,5 +115,54 @@ func TestDNSPlanErrors(t *testing.T) {
 	_, err = newDNSAuth(topo.Services[5], &Env{BasePort: 10000, Topology: topo, Logger: slog.Default()})
 	if err == nil || !strings.Contains(err.Error(), "CNAME and other data") {
 		t.Errorf("conflicting records: %v (plan %v)", err, plan.server)
+	}
+}
+
+// TestDNSLabRegistrar: the TLD servers take a registrar's signed UPDATE
+// adding a delegation, and then refer the new domain to its server.
+func TestDNSLabRegistrar(t *testing.T) {
+	_, eps, base := startDNSLab(t)
+	edu := "127.0.53.3:" + strconv.Itoa(base+53)
+	found := false
+	for _, e := range eps {
+		if e.Service == "dns-edu" && e.Proto == "dns update" && strings.Contains(e.Try, "nsupdate -y hmac-sha256:registrar:") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no registrar try line for dns-edu: %+v", eps)
+	}
+	key, err := dns.ParseTSIGKey(registrarKeyName + ":" + labRegistrarSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &dns.Msg{Header: dns.Header{ID: 3, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "edu.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+	m.Authority = []dns.RR{
+		{Name: "newschool.edu.", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 300, Data: &dns.NS{Host: "ns.newschool.edu."}},
+		{Name: "ns.newschool.edu.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 300, Data: &dns.A{Addr: netip.MustParseAddr("127.0.53.30")}},
+	}
+	wire, _ := m.Pack()
+	wire, _, err = dns.SignTSIG(wire, key, nil, time.Now(), 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", edu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(3 * time.Second))
+	dns.WriteTCP(conn, wire)
+	b, err := dns.ReadTCP(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp dns.Msg
+	if resp.Unpack(b); resp.Rcode != dns.RcodeSuccess {
+		t.Fatalf("registrar update: %v", resp.Rcode)
+	}
+	r, err := (&dns.Client{}).Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "www.newschool.edu.", dns.TypeA), edu)
+	if err != nil || len(r.Msg.Authority) != 1 || r.Msg.Authority[0].Data.String() != "ns.newschool.edu." || len(r.Msg.Additional) != 1 {
+		t.Errorf("edu. after the registration: %v %v", r, err)
 	}
 }
