@@ -120,7 +120,7 @@ func TestSIGKILL(t *testing.T) {
 
 	// Clients send until the killer has killed the server wantKills times
 	// (bounded by maxPerClient messages each).
-	const clients, maxPerClient, wantKills = 4, 3000, 15
+	const clients, maxPerClient, wantKills = 4, 600, 15
 	var (
 		ackMu sync.Mutex
 		acked = map[string]bool{} // token -> local

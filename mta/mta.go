@@ -76,7 +76,9 @@ type MTA struct {
 	pool    connPool
 
 	mu    sync.Mutex
-	queue map[string]*entry // the worker's schedule
+	queue map[string]*entry // every queued message, by ID
+	ready []*entry          // due now, in arrival order
+	later entryHeap         // due later, earliest first
 	wake  chan struct{}
 }
 
@@ -87,6 +89,7 @@ type entry struct {
 	state    State
 	inFlight bool
 	hold     time.Time // no attempt before this (a bounce failed)
+	at       time.Time // when it was scheduled for, in later
 }
 
 // Open opens (creating when needed) the data directory and loads the queue.
@@ -157,8 +160,11 @@ func Open(cfg Config) (*MTA, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, it := range items {
-		m.queue[it.ID] = &entry{id: it.ID, env: it.Env, state: it.State}
+	now := time.Now()
+	for _, it := range items { // ListQueue sorts by arrival
+		e := &entry{id: it.ID, env: it.Env, state: it.State}
+		m.queue[it.ID] = e
+		m.schedule(e, now)
 	}
 	if len(items) > 0 {
 		m.log.Info("mta: queue loaded", "messages", len(items))
@@ -308,8 +314,10 @@ func (m *MTA) enqueue(id, spoolPath string, env Envelope) error {
 	if err := m.store.Sync.SyncDir(m.qdir); err != nil {
 		return fmt.Errorf("mta: %w", err)
 	}
+	e := &entry{id: id, env: env, state: State{Rcpts: map[string]*RcptState{}}}
 	m.mu.Lock()
-	m.queue[id] = &entry{id: id, env: env, state: State{Rcpts: map[string]*RcptState{}}}
+	m.queue[id] = e
+	m.ready = append(m.ready, e)
 	m.mu.Unlock()
 	m.poke()
 	return nil

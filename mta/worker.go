@@ -1,13 +1,13 @@
 package mta
 
 import (
+	"container/heap"
 	"context"
 	"crypto/tls"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -79,52 +79,94 @@ func (m *MTA) checkFlush() bool {
 	os.Remove(p)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.ready, m.later = m.ready[:0], m.later[:0]
 	for _, e := range m.queue {
 		for _, r := range e.state.Rcpts {
 			r.Next = time.Time{}
+		}
+		e.hold = time.Time{}
+		if !e.inFlight {
+			m.ready = append(m.ready, e) // in-flight ones are rescheduled when done
 		}
 	}
 	return true
 }
 
-// dispatch starts an attempt for every due message while slots are free,
-// and returns when the next message falls due (zero: nothing queued).
+// schedule puts e where the worker will find it when it is due: the ready
+// list, or the heap of later attempts. The caller holds m.mu.
+func (m *MTA) schedule(e *entry, now time.Time) {
+	e.at = e.due()
+	if e.at.After(now) {
+		heap.Push(&m.later, e)
+	} else {
+		m.ready = append(m.ready, e)
+	}
+}
+
+// dispatch starts attempts for ready messages while slots are free, and
+// returns when the next later message falls due (zero: none). Each message
+// is in exactly one of ready, later, or in flight, so a dispatch costs
+// O(started + log n), however long the queue.
 func (m *MTA) dispatch(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) time.Time {
 	now := time.Now()
 	m.mu.Lock()
-	var due []*entry
-	var next time.Time
-	for _, e := range m.queue {
-		if e.inFlight {
+	for len(m.later) > 0 && !m.later[0].at.After(now) {
+		m.ready = append(m.ready, heap.Pop(&m.later).(*entry))
+	}
+	var started []*entry
+	for len(m.ready) > 0 {
+		e := m.ready[0]
+		if _, ok := m.queue[e.id]; !ok { // forgotten meanwhile
+			m.ready = m.ready[1:]
 			continue
 		}
-		t := e.due()
-		if !t.After(now) {
-			due = append(due, e)
-		} else if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
-	sort.Slice(due, func(i, j int) bool { return due[i].env.Arrived.Before(due[j].env.Arrived) })
-	var started []*entry
-	for _, e := range due {
 		select {
 		case sem <- struct{}{}:
-			e.inFlight = true
-			started = append(started, e)
 		default:
+			goto full // every slot busy; a finished attempt pokes us
 		}
+		m.ready[0] = nil
+		m.ready = m.ready[1:]
+		e.inFlight = true
+		started = append(started, e)
+	}
+full:
+	var next time.Time
+	if len(m.later) > 0 {
+		next = m.later[0].at
 	}
 	m.mu.Unlock()
 	for _, e := range started {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem; m.poke() }()
 			m.attempt(ctx, e)
+			m.mu.Lock()
+			e.inFlight = false
+			if _, ok := m.queue[e.id]; ok {
+				m.schedule(e, time.Now())
+			}
+			m.mu.Unlock()
+			<-sem
+			m.poke()
 		}()
 	}
 	return next
+}
+
+// entryHeap orders entries by their next attempt (container/heap).
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h entryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *entryHeap) Push(x any)        { *h = append(*h, x.(*entry)) }
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
 }
 
 // due is the earliest next attempt among pending recipients, or, when a
@@ -162,11 +204,6 @@ type outcome struct {
 // attempt tries every due recipient of e once, grouped by domain, then
 // records the results and finishes the message when nothing is pending.
 func (m *MTA) attempt(ctx context.Context, e *entry) {
-	defer func() {
-		m.mu.Lock()
-		e.inFlight = false
-		m.mu.Unlock()
-	}()
 	_, msg, err := readQueued(m.qdir, e.id)
 	if errors.Is(err, os.ErrNotExist) {
 		m.forget(e.id) // deleted with `applayer mail queue delete`
