@@ -98,6 +98,16 @@ func (c *Client) exchangeUDP(ctx context.Context, q *Msg, wire []byte, addr stri
 			}
 			return nil, err
 		}
+		if n == len(buf) {
+			// The datagram may have been cut to the buffer: treat it as
+			// truncated, so the question is asked again over TCP.
+			if h, ok := UnpackHeader(buf[:n]); ok && h.ID == q.ID && h.Response {
+				h.Truncated = true
+				tr.Note("answer fills the receive buffer; treating it as truncated")
+				return &Response{Msg: &Msg{Header: h, Question: q.Question}, RTT: time.Since(start), Size: n}, nil
+			}
+			continue
+		}
 		m := new(Msg)
 		if m.Unpack(buf[:n]) != nil || !m.Response || !matches(q, m) {
 			tr.Note("ignoring a datagram that does not answer the query")
@@ -110,9 +120,13 @@ func (c *Client) exchangeUDP(ctx context.Context, q *Msg, wire []byte, addr stri
 	}
 }
 
-// udpBufs holds receive buffers big enough for any datagram; the decoded
-// message copies what it keeps, so a buffer is reused at once.
-var udpBufs = sync.Pool{New: func() any { b := make([]byte, 65536); return &b }}
+// udpBufSize is the receive buffer of a UDP exchange: over three times the
+// 1232 bytes a query advertises, so a compliant answer always fits; an
+// answer that fills it is asked again over TCP. Buffers are pooled; the
+// decoded message copies what it keeps.
+const udpBufSize = 4096
+
+var udpBufs = sync.Pool{New: func() any { b := make([]byte, udpBufSize); return &b }}
 
 // matches reports whether m answers q: same ID and the same question (RFC
 // 5452 §4.1), names compared case-insensitively.

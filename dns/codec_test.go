@@ -2,8 +2,10 @@ package dns
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -272,5 +274,35 @@ func TestOverTCPLimit(t *testing.T) {
 	var back Msg
 	if err != nil || back.Unpack(b) != nil || !back.Truncated {
 		t.Errorf("PackLimit(65535) = %d bytes, %v, tc=%v", len(b), err, back.Truncated)
+	}
+}
+
+// TestClientBigDatagram: an answer larger than the client's receive buffer
+// (a server ignoring the advertised size) is asked again over TCP.
+func TestClientBigDatagram(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		t.Skip("TCP port taken")
+	}
+	big := HandlerFunc(func(w ResponseWriter, r *Request) {
+		var m Msg
+		m.SetReply(r.Msg)
+		for i := 0; i < 30; i++ {
+			m.Answer = append(m.Answer, RR{r.Msg.Question[0].Name, TypeTXT, ClassIN, 60, &TXT{[]string{strings.Repeat("x", 200)}}})
+		}
+		w.WriteMsg(&m)
+	})
+	s := &Server{Handler: big, UDPWorkers: 1, MaxUDPSize: 65000}
+	go s.ServeBoth(l, pc)
+	defer s.Close()
+	q := new(Msg).SetQuestion(0, "big.", TypeTXT).SetEDNS(65000)
+	r, err := (&Client{}).Exchange(context.Background(), q, pc.LocalAddr().String())
+	if err != nil || !r.TCP || len(r.Msg.Answer) != 30 {
+		t.Errorf("6 KB answer: %+v, %v; want it whole over TCP", r, err)
 	}
 }

@@ -115,6 +115,7 @@ for r in $RESOLVERS; do
   warm=$(taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$work/names.txt" -l "$DURATION" -c 4 -Q 200000 -q 100 2>&1)
   c2=$(cpu_ticks "$pid")
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  [ "$r" = applayer ] && grep -o 'cached=[0-9]* cache_size=[0-9]*' "$work/$r/log" >"$work/$r.cached" || true
   field() { awk -v k="$2" '$0 ~ k {print $(NF - ('"${3:-0}"'))}' <<<"$1" | head -1; }
   cc=$(awk '/Queries completed:/ {print $3}' <<<"$cold"); cl=$(awk '/Queries lost:/ {print $3}' <<<"$cold")
   cq=$(awk '/Queries per second:/ {print $4}' <<<"$cold")
@@ -123,3 +124,20 @@ for r in $RESOLVERS; do
       -v wq="$wq" -v wc="$wc_" -v wt=$((c2 - c1)) -v rss=$(((rss1 - rss0) * 1024)) -v hz="$hz" \
     'BEGIN { printf "%-9s %9.0f %9d %10.1f %9.3f %9.0f %10.2f %12.0f\n", n, cq, cl, ct/hz*1e6/cc, up/names, wq, wt/hz*1e6/wc, rss/names }'
 done
+
+# The cache bound: applayer with a cache of 1000 entries takes the 10 000
+# names; the entries it holds at the end must not exceed the bound.
+if [[ " $RESOLVERS " == *" applayer "* ]]; then
+  port=$(free_port)
+  GOMAXPROCS=1 taskset -c 1 "$APPLAYER" dns resolve --root-hints "$work/root.hints" --listen "127.0.0.1:$port" --cache-size 1000 >"$work/bounded.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do
+    dig +time=1 +tries=1 @127.0.0.1 -p "$port" ns.test A >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  rss0=$(rss_kb "$pid")
+  taskset -c 0 dnsperf -s 127.0.0.1 -p "$port" -d "$work/names.txt" -n 1 -c 4 -q 200 -t 5 >/dev/null 2>&1
+  rss1=$(rss_kb "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "applayer --cache-size 1000 after $NAMES distinct names: $(grep -o 'cached=[0-9]* cache_size=[0-9]*' "$work/bounded.log"), RSS grew $(( (rss1 - rss0) )) KiB"
+fi

@@ -254,7 +254,9 @@ root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
 				return err
 			}
 			logger.Info("dns: resolver listening", "addr", pc.LocalAddr().String(), "upstream_port", r.UpstreamPort)
-			return serveUntilSignal(func() error { return srv.ServeBoth(l, pc) }, srv.Shutdown, dns.ErrServerClosed)
+			err = serveUntilSignal(func() error { return srv.ServeBoth(l, pc) }, srv.Shutdown, dns.ErrServerClosed)
+			logger.Info("dns: resolver stopped", "cached", r.CacheLen(), "cache_size", cacheSize, "upstream_queries", r.UpstreamQueries())
+			return err
 		},
 	}
 	f := c.Flags()
