@@ -69,9 +69,12 @@ func (f HandlerFunc) ServeDNS(w ResponseWriter, r *Request) { f(w, r) }
 // Concurrency: over UDP, UDPWorkers goroutines read from the one socket and
 // each answers the datagram it read before reading the next, with its own
 // buffers, so a fast handler (an authoritative zone) costs no goroutine or
-// allocation per query; a handler that waits (a resolver) wants many
-// workers. Over TCP, one goroutine per connection reads queries in turn
-// (RFC 7766 §6.2.1: several per connection).
+// allocation per query. A handler that sometimes waits (a resolver) is a
+// QuickHandler: with UDPBatch, what it cannot answer at once is served in
+// a goroutine of its own (at most MaxPending); without, it blocks its
+// worker, and then wants many workers. Over TCP, one goroutine per
+// connection reads queries in turn (RFC 7766 §6.2.1: several per
+// connection).
 type Server struct {
 	// Addr is what ListenAndServe binds (default "127.0.0.1:53").
 	Addr    string

@@ -24,9 +24,10 @@
 // one resolution. Clients outside Allow (loopback by default) get REFUSED:
 // never an open resolver.
 //
-// Concurrency: a Resolver is a dns.Handler; the dns.Server's UDP workers
-// answer cache hits inline, and a miss blocks its worker while the walk
-// runs, so a resolver's server wants many UDP workers.
+// Concurrency: a Resolver is a dns.QuickHandler. In a dns.Server with
+// UDPBatch, cache hits are answered inside the batch and each miss is
+// resolved in a goroutine of its own; identical misses share one walk. The
+// cache is sharded, so hits on different names do not contend.
 //
 // Divergences: no DNSSEC validation, no QNAME minimisation (RFC 9156), no
 // 0x20 case randomisation, no prefetch or serve-stale; ANY is answered
