@@ -140,18 +140,44 @@ full:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.attempt(ctx, e)
-			m.mu.Lock()
-			e.inFlight = false
-			if _, ok := m.queue[e.id]; ok {
-				m.schedule(e, time.Now())
+			// Keep the slot while messages are ready: no round trip
+			// through the dispatcher between attempts.
+			for e != nil && ctx.Err() == nil {
+				m.attempt(ctx, e)
+				m.mu.Lock()
+				e.inFlight = false
+				if _, ok := m.queue[e.id]; ok {
+					m.schedule(e, time.Now())
+				}
+				e = m.popReady()
+				m.mu.Unlock()
 			}
-			m.mu.Unlock()
+			if e != nil { // cancelled with one taken
+				m.mu.Lock()
+				e.inFlight = false
+				m.ready = append(m.ready, e)
+				m.mu.Unlock()
+			}
 			<-sem
 			m.poke()
 		}()
 	}
 	return next
+}
+
+// popReady takes the next ready message that is still queued, marked in
+// flight, or returns nil. The caller holds m.mu.
+func (m *MTA) popReady() *entry {
+	for len(m.ready) > 0 {
+		e := m.ready[0]
+		m.ready[0] = nil
+		m.ready = m.ready[1:]
+		if _, ok := m.queue[e.id]; ok && !e.inFlight {
+			e.inFlight = true
+			return e
+		}
+	}
+	return nil
 }
 
 // entryHeap orders entries by their next attempt (container/heap).
