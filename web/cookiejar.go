@@ -74,6 +74,9 @@ func (j *CookieJar) Read(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("cookie file line %d: bad expiry %q", n, f[4])
 		}
+		if !validCookiePair(f[5], f[6]) || hasCTL(f[0]+f[2]) {
+			return fmt.Errorf("cookie file line %d: a control character or an empty name", n)
+		}
 		c := JarCookie{Domain: strings.TrimPrefix(f[0], "."), Subdomains: f[1] == "TRUE", Path: f[2], Secure: f[3] == "TRUE", HTTPOnly: httpOnly, Name: f[5], Value: f[6]}
 		if exp > 0 {
 			c.Expires = time.Unix(exp, 0)
@@ -172,11 +175,28 @@ func (j *CookieJar) replace(c JarCookie) {
 }
 
 // parseSetCookie parses one Set-Cookie value (RFC 6265 §5.2).
+// validCookiePair reports whether a cookie's name and value can be sent
+// back in a Cookie field: a name, and no control characters (RFC 6265
+// section 5.2 ignores a pair with them), which would otherwise let a
+// cookies.txt file or a Set-Cookie field inject a line break.
+func validCookiePair(name, value string) bool {
+	return name != "" && !hasCTL(name) && !hasCTL(value)
+}
+
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
 func parseSetCookie(v, host, reqPath string) (JarCookie, bool) {
 	parts := strings.Split(v, ";")
 	name, value, ok := strings.Cut(parts[0], "=")
 	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-	if !ok || name == "" || strings.ContainsAny(name+value, "\t\n\r") {
+	if !ok || !validCookiePair(name, value) {
 		return JarCookie{}, false
 	}
 	c := JarCookie{Domain: strings.ToLower(host), Name: name, Value: value, Path: defaultPath(reqPath)}
