@@ -1,6 +1,7 @@
 package mta
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"crypto/tls"
@@ -8,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -456,28 +456,29 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 		from.Mailbox = a
 	}
 	// A pooled connection may have been closed by the other side while
-	// idle: then MAIL fails without a reply (or with 421), and a fresh
-	// connection is tried once.
-	var c *smtpclient.Client
+	// idle: then the transaction fails before any reply (or with 421),
+	// which is safe to repeat on a fresh connection.
+	var (
+		c        *smtpclient.Client
+		rcptErrs []error
+		final    *smtp.Reply
+		err      error
+	)
 	for {
-		var reused bool
-		var err error
-		if c, reused = m.pool.get(h.Addr), true; c == nil {
+		reused := true
+		if c = m.pool.get(h.Addr); c == nil {
 			reused = false
 			if c, err = m.dial(ctx, h); err != nil {
 				return fail(err)
 			}
 		}
-		err = c.Mail(ctx, from, int64(len(msg)), has8bit(msg))
-		if err == nil {
-			break
-		}
-		c.Close()
+		rcptErrs, final, err = c.Transaction(ctx, from, rcpts, int64(len(msg)), has8bit(msg), bytes.NewReader(msg))
 		var r *smtp.Reply
-		if reused && (!errors.As(err, &r) || r.Code == 421) {
+		if reused && rcptErrs == nil && err != nil && (!errors.As(err, &r) || r.Code == 421) {
+			c.Close()
 			continue
 		}
-		return fail(err)
+		break
 	}
 	keep := false
 	defer func() {
@@ -487,44 +488,41 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 			c.Close()
 		}
 	}()
-	var accepted []smtp.Address
-	for _, a := range rcpts {
-		if err := c.Rcpt(ctx, a); err != nil {
-			var r *smtp.Reply
-			if !errors.As(err, &r) {
-				return fail(err)
-			}
-			out[a.String()] = outcome{perm: r.Permanent(), answer: r.Error(), remote: h.Host}
-			continue
+	if rcptErrs == nil { // MAIL refused, or the session failed before any answer
+		if _, ok := err.(*smtp.Reply); ok {
+			keep = c.Reset(ctx) == nil
 		}
-		accepted = append(accepted, a)
+		return fail(err)
 	}
-	if len(accepted) == 0 {
-		keep = c.Reset(ctx) == nil
-		return out, true
-	}
-	r, err := c.Data(ctx, strings.NewReader(string(msg)))
-	if err != nil {
+	var r *smtp.Reply
+	isReply := errors.As(err, &r)
+	accepted := 0
+	for i, a := range rcpts {
 		var rr *smtp.Reply
-		if errors.As(err, &rr) {
-			for _, a := range accepted {
-				out[a.String()] = outcome{perm: rr.Permanent(), answer: rr.Error(), remote: h.Host}
-			}
-			keep = rr.Code != 421
-			return out, true
-		}
-		// The connection broke during DATA: we cannot know whether the
-		// exchanger took it; retrying risks a duplicate, never a loss.
-		for _, a := range accepted {
+		switch {
+		case errors.As(rcptErrs[i], &rr):
+			out[a.String()] = outcome{perm: rr.Permanent(), answer: rr.Error(), remote: h.Host}
+		case err == nil:
+			out[a.String()] = outcome{done: true, answer: final.Error(), remote: h.Host}
+			accepted++
+		case isReply:
+			// DATA or the body refused.
+			out[a.String()] = outcome{perm: r.Permanent(), answer: r.Error(), remote: h.Host}
+		default:
+			// The connection broke during DATA: we cannot know whether the
+			// exchanger took it; retrying risks a duplicate, never a loss.
 			out[a.String()] = outcome{answer: "4.4.2 " + h.Host + ": " + err.Error(), remote: h.Host}
 		}
-		return out, true
 	}
-	for _, a := range accepted {
-		out[a.String()] = outcome{done: true, answer: r.Error(), remote: h.Host}
+	switch {
+	case err == nil:
+		keep = true
+	case isReply && r.Code != 421:
+		keep = c.Reset(ctx) == nil
 	}
-	keep = true
-	m.log.Info("mta: relayed", "id", e.id, "to", h.Host, "addr", h.Addr, "rcpts", len(accepted))
+	if accepted > 0 {
+		m.log.Info("mta: relayed", "id", e.id, "to", h.Host, "addr", h.Addr, "rcpts", accepted)
+	}
 	return out, true
 }
 

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +39,9 @@ type Options struct {
 	Timeout time.Duration
 	// Trace records the dialogue; nil records nothing.
 	Trace *transcript.Recorder
+	// NoPipelining sends one command at a time even to a server that
+	// offers PIPELINING, so a trace reads like the textbook's dialogue.
+	NoPipelining bool
 }
 
 // Client is one SMTP connection.
@@ -297,14 +299,7 @@ func (c *Client) Auth(ctx context.Context, user, password string) error {
 // Mail starts a transaction. size (when positive and the server offers
 // SIZE) and body8bit (BODY=8BITMIME when offered) become parameters.
 func (c *Client) Mail(ctx context.Context, from smtp.Path, size int64, body8bit bool) error {
-	line := "MAIL FROM:" + from.String()
-	if ok, _ := c.Extension("SIZE"); ok && size > 0 {
-		line += " SIZE=" + strconv.FormatInt(size, 10)
-	}
-	if ok, _ := c.Extension("8BITMIME"); ok && body8bit {
-		line += " BODY=8BITMIME"
-	}
-	_, err := c.cmd(ctx, 0, line)
+	_, err := c.cmd(ctx, 0, c.mailLine(from, size, body8bit))
 	return err
 }
 
@@ -320,6 +315,11 @@ func (c *Client) Data(ctx context.Context, msg io.Reader) (*smtp.Reply, error) {
 	if _, err := c.cmd(ctx, 354, "DATA"); err != nil {
 		return nil, err
 	}
+	return c.body(ctx, msg)
+}
+
+// body sends the message after a 354 and reads the final reply.
+func (c *Client) body(ctx context.Context, msg io.Reader) (*smtp.Reply, error) {
 	c.deadline(ctx)
 	dw := smtp.DotWriter(c.bw)
 	var w io.Writer = dw

@@ -211,3 +211,69 @@ func FuzzClient(f *testing.F) {
 		cl.Data(ctx, strings.NewReader("x\r\n"))
 	})
 }
+
+func TestPipelinedTransaction(t *testing.T) {
+	ehlo := "250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\r\n"
+	tests := []struct {
+		name    string
+		script  map[string]string
+		wantErr int // code of the error reply, 0 for none
+		refused []bool
+		final   int
+	}{
+		{"one refused", map[string]string{"EHLO": ehlo, "MAIL": "250 ok\r\n", "RCPT TO:<ok@": "250 ok\r\n",
+			"RCPT TO:<no@": "550 5.1.1 no\r\n", "DATA": "354 go\r\n", ".": "250 2.0.0 queued\r\n", "QUIT": "221 bye\r\n"},
+			0, []bool{false, true}, 250},
+		{"all refused", map[string]string{"EHLO": ehlo, "MAIL": "250 ok\r\n", "RCPT": "550 5.1.1 no\r\n",
+			"DATA": "503 5.5.1 no valid recipients\r\n", "QUIT": "221 bye\r\n"},
+			550, []bool{true, true}, 0},
+		{"DATA accepted anyway", map[string]string{"EHLO": ehlo, "MAIL": "250 ok\r\n", "RCPT": "550 5.1.1 no\r\n",
+			"DATA": "354 go\r\n", ".": "554 5.5.1 no valid recipients\r\n", "QUIT": "221 bye\r\n"},
+			550, []bool{true, true}, 0},
+		{"sender refused", map[string]string{"EHLO": ehlo, "MAIL": "553 5.7.1 not you\r\n", "RCPT": "503 5.5.1 need MAIL\r\n",
+			"DATA": "503 5.5.1 need MAIL\r\n", "QUIT": "221 bye\r\n"},
+			553, nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr, got := fakeServer(t, "220 mx.example\r\n", tt.script)
+			ctx := context.Background()
+			c, err := Dial(ctx, addr, Options{Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Hello(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rcptErrs, final, err := c.Transaction(ctx, smtp.Path{Mailbox: smtp.Address{Local: "a", Domain: "b.example"}},
+				[]smtp.Address{{Local: "ok", Domain: "x.example"}, {Local: "no", Domain: "x.example"}}, 10, false, strings.NewReader("hi\r\n"))
+			var r *smtp.Reply
+			if code := map[bool]int{true: 0}[err == nil]; err != nil {
+				if !errors.As(err, &r) {
+					t.Fatalf("Transaction err = %v, want a reply", err)
+				}
+				code = r.Code
+				if code != tt.wantErr {
+					t.Errorf("Transaction err = %v, want code %d", err, tt.wantErr)
+				}
+			} else if tt.wantErr != 0 {
+				t.Errorf("Transaction succeeded, want code %d", tt.wantErr)
+			}
+			if tt.refused != nil {
+				for i, want := range tt.refused {
+					if (rcptErrs[i] != nil) != want {
+						t.Errorf("recipient %d refused = %v, want %v", i, rcptErrs[i], want)
+					}
+				}
+			}
+			if tt.final != 0 && (final == nil || final.Code != tt.final) {
+				t.Errorf("final = %v, want %d", final, tt.final)
+			}
+			c.Quit(ctx)
+			lines := strings.Join(<-got, "|")
+			if !strings.Contains(lines, "MAIL FROM:<a@b.example> SIZE=10|RCPT TO:<ok@x.example>|RCPT TO:<no@x.example>|DATA") {
+				t.Errorf("dialogue %q", lines)
+			}
+		})
+	}
+}

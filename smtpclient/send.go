@@ -70,32 +70,18 @@ func Send(ctx context.Context, s Submission, from smtp.Path, to []smtp.Address, 
 			return nil, err
 		}
 	}
-	if err := c.Mail(ctx, from, int64(len(msg)), has8bit(msg)); err != nil {
-		return nil, err
-	}
-	refused := map[string]*smtp.Reply{}
-	var first error
-	for _, a := range to {
-		if err := c.Rcpt(ctx, a); err != nil {
-			var r *smtp.Reply
-			if !errors.As(err, &r) {
-				return nil, err
-			}
-			refused[a.String()] = r
-			if first == nil {
-				first = r
-			}
-		}
-	}
-	if len(refused) == len(to) {
-		c.Quit(ctx)
-		return nil, first
-	}
-	r, err := c.Data(ctx, bytes.NewReader(msg))
+	rcptErrs, r, err := c.Transaction(ctx, from, to, int64(len(msg)), has8bit(msg), bytes.NewReader(msg))
 	if err != nil {
 		return nil, err
 	}
 	c.Quit(ctx)
+	refused := map[string]*smtp.Reply{}
+	for i, e := range rcptErrs {
+		var rr *smtp.Reply
+		if errors.As(e, &rr) {
+			refused[to[i].String()] = rr
+		}
+	}
 	if len(refused) > 0 {
 		return r, &RcptError{Refused: refused}
 	}

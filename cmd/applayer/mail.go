@@ -380,6 +380,7 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 			}
 			sub := smtpclient.Submission{Addr: server, StartTLS: starttls, Options: smtpclient.Options{
 				LocalName: localName(), Timeout: timeout, Trace: g.recorder(c.ErrOrStderr()),
+				NoPipelining: true, // one message: the textbook's dialogue, one command at a time
 			}}
 			if starttls {
 				cfg := &tls.Config{InsecureSkipVerify: insecure}
