@@ -229,11 +229,12 @@ func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.
 		// Only relayed: the spool is the queue file itself, envelope
 		// line first, so one fsync makes it durable.
 		sp.Write(envelopeLine(d.envelope()))
-	case len(d.remote) == 0:
-		// Final delivery adds Return-Path (RFC 5321 section 4.4). A copy
-		// that is also relayed must not carry it, so mixed messages go
-		// without.
-		io.WriteString(sp, "Return-Path: "+env.From.String()+"\r\n")
+	default:
+		// Final delivery adds Return-Path (RFC 5321 section 4.4). The
+		// queue's copy of a mixed message leaves it out.
+		rp := "Return-Path: " + env.From.String() + "\r\n"
+		io.WriteString(sp, rp)
+		d.rpLen = int64(len(rp))
 	}
 	return d, nil
 }
@@ -246,6 +247,7 @@ type delivery struct {
 	local   []string
 	remote  []string
 	arrived time.Time
+	rpLen   int64 // length of the Return-Path line at the spool's start
 }
 
 func (d *delivery) envelope() *Envelope {
@@ -284,12 +286,16 @@ func (d *delivery) Commit() error {
 	if len(d.local) == 0 {
 		return d.m.enqueue(d.id, d.sp.Path(), *d.envelope())
 	}
-	// Mixed: the queue gets its own copy, with the envelope line.
+	// Mixed: the queue gets its own copy, with the envelope line and
+	// without the Return-Path.
 	f, err := os.Open(d.sp.Path())
 	if err != nil {
 		return fmt.Errorf("mta: %w", err)
 	}
 	defer f.Close()
+	if _, err := f.Seek(d.rpLen, io.SeekStart); err != nil {
+		return fmt.Errorf("mta: %w", err)
+	}
 	q, err := d.m.store.Create()
 	if err != nil {
 		return err

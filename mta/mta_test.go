@@ -155,6 +155,14 @@ func TestAliceToBob(t *testing.T) {
 			t.Errorf("bob's message lacks %q:\n%s", want, got)
 		}
 	}
+	// The relayed copy carried no Return-Path of crepes.fr's: only bob's
+	// server, making the final delivery, adds one (RFC 5321 section 4.4).
+	if n := strings.Count(got, "Return-Path:"); n != 1 {
+		t.Errorf("bob's message has %d Return-Path fields, want 1", n)
+	}
+	if own := readMail(t, alice, "alice@crepes.fr", 0); !strings.HasPrefix(own, "Return-Path: <alice@crepes.fr>\r\nReceived: ") {
+		t.Errorf("alice's own copy does not start with Return-Path and Received:\n%s", own)
+	}
 	waitFor(t, "empty queue", func() bool { q, _ := ListQueue(alice.cfg.Dir); return len(q) == 0 })
 }
 
