@@ -2,8 +2,10 @@ package mailstore
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,13 +201,18 @@ func (s *Store) LinkInto(sp *Spool, addrs []string) error {
 
 // Deliver stores one complete message in addr's Maildir.
 func (s *Store) Deliver(addr string, msg []byte) error {
+	return s.DeliverFrom(addr, bytes.NewReader(msg))
+}
+
+// DeliverFrom stores the message read from r in addr's Maildir.
+func (s *Store) DeliverFrom(addr string, r io.Reader) error {
 	sp, err := s.Create()
 	if err != nil {
 		return err
 	}
 	defer sp.Remove()
-	if _, err := sp.Write(msg); err != nil {
-		return err
+	if _, err := io.Copy(sp, r); err != nil {
+		return fmt.Errorf("mailstore: %w", err)
 	}
 	if err := sp.Finish(); err != nil {
 		return err

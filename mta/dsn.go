@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/textproto"
 	"strings"
@@ -20,7 +21,11 @@ func (m *MTA) bounce(e *entry, st *State, failed []string) error {
 		m.log.Info("mta: not bouncing a message from <>", "id", e.id)
 		return nil
 	}
-	_, orig, _ := readQueued(m.qdir, e.id)
+	var orig []byte
+	if q, err := openQueued(m.qdir, e.id); err == nil {
+		orig = headerOf(q.Reader())
+		q.Close()
+	}
 	msg := m.dsn(e, st, failed, orig)
 	sender, err := smtp.ParseAddress(e.env.From)
 	if err != nil {
@@ -29,12 +34,13 @@ func (m *MTA) bounce(e *entry, st *State, failed []string) error {
 	if m.IsLocal(sender.Domain) {
 		return m.store.Deliver(sender.String(), append([]byte("Return-Path: <>\r\n"), msg...))
 	}
-	_, err = m.enqueueBytes(msg, Envelope{To: []string{sender.String()}, Arrived: time.Now().UTC(), DSN: true})
+	_, err = m.enqueueBytes(msg, Envelope{To: []string{sender.String()}, Arrived: time.Now().UTC(), DSN: true,
+		Body8Bit: bytes.ContainsFunc(msg, func(r rune) bool { return r >= 0x80 })})
 	return err
 }
 
 // dsn builds the notification message.
-func (m *MTA) dsn(e *entry, st *State, failed []string, orig []byte) []byte {
+func (m *MTA) dsn(e *entry, st *State, failed []string, origHeader []byte) []byte {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	host := m.cfg.Hostname
@@ -77,7 +83,7 @@ func (m *MTA) dsn(e *entry, st *State, failed []string, orig []byte) []byte {
 
 	// 3. The original message's header (RFC 3462 text/rfc822-headers).
 	w, _ = mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}})
-	w.Write(headerOf(orig))
+	w.Write(origHeader)
 	mw.Close()
 	return b.Bytes()
 }
@@ -106,11 +112,12 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 }
 
-// headerOf returns the header section of a message (up to the blank line).
-func headerOf(msg []byte) []byte {
+// headerOf returns the header section of a message (up to the blank
+// line), at most 64 KiB of it.
+func headerOf(msg io.Reader) []byte {
 	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(msg))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	sc := bufio.NewScanner(io.LimitReader(msg, 64<<10))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for sc.Scan() {
 		l := strings.TrimSuffix(sc.Text(), "\r")
 		if l == "" {

@@ -155,3 +155,23 @@ func TestRelayReusesConnections(t *testing.T) {
 		t.Errorf("after a dropped session: %d connections in all, want 2", n)
 	}
 }
+
+// TestRelayKeeps8BitMIME relays a message with BODY=8BITMIME as it came.
+func TestRelayKeeps8BitMIME(t *testing.T) {
+	ex := &scripted{answers: []*smtp.Reply{nil}}
+	port := serve(t, ex, false)
+	alice := newMTA(t, "crepes.fr", labResolver(t), port, []time.Duration{time.Hour}, "alice@crepes.fr")
+	sub := serve(t, alice, true)
+	from := smtp.Path{Mailbox: smtp.Address{Local: "alice", Domain: "crepes.fr"}}
+	_, err := smtpclient.Send(context.Background(), smtpclient.Submission{
+		Addr: "127.0.0.1:" + strconv.Itoa(sub), StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		User: "alice@crepes.fr", Password: "pw-alice@crepes.fr",
+	}, from, []smtp.Address{{Local: "x", Domain: "implicit.example"}}, []byte("Subject: cr\xc3\xaapes\r\n\r\nCr\xc3\xaapes!\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the relay", func() bool { return ex.got.Load() == 1 })
+	if ex.got8bit.Load() != 1 {
+		t.Error("the relayed MAIL FROM lacked BODY=8BITMIME")
+	}
+}

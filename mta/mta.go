@@ -205,7 +205,7 @@ func (m *MTA) Rcpt(s *smtpserver.Session, from smtp.Path, to smtp.Address) error
 
 // Open implements smtpserver.Backend.
 func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.Delivery, error) {
-	d := &delivery{m: m, id: newID(), from: env.From}
+	d := &delivery{m: m, id: newID(), from: env.From, body8: env.Body8Bit}
 	seen := map[string]bool{}
 	for _, a := range env.To {
 		if k := strings.ToLower(a.String()); seen[k] {
@@ -248,13 +248,14 @@ type delivery struct {
 	remote  []string
 	arrived time.Time
 	rpLen   int64 // length of the Return-Path line at the spool's start
+	body8   bool
 }
 
 func (d *delivery) envelope() *Envelope {
 	if d.arrived.IsZero() {
 		d.arrived = time.Now().UTC()
 	}
-	env := &Envelope{To: d.remote, Arrived: d.arrived}
+	env := &Envelope{To: d.remote, Arrived: d.arrived, Body8Bit: d.body8}
 	if !d.from.Null {
 		env.From = d.from.Mailbox.String()
 	}

@@ -172,10 +172,14 @@ type scripted struct {
 	answers []*smtp.Reply // nil = accept; the last repeats
 	got     atomic.Int32
 	tries   atomic.Int32
+	got8bit atomic.Int32 // messages that came with BODY=8BITMIME
 }
 
 func (s *scripted) Rcpt(*smtpserver.Session, smtp.Path, smtp.Address) error { return nil }
-func (s *scripted) Open(*smtpserver.Session, *smtpserver.Envelope) (smtpserver.Delivery, error) {
+func (s *scripted) Open(_ *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.Delivery, error) {
+	if env.Body8Bit {
+		s.got8bit.Add(1)
+	}
 	return &scriptedDelivery{s: s}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +23,9 @@ type Envelope struct {
 	Arrived time.Time `json:"arrived"`
 	// DSN marks a delivery status notification we generated.
 	DSN bool `json:"dsn,omitempty"`
+	// Body8Bit is set when the message came with BODY=8BITMIME (RFC 6152)
+	// and is relayed with it.
+	Body8Bit bool `json:"8bit,omitempty"`
 }
 
 // RcptState is one recipient's progress, kept in ID.st.
@@ -126,27 +130,39 @@ func readEnvelope(f *os.File) (Envelope, int64, error) {
 	return env, int64(len(line)), nil
 }
 
-// readQueued returns the envelope and message of a queued message.
-func readQueued(qd, id string) (Envelope, []byte, error) {
+// queuedMessage is an open queue file: the message is read from it as a
+// section, never held in memory whole.
+type queuedMessage struct {
+	f    *os.File
+	off  int64
+	size int64
+}
+
+// openQueued opens a queued message.
+func openQueued(qd, id string) (*queuedMessage, error) {
 	f, err := os.Open(filepath.Join(qd, id+queueSuffix))
 	if err != nil {
-		return Envelope{}, nil, err
+		return nil, err
 	}
-	defer f.Close()
-	env, off, err := readEnvelope(f)
-	if err != nil {
-		return env, nil, err
+	_, off, err := readEnvelope(f)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = f.Stat(); err == nil {
+			return &queuedMessage{f: f, off: off, size: st.Size() - off}, nil
+		}
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return env, nil, err
-	}
-	msg := make([]byte, st.Size()-off)
-	if _, err := f.ReadAt(msg, off); err != nil {
-		return env, nil, err
-	}
-	return env, msg, nil
+	f.Close()
+	return nil, err
 }
+
+// Reader returns a fresh reader of the whole message.
+func (q *queuedMessage) Reader() io.Reader { return io.NewSectionReader(q.f, q.off, q.size) }
+
+// Size is the message's length.
+func (q *queuedMessage) Size() int64 { return q.size }
+
+// Close closes the file.
+func (q *queuedMessage) Close() error { return q.f.Close() }
 
 // ListQueue reads the queue of a data directory: the server need not run.
 func ListQueue(dataDir string) ([]QueueItem, error) {

@@ -1,10 +1,11 @@
 package mta
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/applayer/applayer/smtp"
@@ -13,7 +14,7 @@ import (
 
 // relay delivers msg to rcpts of one domain: the exchangers in order,
 // until one gives an answer for every recipient.
-func (m *MTA) relay(ctx context.Context, e *entry, domain string, rcpts []smtp.Address, msg []byte) map[string]outcome {
+func (m *MTA) relay(ctx context.Context, e *entry, domain string, rcpts []smtp.Address, msg *queuedMessage) map[string]outcome {
 	out := map[string]outcome{}
 	all := func(o outcome) map[string]outcome {
 		for _, a := range rcpts {
@@ -24,7 +25,8 @@ func (m *MTA) relay(ctx context.Context, e *entry, domain string, rcpts []smtp.A
 	if m.IsLocal(domain) {
 		// A queued message for a local user (a DSN to a local sender).
 		for _, a := range rcpts {
-			if err := m.store.Deliver(a.String(), append([]byte("Return-Path: <"+e.env.From+">\r\n"), msg...)); err != nil {
+			r := io.MultiReader(strings.NewReader("Return-Path: <"+e.env.From+">\r\n"), msg.Reader())
+			if err := m.store.DeliverFrom(a.String(), r); err != nil {
 				out[a.String()] = outcome{answer: "4.3.0 local delivery failed: " + err.Error()}
 			} else {
 				out[a.String()] = outcome{done: true, answer: "2.0.0 delivered to Maildir"}
@@ -57,7 +59,7 @@ func (m *MTA) relay(ctx context.Context, e *entry, domain string, rcpts []smtp.A
 // session runs one SMTP transaction with one exchanger. final is false
 // when the exchanger could not take responsibility for any recipient
 // (unreachable, or a 4xx before RCPT), so the next one should be tried.
-func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address, msg []byte) (map[string]outcome, bool) {
+func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address, msg *queuedMessage) (map[string]outcome, bool) {
 	out := map[string]outcome{}
 	all := func(o outcome, final bool) (map[string]outcome, bool) {
 		for _, a := range rcpts {
@@ -97,7 +99,7 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 				return fail(err)
 			}
 		}
-		rcptErrs, final, err = c.Transaction(ctx, from, rcpts, int64(len(msg)), has8bit(msg), bytes.NewReader(msg))
+		rcptErrs, final, err = c.Transaction(ctx, from, rcpts, msg.Size(), e.env.Body8Bit, msg.Reader())
 		var r *smtp.Reply
 		if reused && rcptErrs == nil && err != nil && (!errors.As(err, &r) || r.Code == 421) {
 			c.Close()
@@ -174,13 +176,4 @@ func (m *MTA) dial(ctx context.Context, h hop) (*smtpclient.Client, error) {
 		}
 	}
 	return c, nil
-}
-
-func has8bit(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return true
-		}
-	}
-	return false
 }

@@ -227,7 +227,7 @@ type outcome struct {
 // attempt tries every due recipient of e once, grouped by domain, then
 // records the results and finishes the message when nothing is pending.
 func (m *MTA) attempt(ctx context.Context, e *entry) {
-	_, msg, err := readQueued(m.qdir, e.id)
+	msg, err := openQueued(m.qdir, e.id)
 	if errors.Is(err, os.ErrNotExist) {
 		m.forget(e.id) // deleted with `applayer mail queue delete`
 		return
@@ -237,6 +237,7 @@ func (m *MTA) attempt(ctx context.Context, e *entry) {
 		m.forget(e.id)
 		return
 	}
+	defer msg.Close()
 	now := time.Now()
 	byDomain := map[string][]smtp.Address{}
 	m.mu.Lock()
