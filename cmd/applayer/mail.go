@@ -395,6 +395,9 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 				if passwordFile == "" {
 					return errors.New("mail send: --user needs --password-file")
 				}
+				if !starttls {
+					return errors.New("mail send: --user needs --starttls (servers offer AUTH only over TLS)")
+				}
 				pw, err := readPassword(passwordFile, nil)
 				if err != nil {
 					return err
