@@ -438,3 +438,28 @@ func TestShutdownWakesIdleSessions(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// TestCurl uses curl's SMTP client: plain to the MX role, then STARTTLS
+// and AUTH to the submission role.
+func TestCurl(t *testing.T) {
+	curl := peertest.Require(t, "curl", "curl")
+	cfg, _ := tlsConfig(t)
+	_, b, addr := startServer(t, func(s *Server) { s.TLSConfig = cfg })
+	msg := filepath.Join(t.TempDir(), "msg.txt")
+	os.WriteFile(msg, []byte("From: alice@crepes.fr\r\nSubject: curl\r\n\r\nDo you like ketchup?\r\n.leading dot\r\n"), 0o644)
+	out, err := exec.Command(curl, "-sS", "--max-time", "10", "smtp://"+addr+"/crepes.fr", "--mail-from", "alice@crepes.fr",
+		"--mail-rcpt", "bob@example.org", "-T", msg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	_, b2, addr2 := startServer(t, func(s *Server) { s.TLSConfig = cfg; s.Submission = true })
+	out, err = exec.Command(curl, "-sS", "--max-time", "10", "--ssl-reqd", "-k", "--user", "alice@example.org:secret",
+		"smtp://"+addr2, "--mail-from", "alice@example.org", "--mail-rcpt", "carol@far.example", "-T", msg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl with STARTTLS and AUTH: %v\n%s", err, out)
+	}
+	m1, m2 := b.messages(), b2.messages()
+	if len(m1) != 1 || len(m2) != 1 || !strings.HasSuffix(m1[0].data, "\r\n.leading dot\r\n") || m2[0].user != "alice@example.org" {
+		t.Errorf("stored %+v and %+v", m1, m2)
+	}
+}
