@@ -175,3 +175,33 @@ func TestRelayKeeps8BitMIME(t *testing.T) {
 		t.Error("the relayed MAIL FROM lacked BODY=8BITMIME")
 	}
 }
+
+// TestGiveUp bounces a message whose exchanger keeps answering 4xx once
+// the give-up time has passed since its arrival.
+func TestGiveUp(t *testing.T) {
+	ex := &scripted{answers: []*smtp.Reply{smtp.R(451, smtp.CodeSystem, "try later")}}
+	port := serve(t, ex, false)
+	m, err := Open(Config{Dir: t.TempDir(), Domains: []string{"crepes.fr"}, Resolver: labResolver(t), MXPort: port,
+		Retry: []time.Duration{30 * time.Millisecond}, GiveUp: 200 * time.Millisecond, Timeout: 5 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.store.Users().Cost = bcrypt.MinCost
+	m.store.Users().Add("alice@crepes.fr", "pw-alice@crepes.fr", false)
+	runWorker(t, m)
+	sub := serve(t, m, true)
+	if err := submit(t, sub, "alice@crepes.fr", "slow@bouncy.example"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the expiry bounce", func() bool { return mailCount(m, "alice@crepes.fr") == 1 })
+	b := readMail(t, m, "alice@crepes.fr", 0)
+	for _, want := range []string{"Final-Recipient: rfc822; slow@bouncy.example", "Action: failed", "Status: 4.4.7", "gave up after 200ms", "451 4.3.0 try later"} {
+		if !strings.Contains(b, want) {
+			t.Errorf("expiry bounce lacks %q:\n%s", want, b)
+		}
+	}
+	if n := ex.tries.Load(); n < 2 {
+		t.Errorf("exchanger saw %d attempts before the give-up, want several", n)
+	}
+	waitFor(t, "an empty queue", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
+}
