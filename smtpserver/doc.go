@@ -1,9 +1,9 @@
 // Package smtpserver implements the server side of SMTP as specified in
 // RFC 5321, with the ESMTP extensions SIZE (RFC 1870), 8BITMIME (RFC 6152),
 // PIPELINING (RFC 2920), ENHANCEDSTATUSCODES (RFC 2034, codes from RFC
-// 3463), STARTTLS (RFC 3207) and AUTH (RFC 4954) with the PLAIN (RFC 4616)
-// and LOGIN mechanisms, AUTH being offered only once the session is
-// encrypted.
+// 3463), CHUNKING (BDAT, RFC 3030), STARTTLS (RFC 3207) and AUTH (RFC
+// 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, AUTH being offered
+// only once the session is encrypted.
 //
 // The engine knows nothing of mailboxes or queues: a [Backend] decides who
 // may send to whom and stores each accepted message, so the same engine
@@ -16,7 +16,7 @@
 //
 // One goroutine per connection (internal/lifecycle runs the accept loop and
 // the graceful shutdown). A session is an explicit state machine
-// (stateInit, stateReady, stateMail, stateRcpt; see the table in
+// (stateInit, stateReady, stateMail, stateRcpt, stateBdat; see the table in
 // session.go, RFC 5321 section 4.1.4 gives the order). Replies are flushed
 // only when the client has nothing more buffered, so a pipelining client
 // gets its replies in one write (RFC 2920 section 3.1). Every wait for the

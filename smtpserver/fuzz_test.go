@@ -17,6 +17,8 @@ func FuzzSession(f *testing.F) {
 		"EHLO x\r\nMAIL FROM:<> SIZE=5 BODY=8BITMIME\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n..\r\n\x00\n.\r\nRSET\r\n",
 		"EHLO x\r\nAUTH LOGIN\r\n*\r\nSTARTTLS\r\nVRFY\r\nHELP\r\nNOOP\r\n",
 		"MAIL FROM:<a@b>\r\n\r\n\n\n",
+		"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\nBDAT 3\r\nabcBDAT 2 LAST\r\nde",
+		"EHLO x\r\nBDAT 5\r\nRSET\r\nBDAT x\r\n",
 	} {
 		f.Add([]byte(s))
 	}

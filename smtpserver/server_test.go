@@ -463,3 +463,50 @@ func TestCurl(t *testing.T) {
 		t.Errorf("stored %+v and %+v", m1, m2)
 	}
 }
+
+// TestChunking drives BDAT (RFC 3030): chunks, LAST, limits, order.
+func TestChunking(t *testing.T) {
+	_, b, addr := startServer(t, nil)
+	body1, body2 := "Subject: bdat\r\n\r\n", "binary \x00\xff ok\r\n"
+	big := strings.Repeat("x", 20000)
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"two chunks", []step{
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250 2.1.0"}, {"", "250 2.1.5"},
+			{fmt.Sprintf("BDAT %d\r\n%s", len(body1), body1), "250 2.0.0 17 octets received"},
+			{"DATA\r\n", "503 5.5.1 DATA not allowed after BDAT"},
+			{fmt.Sprintf("BDAT %d LAST\r\n%s", len(body2), body2), "250 2.0.0 Message accepted"},
+			{"BDAT 0 LAST\r\n", "503 5.5.1"},
+		}},
+		{"too big", []step{
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"}, {"", "250"},
+			{"BDAT 20000 LAST\r\n" + big, "552 5.3.4"},
+			{"NOOP\r\n", "250"},
+		}},
+		{"reset mid-transfer", []step{
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"}, {"", "250"},
+			{"BDAT 3\r\nabc", "250 2.0.0 3 octets"},
+			{"RCPT TO:<bob@example.org>\r\n", "503 5.5.1 BDAT transfer in progress"},
+			{"RSET\r\n", "250"},
+			{"BDAT 3 LAST\r\nabc", "503"},
+		}},
+		{"bad syntax closes", []step{
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"}, {"", "250"},
+			{"BDAT ten\r\n", "501 5.5.4"},
+			{"NOOP\r\n", "<"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runDialogue(t, addr, tt.steps) })
+	}
+	m := b.messages()
+	if len(m) != 1 || !strings.HasSuffix(m[0].data, "\r\n"+body1+body2) || !strings.HasPrefix(m[0].data, "Received: ") {
+		t.Errorf("stored %+v; want one message, Received: then both chunks", m)
+	}
+}

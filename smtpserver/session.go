@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -24,10 +25,11 @@ const (
 	stateReady              // HELO/EHLO done; no transaction
 	stateMail               // MAIL accepted; waiting for RCPT
 	stateRcpt               // at least one RCPT accepted; DATA allowed
+	stateBdat               // BDAT chunks arriving (RFC 3030); more BDAT or RSET
 )
 
 func (st state) String() string {
-	return [...]string{"init", "ready", "mail", "rcpt"}[st]
+	return [...]string{"init", "ready", "mail", "rcpt", "bdat"}[st]
 }
 
 // states is a set of states.
@@ -43,7 +45,7 @@ func in(sts ...state) states {
 
 func (s states) has(st state) bool { return s&(1<<st) != 0 }
 
-var anyState = in(stateInit, stateReady, stateMail, stateRcpt)
+var anyState = in(stateInit, stateReady, stateMail, stateRcpt, stateBdat)
 
 // command is one row of the dispatch table: the handler and the states in
 // which the command is legal (elsewhere it gets 503).
@@ -59,6 +61,7 @@ var commands = map[string]command{
 	"MAIL":     {(*session).mail, in(stateReady)},           // 4.1.1.2
 	"RCPT":     {(*session).rcpt, in(stateMail, stateRcpt)}, // 4.1.1.3
 	"DATA":     {(*session).data, in(stateRcpt)},            // 4.1.1.4
+	"BDAT":     {(*session).bdat, anyState},                 // RFC 3030 section 2; checks its own state
 	"RSET":     {(*session).rset, anyState},                 // 4.1.1.5
 	"VRFY":     {(*session).vrfy, anyState},                 // 4.1.1.6, 3.5.3
 	"EXPN":     {(*session).expn, anyState},                 // 4.1.1.7
@@ -81,6 +84,8 @@ type session struct {
 	bw  *bufio.Writer
 	st  state
 	env Envelope
+
+	chunks *chunking // the message being received by BDAT, or nil
 
 	errors int
 	auths  int
@@ -114,6 +119,7 @@ func (s *Server) serveConn(c net.Conn) {
 	ss.setConn(c)
 	ss.tr.Note("connection accepted")
 	ss.serve()
+	ss.abortChunks() // a client gone mid-BDAT loses that message
 	ss.tr.Note("connection closed")
 }
 
@@ -149,12 +155,24 @@ func (ss *session) serve() {
 			ss.reply(smtp.R(421, smtp.EnhancedCode{4, 7, 0}, s.hostname()+" Too many errors, closing connection"))
 			ss.closed = true
 		}
-		if ss.tl.Buffered() == 0 || ss.closed {
+		if !ss.commandWaiting() || ss.closed {
 			if !ss.flush() {
 				return
 			}
 		}
 	}
+}
+
+// commandWaiting reports whether a whole command line is already buffered:
+// replies are held back only then (RFC 2920 section 3.1), never for a
+// partial line, whose end may wait for the replies.
+func (ss *session) commandWaiting() bool {
+	n := ss.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := ss.br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // readFailed ends a session whose client went away, timed out, or was cut
@@ -213,14 +231,18 @@ func (ss *session) sequenceError(verb string) *smtp.Reply {
 	switch {
 	case ss.st == stateInit:
 		msg = "Send HELO or EHLO first"
+	case ss.st == stateBdat && verb != "DATA":
+		msg = "BDAT transfer in progress; send BDAT LAST or RSET"
 	case verb == "MAIL":
 		msg = "Sender already specified"
 	case verb == "RCPT":
 		msg = "Need MAIL before RCPT"
 	case verb == "DATA" && ss.st == stateMail:
 		msg = "Need RCPT before DATA"
-	case verb == "DATA":
-		msg = "Need MAIL before DATA"
+	case verb == "DATA" && ss.st == stateBdat:
+		msg = "DATA not allowed after BDAT"
+	case verb == "DATA" || verb == "BDAT":
+		msg = "Need MAIL and RCPT first"
 	case verb == "STARTTLS" || verb == "AUTH":
 		msg = "Not allowed during a mail transaction"
 	}
@@ -266,6 +288,7 @@ func (ss *session) flush() bool {
 
 func (ss *session) resetTransaction() {
 	ss.env = Envelope{}
+	ss.abortChunks()
 	if ss.st != stateInit {
 		ss.st = stateReady
 	}
@@ -277,6 +300,7 @@ func (ss *session) helo(arg string) *smtp.Reply {
 		return smtp.R(501, smtp.CodeSyntax, "HELO requires a domain name")
 	}
 	ss.info.Helo, ss.info.ESMTP = firstWord(arg), false
+	ss.abortChunks()
 	ss.st = stateReady
 	ss.env = Envelope{}
 	return smtp.R(250, smtp.EnhancedCode{}, ss.srv.hostname()+" Hello "+ss.info.Helo+", pleased to meet you")
@@ -287,6 +311,7 @@ func (ss *session) ehlo(arg string) *smtp.Reply {
 		return smtp.R(501, smtp.CodeSyntax, "EHLO requires a domain name")
 	}
 	ss.info.Helo, ss.info.ESMTP = firstWord(arg), true
+	ss.abortChunks()
 	ss.st = stateReady
 	ss.env = Envelope{}
 	lines := []string{
@@ -295,6 +320,7 @@ func (ss *session) ehlo(arg string) *smtp.Reply {
 		"SIZE " + strconv.FormatInt(ss.srv.maxBytes(), 10),
 		"8BITMIME",
 		"ENHANCEDSTATUSCODES",
+		"CHUNKING",
 	}
 	if ss.srv.TLSConfig != nil && !ss.info.TLS {
 		lines = append(lines, "STARTTLS")
@@ -488,7 +514,7 @@ func (ss *session) expn(arg string) *smtp.Reply {
 }
 
 func (ss *session) help(arg string) *smtp.Reply {
-	return smtp.R(214, smtp.EnhancedCode{2, 0, 0}, "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY QUIT STARTTLS AUTH HELP")
+	return smtp.R(214, smtp.EnhancedCode{2, 0, 0}, "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP VRFY QUIT STARTTLS AUTH HELP")
 }
 
 func (ss *session) noop(arg string) *smtp.Reply { return smtp.R(250, smtp.CodeOK, "OK") }
