@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strings"
+	"time"
 
 	"github.com/applayer/applayer/smtp"
 )
@@ -58,6 +59,9 @@ func (ss *session) auth(arg string) *smtp.Reply {
 		return smtp.R(504, smtp.CodeBadParam, "Unrecognized authentication type")
 	}
 	if !a.Authenticate(user, pass) {
+		if d := ss.srv.AuthFailureDelay; d >= 0 {
+			time.Sleep(orDefault(d, time.Second))
+		}
 		ss.auths++
 		if ss.auths >= maxAuthFailures {
 			ss.reply(smtp.R(535, smtp.CodeAuthFailed, "Authentication credentials invalid"))

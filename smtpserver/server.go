@@ -49,6 +49,9 @@ type Server struct {
 	// MaxErrors closes a session after this many refused commands
 	// (default DefaultMaxErrors).
 	MaxErrors int
+	// AuthFailureDelay is how long a wrong password waits for its 535, to
+	// slow down guessing (default 1 second; negative for none).
+	AuthFailureDelay time.Duration
 	// CommandTimeout bounds the wait for each command (default 5 minutes).
 	CommandTimeout time.Duration
 	// DataTimeout bounds each read during DATA (default 3 minutes).
