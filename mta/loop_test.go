@@ -129,7 +129,7 @@ func TestRelayReusesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &countingListener{Listener: inner}
-	srv := &smtpserver.Server{Backend: ex, Logger: quiet, CommandTimeout: 300 * time.Millisecond}
+	srv := &smtpserver.Server{Backend: ex, Logger: quiet, CommandTimeout: 2 * time.Second}
 	go srv.Serve(l)
 	defer srv.Close()
 	port := inner.Addr().(*net.TCPAddr).Port
@@ -146,7 +146,7 @@ func TestRelayReusesConnections(t *testing.T) {
 	}
 	// The exchanger drops the idle session (its timeout); the next message
 	// must still go through, on a new connection.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	if err := submit(t, sub, "alice@crepes.fr", "x@implicit.example"); err != nil {
 		t.Fatal(err)
 	}
