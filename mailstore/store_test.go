@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
 	"golang.org/x/crypto/bcrypt"
@@ -118,5 +119,35 @@ print(",".join(sorted(m["Subject"] for m in md)))
 	out, err := exec.Command(py, "-c", script, s.MaildirPath("bob@hamburger.edu")).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ketchup,pickles" {
 		t.Errorf("python3 mailbox.Maildir read %q, %v; want ketchup,pickles", out, err)
+	}
+}
+
+// TestSyncerConcurrent has many goroutines sync a few directories at once:
+// every call returns, with the directory's result.
+func TestSyncerConcurrent(t *testing.T) {
+	var s Syncer
+	dirs := []string{t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "missing")}
+	var wg sync.WaitGroup
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := dirs[i%len(dirs)]
+			err := s.SyncDir(d)
+			if (err != nil) != (i%len(dirs) == 2) {
+				t.Errorf("SyncDir(%s) = %v", d, err)
+			}
+		}()
+	}
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.busy { // a drain goroutine may still be finishing
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+	}
+	if len(s.pending) != 0 {
+		t.Errorf("%d directories still pending", len(s.pending))
 	}
 }

@@ -15,7 +15,10 @@ type Syncer struct {
 }
 
 // SyncDir makes the entries of dir durable: it returns after an fsync of
-// dir that began after the call.
+// dir that began after the call. The first caller to find the Syncer idle
+// runs the batch holding its own request; if more requests arrived
+// meanwhile, a goroutine goes on with them, so that no caller waits for
+// more than its own batch.
 func (s *Syncer) SyncDir(dir string) error {
 	ch := make(chan error, 1)
 	s.mu.Lock()
@@ -28,21 +31,44 @@ func (s *Syncer) SyncDir(dir string) error {
 		return <-ch
 	}
 	s.busy = true
-	for len(s.pending) > 0 {
-		batch := s.pending
-		s.pending = map[string][]chan error{}
-		s.mu.Unlock()
-		for d, waiters := range batch {
-			err := syncDir(d)
-			for _, w := range waiters {
-				w <- err
-			}
-		}
-		s.mu.Lock()
+	s.mu.Unlock()
+	s.batch()
+	s.mu.Lock()
+	if len(s.pending) > 0 {
+		go s.drain()
+	} else {
+		s.busy = false
 	}
-	s.busy = false
 	s.mu.Unlock()
 	return <-ch
+}
+
+// batch fsyncs every directory requested so far and answers the requests.
+func (s *Syncer) batch() {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = map[string][]chan error{}
+	s.mu.Unlock()
+	for d, waiters := range batch {
+		err := syncDir(d)
+		for _, w := range waiters {
+			w <- err
+		}
+	}
+}
+
+// drain runs batches until no request is left.
+func (s *Syncer) drain() {
+	for {
+		s.batch()
+		s.mu.Lock()
+		if len(s.pending) == 0 {
+			s.busy = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
 }
 
 func syncDir(dir string) error {
