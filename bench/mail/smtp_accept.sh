@@ -128,7 +128,7 @@ for r in $(seq "$ROUNDS"); do
 	run applayer $AL "cpu $ALPID"
 	if [ -n "$QUEUE" ]; then
 		t0=$(date +%s.%N)
-		while [ "$(find "$tmp/al/queue" -name '*.q' | wc -l)" -gt 0 ]; do sleep 0.1; done
+		while [ "$(find "$tmp/al/queue" -maxdepth 1 -name '*.q' | wc -l)" -gt 0 ]; do sleep 0.1; done
 		t1=$(date +%s.%N)
 		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "# applayer queue drained to smtp-sink %.2f s after the last 250\n", b-a }'
 	fi
