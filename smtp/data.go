@@ -19,8 +19,10 @@ var (
 // ReadData reads a DATA body (RFC 5321 section 4.1.1.4) from r up to and
 // including the line "." and writes it to w with the dot-stuffing removed
 // (section 4.5.2) and every line ending in CRLF. The end is recognised only
-// as CRLF "." CRLF: a "." line ended by a bare LF does not end the body,
-// which closes the door on SMTP smuggling.
+// as CRLF "." CRLF: neither a "." line ended by a bare LF nor one that
+// follows a line ended by a bare LF ("\n.\r\n") ends the body, which closes
+// the door on SMTP smuggling (a relay that passes such a sequence on must
+// not make us read the rest of its message as commands).
 //
 // At most max bytes are written (max <= 0: no limit). A larger body, or one
 // with a bare LF or a NUL byte, is still read to its end so the dialogue
@@ -34,6 +36,7 @@ func ReadData(r *bufio.Reader, w io.Writer, max int64) (int64, error) {
 		n       int64
 		problem error
 		bol     = true // at the beginning of a line
+		crlfEnd = true // and the line before ended with CRLF (or there was none)
 		prevCR  bool   // the previous partial chunk ended with CR
 	)
 	write := func(b []byte) error {
@@ -61,7 +64,7 @@ func ReadData(r *bufio.Reader, w io.Writer, max int64) (int64, error) {
 			problem = ErrNULByte
 		}
 		if bol && len(chunk) > 0 && chunk[0] == '.' {
-			if full && len(chunk) == 3 && chunk[1] == '\r' {
+			if full && len(chunk) == 3 && chunk[1] == '\r' && crlfEnd {
 				return n, problem // CRLF.CRLF
 			}
 			chunk = chunk[1:] // transparency: drop the stuffed dot
@@ -76,7 +79,7 @@ func ReadData(r *bufio.Reader, w io.Writer, max int64) (int64, error) {
 			if werr := write(chunk); werr != nil {
 				return n, werr
 			}
-			bol, prevCR = true, false
+			bol, crlfEnd, prevCR = true, crlf, false
 			continue
 		}
 		// A partial line: a CR at its end may belong to the next chunk's

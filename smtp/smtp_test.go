@@ -127,6 +127,9 @@ func TestReadData(t *testing.T) {
 		{"a\r\n.x\r\n.\r\n", 0, "a\r\nx\r\n", nil, ""},
 		{"a\nb\r\n.\r\nNOOP\r\n", 0, "", ErrBareLF, "NOOP\r\n"},
 		{"a\r\n.\nstill body\r\n.\r\n", 0, "a\r\n", ErrBareLF, ""},
+		// SMTP smuggling: "\n.\r\n" is not the end; what follows is body.
+		{"a\n.\r\nMAIL FROM:<x@y.z>\r\n.\r\nNOOP\r\n", 0, "", ErrBareLF, "NOOP\r\n"},
+		{"a\r\nb\n.\r\nRSET\r\n.\r\n", 0, "a\r\n", ErrBareLF, ""},
 		{"a\x00b\r\n.\r\n", 0, "", ErrNULByte, ""},
 		{"0123456789\r\n0123456789\r\n.\r\nRSET\r\n", 15, "0123456789\r\n", ErrTooBig, "RSET\r\n"},
 		{"no end\r\n", 0, "no end\r\n", io.ErrUnexpectedEOF, ""},
