@@ -248,9 +248,21 @@ func TestInFlightMerged(t *testing.T) {
 // evilReferral is a server for evil. that answers every question with a
 // referral carrying out-of-bailiwick "glue": addresses for names under
 // test., which a careless resolver would cache.
+//
+// Asked for cname.evil., it answers authoritatively with a CNAME into
+// test. and, beside it, an address for the target that is not its to give.
 func evilReferral(w dns.ResponseWriter, req *dns.Request) {
 	var m dns.Msg
 	m.SetReply(req.Msg)
+	if dns.EqualNames(req.Msg.Question[0].Name, "cname.evil.") {
+		m.Authoritative = true
+		m.Answer = []dns.RR{
+			{Name: "cname.evil.", Type: dns.TypeCNAME, Class: dns.ClassIN, TTL: 86400, Data: &dns.CNAME{Target: "www.example.test."}},
+			{Name: "www.example.test.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 86400, Data: &dns.A{Addr: netip.MustParseAddr("6.6.6.6")}},
+		}
+		w.WriteMsg(&m)
+		return
+	}
 	m.Authority = []dns.RR{{Name: "sub.evil.", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 86400, Data: &dns.NS{Host: "ns.example.test."}}}
 	m.Additional = []dns.RR{
 		{Name: "ns.example.test.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 86400, Data: &dns.A{Addr: netip.MustParseAddr("127.0.0.66")}},
@@ -265,6 +277,27 @@ func TestOutOfBailiwickGlueNotCached(t *testing.T) {
 	r := &Resolver{Hints: rootHints(), UpstreamPort: port, Timeout: 300 * time.Millisecond}
 	ctx := context.Background()
 	r.Resolve(ctx, "x.sub.evil.", dns.TypeA) // whatever happens, nothing may be planted
+	// The CNAME is the evil. server's to give; the target's address is not:
+	// the resolver must ask the servers for test. itself.
+	res, err := r.Resolve(ctx, "cname.evil.", dns.TypeA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(answerStrings(res), "; "); strings.Contains(got, "6.6.6.6") || !strings.Contains(got, "www.example.test. A 192.0.2.80") {
+		t.Errorf("cname.evil. A = %s", got)
+	}
+	// Look at once, before a legitimate referral could overwrite a planted
+	// address: none of the server for evil.'s addresses may be cached (the
+	// resolver may have looked ns.example.test up properly meanwhile).
+	for i := range r.cache.shard {
+		for k, e := range r.cache.shard[i].m {
+			for _, rr := range e.rrs {
+				if s := rr.Data.String(); s == "127.0.0.66" || s == "6.6.6.6" {
+					t.Errorf("the server for evil. planted %s for %q in the cache", s, k[:len(k)-2])
+				}
+			}
+		}
+	}
 	for _, name := range []string{"www.example.test.", "mail.example.test."} {
 		res, err := r.Resolve(ctx, name, dns.TypeA)
 		if err != nil {
