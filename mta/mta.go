@@ -186,11 +186,21 @@ func (m *MTA) Authenticate(user, password string) bool {
 	return m.store.Users().Check(user, password)
 }
 
+// qualify gives the bare "postmaster" of RCPT TO:<Postmaster> (RFC 5321
+// section 4.1.1.3) this server's first domain.
+func (m *MTA) qualify(a smtp.Address) smtp.Address {
+	if a.Domain == "" {
+		a.Domain = strings.ToLower(m.cfg.Domains[0])
+	}
+	return a
+}
+
 // Rcpt implements smtpserver.Backend: the relay policy.
 func (m *MTA) Rcpt(s *smtpserver.Session, from smtp.Path, to smtp.Address) error {
 	if s.User != "" && !from.Null && !strings.EqualFold(from.Mailbox.String(), s.User) {
 		return smtp.R(550, smtp.CodeRelayDenied, "Sender "+from.String()+" not owned by user "+s.User)
 	}
+	to = m.qualify(to)
 	if m.IsLocal(to.Domain) {
 		if strings.EqualFold(to.Local, "postmaster") || m.store.Users().Exists(to.String()) {
 			return nil
@@ -208,6 +218,7 @@ func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.
 	d := &delivery{m: m, id: newID(), from: env.From, body8: env.Body8Bit}
 	seen := map[string]bool{}
 	for _, a := range env.To {
+		a = m.qualify(a)
 		if k := strings.ToLower(a.String()); seen[k] {
 			continue // RCPT given twice: one copy
 		} else {

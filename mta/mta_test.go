@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -398,5 +399,28 @@ func TestDSNNeverToNullSender(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if q, _ := ListQueue(m.cfg.Dir); len(q) != 0 || ex.tries.Load() != 1 {
 		t.Errorf("after a failed message from <>: queue %d, exchanger tries %d; want 0 and 1 (no DSN)", len(q), ex.tries.Load())
+	}
+}
+
+// RFC 5321 section 4.1.1.3: RCPT TO:<Postmaster> without a domain must be
+// accepted; the message goes to the postmaster of the server's domain.
+func TestBarePostmaster(t *testing.T) {
+	m := newMTA(t, "crepes.fr", labResolver(t), 1, nil)
+	port := serve(t, m, false)
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "HELO x.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<Postmaster>\r\nDATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\nQUIT\r\n")
+	b, _ := io.ReadAll(c)
+	for _, want := range []string{"\r\n250 <postmaster>", "\r\n354 ", "\r\n250 Message accepted", "\r\n221 "} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("dialogue lacks %q:\n%s", want, b)
+		}
+	}
+	if n := mailCount(m, "postmaster@crepes.fr"); n != 1 {
+		t.Errorf("postmaster@crepes.fr has %d messages, want 1", n)
 	}
 }

@@ -25,10 +25,11 @@ type Address struct {
 	Domain string
 }
 
-// String renders local@domain.
+// String renders local@domain. The one address without a domain, the
+// bare "postmaster" of RCPT TO:<Postmaster>, renders as its local part.
 func (a Address) String() string {
-	if a.Local == "" && a.Domain == "" {
-		return ""
+	if a.Domain == "" {
+		return a.Local
 	}
 	return a.Local + "@" + a.Domain
 }

@@ -70,6 +70,11 @@ func ParseMailArg(arg, keyword string) (Path, []Param, error) {
 		return Path{}, nil, ErrBadPath
 	}
 	p, err := ParsePath(rest[:end+1], keyword == "FROM")
+	if err != nil && keyword == "TO" && strings.EqualFold(rest[:end+1], "<postmaster>") {
+		// RFC 5321 section 4.1.1.3: "RCPT TO:<Postmaster>" without a
+		// domain must be accepted; the server supplies its own domain.
+		p, err = Path{Mailbox: Address{Local: "postmaster"}}, nil
+	}
 	if err != nil {
 		return Path{}, nil, err
 	}

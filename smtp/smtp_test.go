@@ -53,6 +53,8 @@ func TestParseMailArg(t *testing.T) {
 		{"TO:bob@hamburger.edu", "TO", "", "", ErrBadPath},
 		{"TO:<bob@hamburger.edu", "TO", "", "", ErrBadPath},
 		{"TO:<bob>", "TO", "", "", ErrBadPath},
+		{"TO:<Postmaster>", "TO", "<postmaster>", "", nil}, // section 4.1.1.3
+		{"FROM:<postmaster>", "FROM", "", "", ErrBadPath},
 		{"TO:<bob@>", "TO", "", "", ErrBadDomain},
 		{"TO:<bob@a..b>", "TO", "", "", ErrBadDomain},
 		{"TO:<bob@hamburger.edu.>", "TO", "", "", ErrBadDomain},
@@ -185,9 +187,9 @@ func FuzzParseCommand(f *testing.F) {
 				continue
 			}
 			// A parsed path renders to something that parses to itself.
-			q, err := ParsePath(p.String(), false)
+			q, _, err := ParseMailArg(kw+":"+p.String(), kw)
 			if err != nil || q != p {
-				t.Fatalf("ParsePath(%q) = %v, %v; want %v", p.String(), q, err, p)
+				t.Fatalf("ParseMailArg(%q) = %v, %v; want %v", kw+":"+p.String(), q, err, p)
 			}
 		}
 	})
