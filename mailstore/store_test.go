@@ -151,3 +151,22 @@ func TestSyncerConcurrent(t *testing.T) {
 		t.Errorf("%d directories still pending", len(s.pending))
 	}
 }
+
+// An unknown user's password is compared with a hash of the users' cost,
+// so that the time of a refusal does not tell whether the user exists.
+func TestUnknownUserCostsLikeAWrongPassword(t *testing.T) {
+	u := &Users{Path: filepath.Join(t.TempDir(), "users"), Cost: bcrypt.MinCost + 2}
+	if err := u.Add("bob@hamburger.edu", "pw", false); err != nil {
+		t.Fatal(err)
+	}
+	m, err := u.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bcrypt.Cost(decoyHash(m)); err != nil || c != u.Cost {
+		t.Errorf("decoy hash cost = %d, %v; want the users' cost %d", c, err, u.Cost)
+	}
+	if u.Check("nobody@hamburger.edu", "pw") || !u.Check("bob@hamburger.edu", "pw") {
+		t.Error("Check gives the wrong answers")
+	}
+}

@@ -93,10 +93,20 @@ func (u *Users) Check(addr, password string) bool {
 	if !ok {
 		// Spend the same time as a wrong password, so timing does not
 		// tell which users exist.
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(decoyHash(m), []byte(password))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
+}
+
+// decoyHash is what an unknown user's password is compared with: some
+// user's hash, so that it costs what a real comparison costs (bcrypt's
+// time grows with the cost stored in the hash).
+func decoyHash(m map[string]string) []byte {
+	for _, h := range m {
+		return []byte(h)
+	}
+	return dummyHash // no users: nothing to tell apart
 }
 
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.MinCost)
