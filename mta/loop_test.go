@@ -65,6 +65,16 @@ func TestMailLoop(t *testing.T) {
 	if q, _ := ListQueue(m.cfg.Dir); len(q) != 1 {
 		t.Errorf("queue holds %d messages, want 1", len(q))
 	}
+	// A looping message for a local and a remote recipient is refused
+	// whole: the local copy is not delivered before the 554.
+	_, err = smtpclient.Send(context.Background(), sub, from, append(to, smtp.Address{Local: "alice", Domain: "crepes.fr"}),
+		[]byte("Received: from a\r\nReceived: from b\r\nSubject: loop\r\n\r\nx\r\n"))
+	if !errors.As(err, &r) || r.Code != 554 {
+		t.Fatalf("Send of a mixed message with 3 hops = %v, want 554", err)
+	}
+	if n := mailCount(m, "alice@crepes.fr"); n != 0 {
+		t.Errorf("alice got %d copies of a message refused with 554", n)
+	}
 }
 
 // picky refuses dave for good and frank for now.

@@ -284,6 +284,13 @@ func (d *delivery) Commit() error {
 	if err := d.sp.Finish(); err != nil {
 		return err
 	}
+	// A looping message is refused whole, before any local copy is made
+	// (RFC 5321 section 6.3).
+	if len(d.remote) > 0 {
+		if n := countReceived(d.sp.Path()); n >= d.m.cfg.MaxHops {
+			return smtp.R(554, smtp.EnhancedCode{5, 4, 6}, fmt.Sprintf("Too many hops (%d Received: fields): mail loop?", n))
+		}
+	}
 	if len(d.local) > 0 {
 		if err := d.m.store.LinkInto(d.sp, d.local); err != nil {
 			return err
@@ -291,9 +298,6 @@ func (d *delivery) Commit() error {
 	}
 	if len(d.remote) == 0 {
 		return nil
-	}
-	if n := countReceived(d.sp.Path()); n >= d.m.cfg.MaxHops {
-		return smtp.R(554, smtp.EnhancedCode{5, 4, 6}, fmt.Sprintf("Too many hops (%d Received: fields): mail loop?", n))
 	}
 	if len(d.local) == 0 {
 		return d.m.enqueue(d.id, d.sp.Path(), *d.envelope())
