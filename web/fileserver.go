@@ -96,6 +96,12 @@ func (fsrv *FileServer) ServeHTTP(w ResponseWriter, r *Request) {
 		w.WriteHeader(StatusNoContent)
 		return
 	}
+	if r.Form == AuthorityForm {
+		// CONNECT host:port asks for a tunnel; this is not a proxy.
+		w.Header().Set("Allow", fsrv.allow())
+		WriteError(w, StatusMethodNotAllowed, "CONNECT is not allowed: this server is not a proxy")
+		return
+	}
 	rel, ok := cleanPath(r.Path)
 	if !ok {
 		WriteError(w, StatusBadRequest, "path outside the served root")

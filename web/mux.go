@@ -4,7 +4,9 @@ import "strings"
 
 // Mux sends each request to the handler of the longest path prefix that
 // matches it. A prefix that ends in "/" matches everything below it; the
-// prefix "/" matches everything.
+// prefix "/" matches everything, including the requests that name no path:
+// "OPTIONS *" (asterisk-form) and CONNECT's host:port (authority-form), which
+// ask about the server as a whole (RFC 9110 §9.3.6, §9.3.7).
 type Mux struct {
 	routes []route
 }
@@ -21,11 +23,15 @@ func (m *Mux) Handle(prefix string, h Handler) {
 
 // ServeHTTP implements Handler.
 func (m *Mux) ServeHTTP(w ResponseWriter, r *Request) {
+	path := r.Path
+	if r.Form == AsteriskForm || r.Form == AuthorityForm {
+		path = "/"
+	}
 	var best *route
 	for i := range m.routes {
 		rt := &m.routes[i]
 		p := rt.prefix
-		ok := r.Path == p || strings.HasSuffix(p, "/") && strings.HasPrefix(r.Path, p)
+		ok := path == p || strings.HasSuffix(p, "/") && strings.HasPrefix(path, p)
 		if ok && (best == nil || len(p) > len(best.prefix)) {
 			best = rt
 		}
