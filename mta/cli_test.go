@@ -202,4 +202,9 @@ func TestCLI(t *testing.T) {
 			t.Errorf("applayer %s: err %v, stderr %q; want exit 1 and one 'applayer: ' line", strings.Join(args, " "), err, e)
 		}
 	}
+	// A self-signed certificate without --cacert: the error says what to do.
+	_, e, err := cli(t, "", "mail", "send", "--server", sub, "--starttls", "--from", "alice@crepes.fr", "--to", "bob@hamburger.edu", "--subject", "x", "--body", "x")
+	if err == nil || !strings.Contains(e, "--cacert") {
+		t.Errorf("mail send to an unknown certificate: err %v, stderr %q; want a hint about --cacert", err, e)
+	}
 }

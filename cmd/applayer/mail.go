@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -410,7 +411,11 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 			defer cancel2()
 			r, err := smtpclient.Send(ctx, sub, smtp.Path{Mailbox: sender}, rcpts, raw)
 			var re *smtpclient.RcptError
-			if err != nil && !errors.As(err, &re) {
+			var unknownCA x509.UnknownAuthorityError
+			switch {
+			case errors.As(err, &unknownCA) && cacert == "":
+				return fmt.Errorf("mail send: %w (trust the server's certificate with --cacert DATA/tls/cert.pem, or use --insecure in a lab)", err)
+			case err != nil && !errors.As(err, &re):
 				return fmt.Errorf("mail send: %w", err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "sent: %s\n", r.Error())
