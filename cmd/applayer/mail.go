@@ -132,7 +132,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.StringVar(&cfg.Hostname, "hostname", "", "this server's name in greetings and trace fields (default mail.FIRST-DOMAIN)")
 	f.StringVar(&resolver, "resolver", "", "DNS server HOST:PORT for MX look-ups (default: the system's)")
 	f.IntVar(&cfg.MXPort, "mx-port", 25, "port to reach other domains' exchangers on")
-	f.DurationSliceVar(&retry, "retry", nil, "back-off schedule, the last repeating (default 1m,5m,15m,30m,1h,2h)")
+	f.DurationSliceVar(&retry, "retry", mta.DefaultRetry, "back-off schedule, the last repeating")
 	f.DurationVar(&cfg.GiveUp, "give-up", mta.DefaultGiveUp, "bounce a message still undeliverable after this long")
 	f.Int64Var(&maxSize, "max-size", smtpserver.DefaultMaxMessageBytes, "largest message accepted, in bytes (SIZE)")
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
