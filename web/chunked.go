@@ -29,6 +29,19 @@ func (s chunkState) String() string {
 // maxChunkLine bounds a chunk-size line with its extensions.
 const maxChunkLine = 4096
 
+// Framing bytes (size lines with their extensions, and the CRLF after each
+// chunk's data) are bounded against the data they carry, so that a sender
+// cannot make the server read without end while delivering almost nothing:
+// one data byte per chunk under a 4 KiB extension, again and again. Each
+// chunk is allowed chunkFramingPerChunk bytes of framing plus as many as it
+// carries data; beyond that, framing may run ahead of the data by at most
+// chunkFramingSlack bytes in all. A byte-per-chunk stream ("1\r\nX\r\n")
+// stays well inside the allowance.
+const (
+	chunkFramingPerChunk = 32
+	chunkFramingSlack    = 16 << 10
+)
+
 // chunkedReader decodes the chunked transfer coding. Any deviation from the
 // grammar is an *Error with status 400, and the reader stays failed: the
 // connection cannot be trusted after it.
@@ -42,6 +55,9 @@ type chunkedReader struct {
 	maxTrail int
 	err      error
 	line     []byte
+	// framing counts framing bytes beyond the allowance (see
+	// chunkFramingSlack); it never goes below zero.
+	framing int64
 }
 
 func (c *chunkedReader) reset(br *bufio.Reader, trailer *Header, maxTrailer int, limit int64) {
@@ -80,6 +96,10 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 			if err != nil {
 				c.err = err
 				return 0, err
+			}
+			c.framing = max(0, c.framing+int64(len(line))+4-chunkFramingPerChunk-n)
+			if c.framing > chunkFramingSlack {
+				return 0, c.fail(StatusBadRequest, "chunk extensions and framing far larger than the data they carry")
 			}
 			if n == 0 {
 				c.state = chunkTrailer

@@ -148,6 +148,11 @@ func TestChunkedReader(t *testing.T) {
 		{"smuggled after last chunk bare LF", "0\r\n\nGET /admin HTTP/1.1\r\n\r\n", "", 400, ""},
 		{"truncated trailer", "0\r\nX: 1\r\n", "", -1, ""},
 		{"over limit", "9\r\n123456789\r\n0\r\n\r\n", "", 413, ""},
+		{"one byte per chunk", strings.Repeat("1\r\nx\r\n", 50000) + "0\r\n\r\n", strings.Repeat("x", 50000), 0, ""},
+		{"long extensions on large chunks", strings.Repeat("1000;"+strings.Repeat("e", 3000)+"\r\n"+strings.Repeat("x", 4096)+"\r\n", 20) + "0\r\n\r\n", strings.Repeat("x", 20*4096), 0, ""},
+		// One data byte under a 4 KB extension, again and again: the
+		// framing outgrows the data and the reader gives up.
+		{"extension flood", strings.Repeat("1;"+strings.Repeat("e", 4000)+"\r\nx\r\n", 1000) + "0\r\n\r\n", "xxxx", 400, ""},
 	}
 	for _, tc := range tests {
 		var tr Header
