@@ -302,6 +302,9 @@ server. With +trace, every server is asked on @SERVER's port or
 				return err
 			}
 			if c.Flags().Changed("port") {
+				if port < 1 || port > 65535 {
+					return fmt.Errorf("dns query: bad port %d", port)
+				}
 				q.port = port
 			}
 			out := c.OutOrStdout()
@@ -406,6 +409,9 @@ func parseQueryArgs(args []string) (*queryArgs, error) {
 		switch {
 		case strings.HasPrefix(a, "@"):
 			s := a[1:]
+			if s == "" {
+				return nil, fmt.Errorf("dns query: @ needs a server, as in @127.0.0.1:5300")
+			}
 			if h, p, err := net.SplitHostPort(s); err == nil {
 				n, err := strconv.Atoi(p)
 				if err != nil || n < 1 || n > 65535 {

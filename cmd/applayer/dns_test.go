@@ -29,6 +29,7 @@ func TestParseQueryArgs(t *testing.T) {
 		{[]string{"MX"}, queryArgs{name: "MX.", typ: dns.TypeA}, false},
 		{[]string{"a", "b", "c"}, queryArgs{}, true},
 		{[]string{"@127.0.0.1:99999", "a"}, queryArgs{}, true},
+		{[]string{"a", "@"}, queryArgs{}, true},
 	} {
 		got, err := parseQueryArgs(tc.args)
 		if tc.err {
@@ -40,6 +41,14 @@ func TestParseQueryArgs(t *testing.T) {
 		if err != nil || *got != tc.want {
 			t.Errorf("parseQueryArgs(%q) = %+v, %v, want %+v", tc.args, got, err, tc.want)
 		}
+	}
+}
+
+// TestQueryBadPort: a port out of range is refused before anything is sent.
+func TestQueryBadPort(t *testing.T) {
+	_, errOut, code := run(t, "", "dns", "query", "www.example.com", "@127.0.0.1", "-p", "99999")
+	if code != 1 || errOut != "applayer: dns query: bad port 99999\n" {
+		t.Errorf("dns query -p 99999: exit %d, %q", code, errOut)
 	}
 }
 
