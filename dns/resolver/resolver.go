@@ -82,6 +82,8 @@ func (r *Resolver) init() {
 		now := time.Now().UnixNano()
 		// The hints are cached as glue that never expires.
 		var ns []dns.RR
+		// Addresses by name and type: a root server's A and AAAA records
+		// are two RRsets.
 		addrs := map[string][]dns.RR{}
 		for _, rr := range r.Hints {
 			switch rr.Type {
@@ -90,7 +92,7 @@ func (r *Resolver) init() {
 					ns = append(ns, rr)
 				}
 			case dns.TypeA, dns.TypeAAAA:
-				k := dns.CanonicalName(rr.Name)
+				k := string(appendKey(nil, rr.Name, rr.Type))
 				addrs[k] = append(addrs[k], rr)
 			}
 		}
@@ -98,15 +100,8 @@ func (r *Resolver) init() {
 		if len(ns) > 0 {
 			r.cache.put(appendKey(nil, ".", dns.TypeNS), &entry{rrs: ns, rank: rankGlue, expires: forever}, now)
 		}
-		for name, rrs := range addrs {
-			t := rrs[0].Type
-			var same []dns.RR
-			for _, rr := range rrs {
-				if rr.Type == t {
-					same = append(same, rr)
-				}
-			}
-			r.cache.put(appendKey(nil, name, t), &entry{rrs: same, rank: rankGlue, expires: forever}, now)
+		for key, rrs := range addrs {
+			r.cache.put([]byte(key), &entry{rrs: rrs, rank: rankGlue, expires: forever}, now)
 		}
 	})
 }

@@ -466,3 +466,24 @@ func TestFailureCached(t *testing.T) {
 		t.Errorf("second ask: %+v, %v, %d more queries; want SERVFAIL from the cache", res, err, r.UpstreamQueries()-before)
 	}
 }
+
+// TestHintsKeepBothAddressTypes: a root server listed with an A and an
+// AAAA record (as in named.root) keeps both addresses.
+func TestHintsKeepBothAddressTypes(t *testing.T) {
+	for _, first := range []dns.Type{dns.TypeA, dns.TypeAAAA} {
+		a := dns.RR{Name: "a.root.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 3600000, Data: &dns.A{Addr: netip.MustParseAddr("127.0.0.11")}}
+		aaaa := dns.RR{Name: "A.Root.", Type: dns.TypeAAAA, Class: dns.ClassIN, TTL: 3600000, Data: &dns.AAAA{Addr: netip.MustParseAddr("::1")}}
+		ns := dns.RR{Name: ".", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 3600000, Data: &dns.NS{Host: "a.root."}}
+		hints := []dns.RR{ns, a, aaaa}
+		if first == dns.TypeAAAA {
+			hints = []dns.RR{ns, aaaa, a}
+		}
+		r := &Resolver{Hints: hints}
+		r.init()
+		var buf [300]byte
+		got := r.cachedAddrs("a.root.", time.Now().UnixNano(), buf[:0])
+		if len(got) != 2 {
+			t.Errorf("hints with %v first: cached addresses %v, want 127.0.0.11 and ::1", first, got)
+		}
+	}
+}
