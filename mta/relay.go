@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -153,10 +154,25 @@ func (m *MTA) session(ctx context.Context, e *entry, h hop, rcpts []smtp.Address
 	return out, true
 }
 
+// errTLSFailed marks a relay session lost in the STARTTLS handshake.
+var errTLSFailed = errors.New("mta: STARTTLS failed")
+
 // dial opens a relay session: greeting, EHLO, and opportunistic STARTTLS
 // (RFC 7435: encrypt without authenticating, as between MTAs without DANE
-// or MTA-STS).
+// or MTA-STS). Opportunistic means that a failed TLS does not stop the
+// mail: a refused STARTTLS goes on in clear on the same connection (RFC
+// 3207 section 4), a failed handshake on a new one without STARTTLS, as
+// Postfix does at its "may" security level.
 func (m *MTA) dial(ctx context.Context, h hop) (*smtpclient.Client, error) {
+	c, err := m.dialOnce(ctx, h, true)
+	if errors.Is(err, errTLSFailed) {
+		m.log.Info("mta: TLS with the exchanger failed; trying again in clear", "to", h.Host, "addr", h.Addr, "err", err)
+		return m.dialOnce(ctx, h, false)
+	}
+	return c, err
+}
+
+func (m *MTA) dialOnce(ctx context.Context, h hop, tryTLS bool) (*smtpclient.Client, error) {
 	timeout := m.cfg.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
@@ -169,10 +185,16 @@ func (m *MTA) dial(ctx context.Context, h hop) (*smtpclient.Client, error) {
 		c.Close()
 		return nil, err
 	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(ctx, &tls.Config{InsecureSkipVerify: true, ServerName: h.Host}); err != nil {
+	if ok, _ := c.Extension("STARTTLS"); ok && tryTLS {
+		err := c.StartTLS(ctx, &tls.Config{InsecureSkipVerify: true, ServerName: h.Host})
+		var r *smtp.Reply
+		switch {
+		case err == nil:
+		case errors.As(err, &r) && !c.TLS():
+			// STARTTLS refused: the session goes on unencrypted.
+		default:
 			c.Close()
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", errTLSFailed, err)
 		}
 	}
 	return c, nil

@@ -2,12 +2,17 @@ package mta
 
 import (
 	"bufio"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/smtp"
+	"github.com/applayer/applayer/smtpserver"
 )
 
 // TestOpenRelayMatrix tries the classic relay tricks on the MX listener
@@ -97,4 +102,27 @@ func TestOpenRelayMatrix(t *testing.T) {
 	if q, _ := ListQueue(m.cfg.Dir); len(q) != 0 {
 		t.Errorf("%d messages queued by an unauthenticated client", len(q))
 	}
+}
+
+// TestRelayInClearWhenTLSFails: STARTTLS between MTAs is opportunistic
+// (RFC 7435), so an exchanger whose TLS handshake fails still gets the
+// message, on a new connection without STARTTLS, in the same attempt.
+func TestRelayInClearWhenTLSFails(t *testing.T) {
+	ex := &scripted{answers: []*smtp.Reply{nil}}
+	broken := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return nil, errors.New("no certificate today")
+	}}
+	s := &smtpserver.Server{Hostname: "mx.noanswer.example", Backend: ex, Logger: quiet, TLSConfig: broken}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	alice := newMTA(t, "crepes.fr", labResolver(t), l.Addr().(*net.TCPAddr).Port, []time.Duration{time.Hour}, "alice@crepes.fr")
+	sub := serve(t, alice, true)
+	if err := submit(t, sub, "alice@crepes.fr", "carol@noanswer.example"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery in clear", func() bool { return ex.got.Load() == 1 })
 }
