@@ -289,7 +289,10 @@ func (fsrv *FileServer) serveFile(w ResponseWriter, r *Request, rel string) {
 		if !strings.HasSuffix(r.Path, "/") {
 			// A directory named without its slash: send the client to the
 			// name with it, so that relative links resolve (301).
-			loc := r.RawPath + "/"
+			// Only one leading slash: "//host/dir/" would be a
+			// network-path reference (RFC 3986 §4.2) and send the
+			// browser to another host.
+			loc := "/" + strings.TrimLeft(r.RawPath, "/") + "/"
 			if r.RawQuery != "" {
 				loc += "?" + r.RawQuery
 			}

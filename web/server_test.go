@@ -273,3 +273,21 @@ func TestAccessLogEscapes(t *testing.T) {
 		t.Errorf("log line for an unparsable request: %s", lines[1])
 	}
 }
+
+// TestDirectoryRedirectStaysOnHost: the 301 for a directory named without
+// its slash must not become an open redirect when the path starts with
+// several slashes ("//evil.example" would send browsers to that host).
+func TestDirectoryRedirectStaysOnHost(t *testing.T) {
+	addr, _ := startFileServer(t, nil)
+	for _, tc := range []struct{ target, location string }{
+		{"/dir", "/dir/"},
+		{"/dir?q=1", "/dir/?q=1"},
+		{"//dir", "/dir/"},
+		{"///dir?q", "/dir/?q"},
+	} {
+		got := rawExchange(t, addr, "GET "+tc.target+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if s := statusOf(got); s != "301" || !strings.Contains(got, "\r\nLocation: "+tc.location+"\r\n") {
+			t.Errorf("GET %s: want 301 to %s, got\n%.300s", tc.target, tc.location, got)
+		}
+	}
+}

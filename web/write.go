@@ -85,7 +85,7 @@ func (fsrv *FileServer) put(w ResponseWriter, r *Request, rel string) {
 		w.WriteHeader(StatusNoContent)
 		return
 	}
-	w.Header().Set("Location", r.RawPath)
+	w.Header().Set("Location", "/"+strings.TrimLeft(r.RawPath, "/")) // never "//host/..."
 	WriteError(w, StatusCreated, "stored "+r.Path)
 }
 
