@@ -240,7 +240,7 @@ func checkPrereqs(z *Zone, pre []dns.RR) dns.Rcode {
 			}
 		case dns.ClassIN:
 			k := set{dns.CanonicalName(rr.Name), rr.Type}
-			valueDep[k] = append(valueDep[k], rr.Data.String())
+			valueDep[k] = append(valueDep[k], dataKey(rr.Type, rr.Data))
 		default:
 			return dns.RcodeFormErr
 		}
@@ -253,11 +253,11 @@ func checkPrereqs(z *Zone, pre []dns.RR) dns.Rcode {
 		}
 		have := map[string]bool{}
 		for _, rr := range n.get(k.t).rrs {
-			have[strings.ToLower(rr.Data.String())] = true
+			have[dataKey(rr.Type, rr.Data)] = true
 		}
 		wantSet := map[string]bool{}
 		for _, w := range want {
-			wantSet[strings.ToLower(w)] = true
+			wantSet[w] = true
 		}
 		if len(have) != len(wantSet) {
 			return dns.RcodeNXRRSet
@@ -299,7 +299,7 @@ func applyUpdates(z *Zone, ups []dns.RR) ([]Record, bool, dns.Rcode) {
 	changed := false
 	apex := func(rr dns.RR) bool { return dns.EqualNames(rr.Name, z.Origin) }
 	same := func(a, b dns.RR) bool {
-		return dns.EqualNames(a.Name, b.Name) && a.Type == b.Type && strings.EqualFold(a.Data.String(), b.Data.String())
+		return dns.EqualNames(a.Name, b.Name) && a.Type == b.Type && dataKey(a.Type, a.Data) == dataKey(b.Type, b.Data)
 	}
 	remove := func(keep func(dns.RR) bool) {
 		out := recs[:0]
@@ -394,6 +394,18 @@ func applyUpdates(z *Zone, ups []dns.RR) ([]Record, bool, dns.Rcode) {
 		out[i] = Record{RR: rr, File: "update"}
 	}
 	return out, true, dns.RcodeSuccess
+}
+
+// dataKey is the form in which RDATA of type t are compared: domain names
+// in them without regard to case (RFC 4343 §3), everything else exactly (a
+// TXT string "ABC" is not "abc").
+func dataKey(t dns.Type, d dns.RData) string {
+	switch t {
+	case dns.TypeNS, dns.TypeCNAME, dns.TypePTR, dns.TypeMX, dns.TypeSOA, dns.TypeSRV:
+		// Their presentation forms hold only names and numbers.
+		return strings.ToLower(d.String())
+	}
+	return d.String()
 }
 
 func typeHasStruct(t dns.Type) bool {

@@ -327,3 +327,66 @@ func TestNotifyReachesSecondary(t *testing.T) {
 		t.Errorf("secondary's answer after NOTIFY: %v", m)
 	}
 }
+
+// TestUpdateComparesDataByType: names inside RDATA compare without case,
+// other RDATA exactly, both when an update adds or deletes a record and in
+// a value-dependent prerequisite.
+func TestUpdateComparesDataByType(t *testing.T) {
+	recs, err := Parse(strings.NewReader(`$ORIGIN example.org.
+$TTL 60
+@ SOA ns admin 1 2 3 4 5
+@ NS ns
+ns A 192.0.2.1
+t TXT "abc"
+m MX 10 Mail.Example.Org.
+`), "t.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := New("example.org.", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(name string, typ dns.Type, d dns.RData) dns.RR {
+		return dns.RR{Name: name, Type: typ, Class: dns.ClassIN, TTL: 60, Data: d}
+	}
+	none := func(rr dns.RR) dns.RR { rr.Class, rr.TTL = dns.ClassNONE, 0; return rr }
+	txtABC := in("t.example.org.", dns.TypeTXT, &dns.TXT{Strings: []string{"ABC"}})
+	mx := in("m.example.org.", dns.TypeMX, &dns.MX{Pref: 10, Host: "mail.example.org."})
+	count := func(recs []Record, typ dns.Type) int {
+		n := 0
+		for _, r := range recs {
+			if r.Type == typ {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name    string
+		ups     []dns.RR
+		changed bool
+		txt, mx int
+	}{
+		{"add TXT ABC beside abc", []dns.RR{txtABC}, true, 2, 1},
+		{"delete TXT ABC leaves abc", []dns.RR{none(txtABC)}, false, 1, 1},
+		{"add the MX in other case: already there", []dns.RR{mx}, false, 1, 1},
+		{"delete the MX in other case", []dns.RR{none(mx)}, true, 1, 0},
+	} {
+		recs, changed, rc := applyUpdates(z, tc.ups)
+		if rc != dns.RcodeSuccess || changed != tc.changed {
+			t.Errorf("%s: changed %v, %v; want changed %v", tc.name, changed, rc, tc.changed)
+			continue
+		}
+		if changed && (count(recs, dns.TypeTXT) != tc.txt || count(recs, dns.TypeMX) != tc.mx) {
+			t.Errorf("%s: %d TXT and %d MX left, want %d and %d", tc.name, count(recs, dns.TypeTXT), count(recs, dns.TypeMX), tc.txt, tc.mx)
+		}
+	}
+	pre := func(rr dns.RR) []dns.RR { rr.TTL = 0; return []dns.RR{rr} }
+	if rc := checkPrereqs(z, pre(txtABC)); rc != dns.RcodeNXRRSet {
+		t.Errorf("prerequisite TXT ABC against abc: %v, want NXRRSET", rc)
+	}
+	if rc := checkPrereqs(z, pre(mx)); rc != dns.RcodeSuccess {
+		t.Errorf("prerequisite MX in other case: %v, want NOERROR", rc)
+	}
+}
