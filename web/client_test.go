@@ -238,14 +238,17 @@ func TestCookieJar(t *testing.T) {
 		{"Set-Cookie", "evil=5; Domain=other.test"},
 		{"Set-Cookie", "sec=6; Secure"},
 		{"Set-Cookie", "=nameless"},
+		{"Set-Cookie", "tld=7; Domain=test"},
+		{"Set-Cookie", "long=8; Max-Age=10000000000"},
 	})
 	for _, tc := range []struct{ host, path, want string }{
 		{"www.example.test", "/", "id=1"},
-		{"www.example.test", "/a/b/c", "id=1; sub=2; dir=3"},
-		{"WWW.example.test", "/a", "id=1; sub=2; dir=3"},
+		{"www.example.test", "/a/b/c", "id=1; sub=2; dir=3; long=8"},
+		{"WWW.example.test", "/a", "id=1; sub=2; dir=3; long=8"},
 		{"x.example.test", "/a/x", "sub=2"},
 		{"example.test", "/ab", ""},
 		{"other.test", "/", ""},
+		{"elsewhere.test", "/", ""},
 	} {
 		if got := j.Header(tc.host, tc.path); got != tc.want {
 			t.Errorf("Header(%s, %s) = %q, want %q", tc.host, tc.path, got, tc.want)
@@ -263,7 +266,7 @@ func TestCookieJar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := j2.Header("www.example.test", "/a/b/c"); got != "id=1; sub=2; dir=3" {
+	if got := j2.Header("www.example.test", "/a/b/c"); got != "id=1; sub=2; dir=3; long=8" {
 		t.Errorf("reloaded jar: %q", got)
 	}
 }

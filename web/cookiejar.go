@@ -220,8 +220,12 @@ func parseSetCookie(v, host, reqPath string) (JarCookie, bool) {
 			if d == "" {
 				continue
 			}
-			// §5.3 step 6: the request host must domain-match.
-			if !domainMatch(c.Domain, d) {
+			// §5.3 step 6: the request host must domain-match. Without a
+			// public suffix list, a one-label domain ("com", "edu") is
+			// taken for a public suffix (§5.3 step 5): refused unless it
+			// is the host itself, so that one site cannot set cookies for
+			// every site under a top-level domain.
+			if !domainMatch(c.Domain, d) || !strings.Contains(d, ".") && d != c.Domain {
 				return JarCookie{}, false
 			}
 			c.Domain, c.Subdomains = d, true
@@ -237,9 +241,15 @@ func parseSetCookie(v, host, reqPath string) (JarCookie, bool) {
 	}
 	if maxAge != nil {
 		// Max-Age wins over Expires (§5.3 step 3).
-		if *maxAge <= 0 {
+		// A year in seconds is far from overflowing a Duration; a larger
+		// Max-Age is cut to 400 days, as RFC 6265bis §5.6.2 does.
+		const maxMaxAge = 400 * 24 * 3600
+		switch {
+		case *maxAge <= 0:
 			c.Expires = time.Unix(1, 0)
-		} else {
+		case *maxAge > maxMaxAge:
+			c.Expires = time.Now().Add(maxMaxAge * time.Second)
+		default:
 			c.Expires = time.Now().Add(time.Duration(*maxAge) * time.Second)
 		}
 	}
