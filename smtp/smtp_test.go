@@ -199,9 +199,19 @@ func FuzzReadData(f *testing.F) {
 	f.Add([]byte("Subject: x\r\n\r\nbody\r\n..dot\r\n.\r\n"), int64(0))
 	f.Add([]byte("a\nb\x00\r\n.\r\n"), int64(3))
 	f.Add([]byte(".\r"), int64(1))
+	f.Add([]byte("a\n.\r\nMAIL FROM:<x@y.z>\r\n.\r\n"), int64(0))
 	f.Fuzz(func(t *testing.T, in []byte, max int64) {
 		var out bytes.Buffer
-		n, err := ReadData(bufio.NewReaderSize(bytes.NewReader(in), 16), &out, max)
+		src := bytes.NewReader(in)
+		br := bufio.NewReaderSize(src, 16)
+		n, err := ReadData(br, &out, max)
+		consumed := in[:len(in)-src.Len()-br.Buffered()]
+		if err == nil || errors.Is(err, ErrBareLF) || errors.Is(err, ErrNULByte) || errors.Is(err, ErrTooBig) {
+			// The body ends only at CRLF "." CRLF (or "." CRLF first).
+			if !bytes.Equal(consumed, []byte(".\r\n")) && !bytes.HasSuffix(consumed, []byte("\r\n.\r\n")) {
+				t.Fatalf("body of %q ended after %q", in, consumed)
+			}
+		}
 		if n != int64(out.Len()) {
 			t.Fatalf("ReadData returned %d, wrote %d", n, out.Len())
 		}
