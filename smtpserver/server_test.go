@@ -218,6 +218,14 @@ func TestDialogues(t *testing.T) {
 			{strings.Repeat("0123456789abcdef\r\n", 1000) + ".\r\n", "552 5.3.4"},
 			{"NOOP\r\n", "250"},
 		}},
+		{"smuggling", []step{
+			// "\n.\r\n" does not end DATA: the second message is body,
+			// not commands, and the whole is refused for its bare LF.
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n", "250"},
+			{"", "250"}, {"", "250"}, {"", "354"},
+			{"Subject: one\r\n\r\nhi\n.\r\nMAIL FROM:<evil@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: two\r\n\r\n.\r\n", "550 5.6.0"},
+			{"NOOP\r\n", "250 2.0.0 OK"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { runDialogue(t, addr, tt.steps) })
