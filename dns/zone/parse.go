@@ -193,6 +193,11 @@ func (p *parser) entry(lx *lexer, e entry, file string) error {
 		return errors.New(typ.String() + ": " + err.Error())
 	}
 	rr.Data = data
+	// A record must fit in a message (RFC 1035 §3.2.1: RDLENGTH is 16 bits),
+	// or no server could ever send it.
+	if _, err := (&dns.Msg{Answer: []dns.RR{rr}}).Pack(); err != nil {
+		return errors.New(typ.String() + ": the record does not fit in a DNS message: " + err.Error())
+	}
 	if !haveTTL {
 		switch {
 		case p.haveTTL:

@@ -76,6 +76,7 @@ func TestParseErrors(t *testing.T) {
 		{"x TYPE65280 \\# 2 01\n", "t.zone:3: TYPE65280: \\# length 2 does not match 1 bytes of data"},
 		{"x HINFO a b\n", "t.zone:3: HINFO: this type is read in the generic form of RFC 3597 only: \\# length hex"},
 		{") x\n", "t.zone:3: unbalanced )"},
+		{"x TXT (\n" + strings.Repeat(`"`+strings.Repeat("a", 250)+"\"\n", 300) + ")\n", "t.zone:3: TXT: the record does not fit in a DNS message: dns: message larger than 65535 bytes"},
 	} {
 		_, err := Parse(strings.NewReader(head+tc.src), "t.zone", "")
 		var ze *Error
