@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -336,4 +337,54 @@ func FuzzReadResponse(f *testing.F) {
 			t.Fatal("a HEAD response with a body")
 		}
 	})
+}
+
+// signalWriter closes seen at its first Write.
+type signalWriter struct {
+	buf  bytes.Buffer
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if w.buf.Len() == 0 && len(p) > 0 {
+		close(w.seen)
+	}
+	return w.buf.Write(p)
+}
+
+// TestGetStreams: a download reaches its destination while it arrives,
+// rather than after it ended (a large file must never sit whole in memory),
+// and the body of a redirect on the way is not part of it. The server
+// sends half the body, then waits until the client has written some.
+func TestGetStreams(t *testing.T) {
+	dst := &signalWriter{seen: make(chan struct{})}
+	half := strings.Repeat("a", 64<<10)
+	streamed := make(chan bool, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/file", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(2*len(half)))
+		io.WriteString(w, half)
+		w.(http.Flusher).Flush()
+		select {
+		case <-dst.seen:
+			streamed <- true
+		case <-time.After(5 * time.Second):
+			streamed <- false
+		}
+		io.WriteString(w, half)
+	}))
+	defer ts.Close()
+	obj, err := (&Fetcher{}).Get(context.Background(), ts.URL+"/old", dst)
+	if err != nil || obj.Status != 200 {
+		t.Fatalf("Get: %d %v", obj.Status, err)
+	}
+	if !<-streamed {
+		t.Error("nothing reached the destination before the whole body had arrived")
+	}
+	if dst.buf.String() != half+half {
+		t.Errorf("got %d bytes (%.40q...), want the file's %d", dst.buf.Len(), dst.buf.String(), 2*len(half))
+	}
 }

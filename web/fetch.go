@@ -192,15 +192,25 @@ func parseHTTPURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// isRedirect reports whether the client follows a response with this
+// status to its Location (RFC 9110 §15.4).
+func isRedirect(status int) bool {
+	switch status {
+	case 301, 302, 303, 307, 308:
+		return true
+	}
+	return false
+}
+
+// getFollowing streams the final response's body to dst as it arrives (a
+// download never sits whole in memory); redirect bodies are dropped.
 func (w *worker) getFollowing(ctx context.Context, u *url.URL, dst io.Writer) (Object, error) {
 	for range 10 {
-		var buf bytes.Buffer
-		obj := w.fetch(ctx, u, &buf, true)
+		obj := w.fetch(ctx, u, dst, true)
 		if obj.Err != nil {
 			return obj, obj.Err
 		}
-		switch obj.Status {
-		case 301, 302, 303, 307, 308:
+		if isRedirect(obj.Status) {
 			loc := obj.Location
 			next, err := u.Parse(loc)
 			if err != nil || loc == "" {
@@ -212,8 +222,7 @@ func (w *worker) getFollowing(ctx context.Context, u *url.URL, dst io.Writer) (O
 			u = next
 			continue
 		}
-		_, err := io.Copy(dst, &buf)
-		return obj, err
+		return obj, nil
 	}
 	return Object{URL: u}, fmt.Errorf("%s: more than ten redirects", u)
 }
@@ -311,10 +320,12 @@ func (w *worker) exchange(ctx context.Context, c *ClientConn, u *url.URL, dst io
 	if f.Jar != nil {
 		f.Jar.SetCookies(u.Hostname(), u.EscapedPath(), resp.Header)
 	}
-	if redirects && resp.Status >= 300 && resp.Status < 400 && resp.Status != 304 {
-		obj.Location = resp.Header.Get("Location")
-	}
 	var sink io.Writer = dst
+	if redirects && isRedirect(resp.Status) {
+		// The body of a redirect is for people; the client follows it.
+		obj.Location = resp.Header.Get("Location")
+		sink = io.Discard
+	}
 	var tmp *os.File
 	if f.Cache != nil && resp.Status == 200 && (resp.Header.Get("ETag") != "" || resp.Header.Get("Last-Modified") != "") {
 		if tmp, err = f.Cache.Temp(); err == nil {
@@ -357,6 +368,22 @@ func (w *worker) exchange(ctx context.Context, c *ClientConn, u *url.URL, dst io
 	return nil
 }
 
+// maxPage bounds how much of a base page is searched for objects.
+const maxPage = 16 << 20
+
+// headBuffer keeps the first max bytes written to it and drops the rest.
+type headBuffer struct {
+	b   []byte
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := h.max - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
 type progressReader struct {
 	r           io.Reader
 	u           *url.URL
@@ -386,20 +413,21 @@ func (f *Fetcher) Page(ctx context.Context, rawURL string, base io.Writer) (*Rep
 		workers[i] = f.newWorker(r)
 		defer workers[i].close()
 	}
-	var page bytes.Buffer
-	baseObj, err := workers[0].getFollowing(ctx, u, &page)
+	// The page goes to base as it arrives; the first maxPage bytes are
+	// kept for finding the objects it references.
+	page := &headBuffer{max: maxPage}
+	var dst io.Writer = page
+	if base != nil {
+		dst = io.MultiWriter(base, page)
+	}
+	baseObj, err := workers[0].getFollowing(ctx, u, dst)
 	if err != nil {
 		return nil, err
 	}
 	if baseObj.Status >= 400 {
 		return nil, fmt.Errorf("%s: %d %s", baseObj.URL, baseObj.Status, StatusText(baseObj.Status))
 	}
-	if base != nil {
-		if _, err := base.Write(page.Bytes()); err != nil {
-			return nil, err
-		}
-	}
-	links := ObjectLinks(bytes.NewReader(page.Bytes()), baseObj.URL)
+	links := ObjectLinks(bytes.NewReader(page.b), baseObj.URL)
 	objs := make([]Object, len(links))
 	next := make(chan int)
 	var wg sync.WaitGroup
