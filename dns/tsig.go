@@ -221,7 +221,11 @@ func VerifyTSIG(raw []byte, keys []*TSIGKey, prior []byte, now time.Time) (*TSIG
 	if rrs[0].Type != TypeTSIG {
 		return nil, nil, ErrNoTSIG
 	}
-	t := rrs[0].Data.(*TSIG)
+	t, ok := rrs[0].Data.(*TSIG)
+	if !ok {
+		// A TSIG record without data (class ANY, RDLENGTH 0) signs nothing.
+		return nil, nil, ErrBadSig
+	}
 	var key *TSIGKey
 	for _, k := range keys {
 		if EqualNames(k.Name, rrs[0].Name) {

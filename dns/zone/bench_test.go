@@ -1,7 +1,11 @@
 package zone
 
 import (
+	"io"
+	"log/slog"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/applayer/applayer/dns"
 )
@@ -43,9 +47,18 @@ func BenchmarkAnswer(b *testing.B) {
 }
 
 // FuzzAuthority: whatever query arrives, the authoritative handler answers
-// with a message that encodes, or not at all; it never panics.
+// with a message that encodes, or not at all; it never panics. The same
+// bytes also go to a server that takes updates and gives transfers (TSIG
+// checks, UPDATE, AXFR), over UDP and TCP, from inside and outside the
+// networks allowed to transfer.
 func FuzzAuthority(f *testing.F) {
 	a := loadAuthority(f, "testdata/example.com.zone")
+	pa := loadAuthority(f, "testdata/example.com.zone")
+	key, err := dns.ParseTSIGKey("update-key:" + testSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	(&Primary{Keys: []*dns.TSIGKey{key}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Attach(pa)
 	for _, q := range []struct {
 		name string
 		t    dns.Type
@@ -53,6 +66,17 @@ func FuzzAuthority(f *testing.F) {
 		b, _ := new(dns.Msg).SetQuestion(1, q.name, q.t).SetEDNS(512).Pack()
 		f.Add(b)
 	}
+	up := &dns.Msg{Header: dns.Header{ID: 7, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+	up.Authority = []dns.RR{{Name: "fuzz.example.com.", Type: dns.TypeA, Class: dns.ClassIN, TTL: 60, Data: &dns.A{Addr: mustAddr("192.0.2.9")}}}
+	for _, m := range []*dns.Msg{up, new(dns.Msg).SetQuestion(2, "example.com.", dns.TypeAXFR)} {
+		b, _ := m.Pack()
+		signed, _, err := dns.SignTSIG(b, key, nil, time.Now(), 0, false)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(signed)
+	}
+	inside, outside := netip.MustParseAddrPort("127.0.0.1:5300"), netip.MustParseAddrPort("192.0.2.1:5300")
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var req dns.Msg
 		if req.Unpack(raw) != nil {
@@ -62,6 +86,11 @@ func FuzzAuthority(f *testing.F) {
 		a.ServeDNS(w, &dns.Request{Msg: &req, Raw: raw})
 		if len(w.out) > 1232 {
 			t.Fatalf("answer of %d bytes over the limit", len(w.out))
+		}
+		for _, from := range []netip.AddrPort{inside, outside} {
+			for _, tcp := range []bool{false, true} {
+				pa.ServeDNS(&packWriter{}, &dns.Request{Msg: &req, Raw: raw, Remote: from, TCP: tcp})
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package zone
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -450,4 +451,49 @@ func FuzzUpdate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTransferOfBadRecordsRefused: a primary whose AXFR carries records of
+// another class (class ANY with no data decodes as an RFC 2136 delete form)
+// gives the secondary an error, not a zone with records it cannot serve or
+// a panic on the SOA.
+func TestTransferOfBadRecordsRefused(t *testing.T) {
+	soa := dns.RR{Name: "example.org.", Type: dns.TypeSOA, Class: dns.ClassIN, TTL: 60, Data: &dns.SOA{MName: "ns.example.org.", RName: "admin.example.org.", Serial: 1}}
+	ns := dns.RR{Name: "example.org.", Type: dns.TypeNS, Class: dns.ClassIN, TTL: 60, Data: &dns.NS{Host: "ns.example.org."}}
+	for _, bad := range []dns.RR{
+		{Name: "example.org.", Type: dns.TypeSOA, Class: dns.ClassANY, Data: &dns.Unknown{}},
+		{Name: "www.example.org.", Type: dns.TypeA, Class: dns.ClassANY, Data: &dns.Unknown{}},
+		{Name: "www.example.org.", Type: dns.TypeA, Class: dns.ClassCH, TTL: 60, Data: &dns.A{Addr: mustAddr("192.0.2.1")}},
+	} {
+		primary := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Request) {
+			var m dns.Msg
+			m.SetReply(r.Msg)
+			m.Authoritative = true
+			m.Answer = []dns.RR{soa, ns, bad, soa}
+			if bad.Type == dns.TypeSOA {
+				m.Answer = []dns.RR{bad, ns, soa}
+			}
+			w.WriteMsg(&m)
+		})
+		addr := startServer(t, primary)
+		sec := &Secondary{Origin: "example.org.", Primary: addr, Authority: NewAuthority()}
+		if z, err := sec.Load(context.Background()); err == nil {
+			t.Errorf("a transfer with %v %v class %v loaded: serial %d", bad.Name, bad.Type, bad.Class, z.Serial())
+		}
+	}
+}
+
+// TestMalformedTSIGRefused: a TSIG record with no data (class ANY,
+// RDLENGTH 0) on an UPDATE is refused as a bad signature.
+func TestMalformedTSIGRefused(t *testing.T) {
+	m := &dns.Msg{Header: dns.Header{ID: 7, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
+	m.Additional = []dns.RR{{Name: "update-key.", Type: dns.TypeTSIG, Class: dns.ClassANY, Data: &dns.Unknown{}}}
+	wire, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
+	if _, _, err := dns.VerifyTSIG(wire, []*dns.TSIGKey{key}, nil, time.Now()); !errors.Is(err, dns.ErrBadSig) {
+		t.Errorf("VerifyTSIG of an empty TSIG record: %v, want ErrBadSig", err)
+	}
 }

@@ -69,6 +69,10 @@ func New(origin string, recs []Record) (*Zone, error) {
 		if !dns.IsSubdomain(r.Name, origin) {
 			return nil, fail(*r, "%s is outside the zone %s", r.Name, origin)
 		}
+		if r.Class != dns.ClassIN {
+			// A transfer could carry any class; only IN data is served.
+			return nil, fail(*r, "%s has class %v; only IN", r.Name, r.Class)
+		}
 		key := dns.CanonicalName(r.Name)
 		n := z.nodes[key]
 		if n == nil {
