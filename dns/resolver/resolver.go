@@ -67,10 +67,12 @@ type Resolver struct {
 	// draws.
 	Trace *transcript.Recorder
 
-	once     sync.Once
-	cache    *cache
-	mu       sync.Mutex
-	inflight map[string]*call
+	once      sync.Once
+	hintNS    []dns.RR                // the root's NS records, from Hints
+	hintAddrs map[string][]netip.Addr // their addresses, by lowercase name
+	cache     *cache
+	mu        sync.Mutex
+	inflight  map[string]*call
 	// Upstream counts queries sent to other servers.
 	upstream atomic.Int64
 }
@@ -79,29 +81,23 @@ func (r *Resolver) init() {
 	r.once.Do(func() {
 		r.cache = newCache(r.CacheSize)
 		r.inflight = make(map[string]*call)
-		now := time.Now().UnixNano()
-		// The hints are cached as glue that never expires.
-		var ns []dns.RR
-		// Addresses by name and type: a root server's A and AAAA records
-		// are two RRsets.
-		addrs := map[string][]dns.RR{}
+		// The hints are kept apart from the cache: neither eviction nor an
+		// expired answer for ". NS" may leave the resolver without a way
+		// to the root.
+		r.hintAddrs = map[string][]netip.Addr{}
 		for _, rr := range r.Hints {
-			switch rr.Type {
-			case dns.TypeNS:
+			switch d := rr.Data.(type) {
+			case *dns.NS:
 				if rr.Name == "." {
-					ns = append(ns, rr)
+					r.hintNS = append(r.hintNS, rr)
 				}
-			case dns.TypeA, dns.TypeAAAA:
-				k := string(appendKey(nil, rr.Name, rr.Type))
-				addrs[k] = append(addrs[k], rr)
+			case *dns.A:
+				k := dns.CanonicalName(rr.Name)
+				r.hintAddrs[k] = append(r.hintAddrs[k], d.Addr)
+			case *dns.AAAA:
+				k := dns.CanonicalName(rr.Name)
+				r.hintAddrs[k] = append(r.hintAddrs[k], d.Addr)
 			}
-		}
-		forever := now + int64(100*365*24*time.Hour)
-		if len(ns) > 0 {
-			r.cache.put(appendKey(nil, ".", dns.TypeNS), &entry{rrs: ns, rank: rankGlue, expires: forever}, now)
-		}
-		for key, rrs := range addrs {
-			r.cache.put([]byte(key), &entry{rrs: rrs, rank: rankGlue, expires: forever}, now)
 		}
 	})
 }
@@ -335,6 +331,7 @@ func (w *walk) resolveOne(ctx context.Context, name string, t dns.Type, depth in
 		return w.forward(ctx, name, t)
 	}
 	zone, servers := r.closestServers(name, now)
+	climbed := false
 	for referrals := 0; ; referrals++ {
 		if referrals > MaxReferrals {
 			return nil, ErrLoop
@@ -343,6 +340,17 @@ func (w *walk) resolveOne(ctx context.Context, name string, t dns.Type, depth in
 			return nil, ErrNoServers
 		}
 		resp, zoneServed, err := w.askZone(ctx, zone, servers, name, t, depth)
+		if errors.Is(err, ErrNoServers) && referrals == 0 && !climbed && zone != "." {
+			// The cached name servers of zone could not be used (their
+			// glue evicted from a full cache, say): start once more from
+			// the parent's servers, whose referral brings the glue again.
+			climbed = true
+			p, _ := dns.Parent(zone)
+			zone, servers = r.closestServers(p, time.Now().UnixNano())
+			referrals = -1
+			w.tr.Note("no usable server for the cached zone; asking its parent " + zone)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -369,7 +377,7 @@ func (r *Resolver) closestServers(name string, now int64) (string, []dns.RR) {
 		}
 		p, ok := dns.Parent(z)
 		if !ok {
-			return ".", nil
+			return ".", r.hintNS
 		}
 		z = p
 	}
@@ -494,6 +502,9 @@ func (r *Resolver) cachedAddrs(host string, now int64, buf []byte) []netip.Addr 
 				}
 			}
 		}
+	}
+	if len(out) == 0 && len(r.hintAddrs) > 0 {
+		out = append(out, r.hintAddrs[dns.CanonicalName(host)]...)
 	}
 	return out
 }

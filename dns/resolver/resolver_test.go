@@ -487,3 +487,32 @@ func TestHintsKeepBothAddressTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestRootHintsSurviveTheCache: the root hints are the resolver's only way
+// in, so neither a flood of names that fills the cache nor an answer for
+// ". NS" (or for a root server's address) that later expires may lose them.
+func TestRootHintsSurviveTheCache(t *testing.T) {
+	port := startHierarchy(t, nil)
+	ctx := context.Background()
+	r := &Resolver{Hints: rootHints(), UpstreamPort: port, CacheSize: 16}
+	for i := 0; i < 300; i++ {
+		r.Resolve(ctx, "flood"+itoa(i)+".example.test.", dns.TypeA)
+	}
+	if res, err := r.Resolve(ctx, "www.example.test.", dns.TypeA); err != nil || len(res.Answer) != 2 {
+		t.Errorf("after a flood of 300 names through a cache of 16: %+v, %v", res, err)
+	}
+
+	r = &Resolver{Hints: rootHints(), UpstreamPort: port, MaxTTL: 1}
+	for _, q := range []struct {
+		name string
+		t    dns.Type
+	}{{".", dns.TypeNS}, {"a.root.", dns.TypeA}} {
+		if _, err := r.Resolve(ctx, q.name, q.t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1100 * time.Millisecond) // both answers expire (MaxTTL 1 s)
+	if res, err := r.Resolve(ctx, "www.example.test.", dns.TypeA); err != nil || len(res.Answer) != 2 {
+		t.Errorf("after the answers for . NS and a.root. A expired: %+v, %v", res, err)
+	}
+}
