@@ -122,7 +122,9 @@ func tsigStart(b []byte) (int, error) {
 	}
 	qd := int(binary.BigEndian.Uint16(b[4:]))
 	rrs := int(binary.BigEndian.Uint16(b[6:])) + int(binary.BigEndian.Uint16(b[8:])) + int(binary.BigEndian.Uint16(b[10:]))
-	if rrs == 0 {
+	if binary.BigEndian.Uint16(b[10:]) == 0 {
+		// A TSIG record is the last of the additional section (RFC 8945
+		// §5.1); one anywhere else signs nothing.
 		return 0, ErrNoTSIG
 	}
 	off := HeaderLen

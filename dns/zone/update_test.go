@@ -496,4 +496,23 @@ func TestMalformedTSIGRefused(t *testing.T) {
 	if _, _, err := dns.VerifyTSIG(wire, []*dns.TSIGKey{key}, nil, time.Now()); !errors.Is(err, dns.ErrBadSig) {
 		t.Errorf("VerifyTSIG of an empty TSIG record: %v, want ErrBadSig", err)
 	}
+
+	// A TSIG record in the authority section, not last in the additional
+	// one (RFC 8945 §5.1), signs nothing: the update is unsigned, REFUSED.
+	a := loadAuthority(t, "testdata/example.com.zone")
+	(&Primary{Keys: []*dns.TSIGKey{key}}).Attach(a)
+	m.Additional = nil
+	m.Authority = []dns.RR{{Name: "update-key.", Type: dns.TypeTSIG, Class: dns.ClassANY, Data: &dns.TSIG{Algorithm: dns.HMACSHA256, TimeSigned: uint64(time.Now().Unix()), Fudge: 300, MAC: make([]byte, 32)}}}
+	if wire, err = m.Pack(); err != nil {
+		t.Fatal(err)
+	}
+	var req, resp dns.Msg
+	if err := req.Unpack(wire); err != nil {
+		t.Fatal(err)
+	}
+	w := &packWriter{}
+	a.ServeDNS(w, &dns.Request{Msg: &req, Raw: wire, TCP: true})
+	if err := resp.Unpack(w.out); err != nil || resp.Rcode != dns.RcodeRefused {
+		t.Errorf("UPDATE with a TSIG record in the authority section: %v, %v; want REFUSED", resp.Rcode, err)
+	}
 }
