@@ -248,27 +248,36 @@ func (s *Secondary) Load(ctx context.Context) (*Zone, error) {
 }
 
 // Run refreshes the zone until ctx ends. The zone must have been loaded.
+// An expired zone is no longer served, but Run keeps asking the primary
+// every Retry seconds and serves the zone again once a transfer succeeds
+// (RFC 1034 §4.3.5).
 func (s *Secondary) Run(ctx context.Context) error {
 	minRefresh := s.MinRefresh
 	if minRefresh <= 0 {
 		minRefresh = time.Second
 	}
+	z := s.Authority.Zone(s.Origin)
+	if z == nil {
+		return errors.New("secondary: zone not loaded")
+	}
+	origin := z.Origin
+	soa := *z.SOA.Data.(*dns.SOA) // the timers of the last version served
 	lastOK := time.Now()
 	for {
-		z := s.Authority.Zone(s.Origin)
-		if z == nil {
-			return errors.New("secondary: zone not loaded")
+		var err error
+		if z = s.Authority.Zone(origin); z != nil {
+			soa = *z.SOA.Data.(*dns.SOA)
+			err = s.refresh(ctx, z)
+		} else {
+			_, err = s.Load(ctx) // expired: try for a whole new copy
 		}
-		soa := z.SOA.Data.(*dns.SOA)
 		wait := max(time.Duration(soa.Refresh)*time.Second, minRefresh)
-		err := s.refresh(ctx, z)
 		if err != nil {
 			wait = max(time.Duration(soa.Retry)*time.Second, minRefresh)
-			s.logger().Warn("dns: refresh from primary failed", "zone", z.Origin, "err", err, "retry_in", wait)
-			if time.Since(lastOK) > time.Duration(soa.Expire)*time.Second {
-				s.logger().Error("dns: zone expired; no longer served", "zone", z.Origin)
-				s.Authority.Remove(z.Origin)
-				return fmt.Errorf("secondary: zone %s expired", z.Origin)
+			s.logger().Warn("dns: refresh from primary failed", "zone", origin, "err", err, "retry_in", wait)
+			if z != nil && time.Since(lastOK) > time.Duration(soa.Expire)*time.Second {
+				s.logger().Error("dns: zone expired; no longer served", "zone", origin)
+				s.Authority.Remove(origin)
 			}
 		} else {
 			lastOK = time.Now()

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -515,4 +517,47 @@ func TestMalformedTSIGRefused(t *testing.T) {
 	if err := resp.Unpack(w.out); err != nil || resp.Rcode != dns.RcodeRefused {
 		t.Errorf("UPDATE with a TSIG record in the authority section: %v, %v; want REFUSED", resp.Rcode, err)
 	}
+}
+
+// TestSecondaryExpiresAndRecovers: a secondary whose primary is gone for
+// longer than the SOA's expire time stops answering for the zone, keeps
+// asking, and serves the zone again once the primary is back.
+func TestSecondaryExpiresAndRecovers(t *testing.T) {
+	recs, err := Parse(strings.NewReader("$ORIGIN example.org.\n$TTL 60\n@ SOA ns admin 1 1 1 2 60\n@ NS ns\nns A 192.0.2.1\n"), "t.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := New("example.org.", recs) // refresh 1 s, retry 1 s, expire 2 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAuthority(z)
+	(&Primary{}).Attach(a)
+	addr, serve := bindServer(t)
+	serve(a)
+	sa := NewAuthority()
+	sec := &Secondary{Origin: "example.org.", Primary: addr, Authority: sa, MinRefresh: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := sec.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sec.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// The primary loses the zone: it refuses the SOA query and the transfer.
+	gone := a.Zone("example.org.")
+	a.Remove("example.org.")
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not happen", what)
+			}
+		}
+	}
+	waitFor("expiry", func() bool { return sa.Zone("example.org.") == nil })
+	// The primary has it again.
+	a.Put(gone)
+	waitFor("recovery", func() bool { return sa.Zone("example.org.") != nil })
 }
