@@ -211,6 +211,11 @@ func readItem(qd, id string) (QueueItem, error) {
 		if it.State.Rcpts == nil {
 			it.State.Rcpts = map[string]*RcptState{}
 		}
+		for r, st := range it.State.Rcpts {
+			if st == nil { // a damaged progress file: start that recipient over
+				delete(it.State.Rcpts, r)
+			}
+		}
 	}
 	return it, nil
 }
