@@ -186,11 +186,28 @@ func (u *Users) update(f func(map[string]string) error) error {
 	if err := os.MkdirAll(filepath.Dir(u.Path), 0o700); err != nil {
 		return fmt.Errorf("mailstore: %w", err)
 	}
-	tmp := u.Path + ".tmp"
-	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
+	// A temporary file of its own (two `mail user add` at once do not
+	// write into one), fsynced before the rename and the directory after
+	// it, so a crash leaves the old file or the new one, never an empty one.
+	tmp, err := os.CreateTemp(filepath.Dir(u.Path), ".users-*.tmp")
+	if err != nil {
 		return fmt.Errorf("mailstore: %w", err)
 	}
-	if err := os.Rename(tmp, u.Path); err != nil {
+	_, err = tmp.Write(b.Bytes())
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), u.Path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(u.Path))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("mailstore: %w", err)
 	}
 	u.mu.Lock()
