@@ -518,3 +518,44 @@ func TestChunking(t *testing.T) {
 		t.Errorf("stored %+v; want one message, Received: then both chunks", m)
 	}
 }
+
+// TestStartTLSDropsInjectedCommands: commands pipelined in clear after
+// STARTTLS are discarded, not run inside the TLS session (RFC 3207
+// section 4.2; the command injection of CVE-2011-0411).
+func TestStartTLSDropsInjectedCommands(t *testing.T) {
+	cfg, _ := tlsConfig(t)
+	_, _, addr := startServer(t, func(s *Server) { s.TLSConfig = cfg })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	br.ReadString('\n') // greeting
+	io.WriteString(c, "EHLO x\r\nSTARTTLS\r\nHELP\r\n")
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "220 ") {
+			break
+		}
+	}
+	if br.Buffered() != 0 {
+		t.Fatalf("more after 220 to STARTTLS: %d bytes", br.Buffered())
+	}
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(tc, "NOOP\r\n")
+	l, err := bufio.NewReader(tc).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(l, "250 2.0.0 OK") && !strings.HasPrefix(l, "250 OK") {
+		t.Errorf("first reply inside TLS = %q, want NOOP's 250 (the injected HELP was answered)", l)
+	}
+}
