@@ -108,6 +108,23 @@ func TestNewChecks(t *testing.T) {
 	}
 }
 
+// TestDuplicatesDropped: records that differ only in the case of a name
+// inside their data are one record (RFC 4343), as BIND reads them; TXT
+// strings that differ in case are two.
+func TestDuplicatesDropped(t *testing.T) {
+	recs, err := Parse(strings.NewReader("$ORIGIN example.org.\n$TTL 60\n@ SOA ns admin 1 2 3 4 5\n@ NS ns\n@ NS NS.Example.ORG.\nns A 192.0.2.1\nt TXT abc\nt TXT ABC\n"), "t.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := New("example.org.", recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(z.Records()); n != 5 {
+		t.Errorf("%d records, want 5 (SOA, one NS, A, two TXT): %v", n, z.Records())
+	}
+}
+
 func TestLoadTestZone(t *testing.T) {
 	z, err := LoadFile("testdata/example.com.zone", "")
 	if err != nil {

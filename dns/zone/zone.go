@@ -95,7 +95,7 @@ func New(origin string, recs []Record) (*Zone, error) {
 		}
 		dup := false
 		for _, o := range s.rrs {
-			if o.Data.String() == r.Data.String() {
+			if dataKey(r.Type, o.Data) == dataKey(r.Type, r.Data) {
 				dup = true // RFC 2181 §5: an RRset has no duplicates
 			}
 		}
