@@ -126,3 +126,72 @@ func TestRelayInClearWhenTLSFails(t *testing.T) {
 	}
 	waitFor(t, "delivery in clear", func() bool { return ex.got.Load() == 1 })
 }
+
+// greylister offers PIPELINING and refuses every MAIL FROM for now, so the
+// pipelined RCPTs and DATA get 503s.
+func greylister(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprint(c, "220 mx.noanswer.example ESMTP\r\n")
+				br := bufio.NewReader(c)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch v := strings.ToUpper(strings.Fields(l + " x")[0]); v {
+					case "EHLO":
+						fmt.Fprint(c, "250-mx.noanswer.example\r\n250 PIPELINING\r\n")
+					case "MAIL":
+						fmt.Fprint(c, "451 4.7.1 Greylisted, try again later\r\n")
+					case "RCPT", "DATA":
+						fmt.Fprint(c, "503 5.5.1 Need MAIL first\r\n")
+					case "QUIT":
+						fmt.Fprint(c, "221 bye\r\n")
+						return
+					default:
+						fmt.Fprint(c, "250 ok\r\n")
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestPipelinedMailRefusedForNow: a 4xx to MAIL FROM keeps the message
+// queued; the 503s that the pipelined RCPTs then get are not permanent
+// refusals of the recipients, so no bounce.
+func TestPipelinedMailRefusedForNow(t *testing.T) {
+	alice := newMTA(t, "crepes.fr", labResolver(t), greylister(t), []time.Duration{time.Hour}, "alice@crepes.fr")
+	sub := serve(t, alice, true)
+	if err := submit(t, sub, "alice@crepes.fr", "carol@noanswer.example"); err != nil {
+		t.Fatal(err)
+	}
+	attempted := func() *RcptState {
+		q, _ := ListQueue(alice.cfg.Dir)
+		if len(q) != 1 {
+			return nil
+		}
+		return q[0].State.Rcpts["carol@noanswer.example"]
+	}
+	waitFor(t, "an attempt or a bounce", func() bool { return attempted() != nil || mailCount(alice, "alice@crepes.fr") > 0 })
+	if n := mailCount(alice, "alice@crepes.fr"); n != 0 {
+		t.Fatalf("alice got %d bounces for a temporary refusal:\n%s", n, readMail(t, alice, "alice@crepes.fr", 0))
+	}
+	if st := attempted(); st == nil || st.Failed || !strings.Contains(st.Last, "451") {
+		t.Errorf("recipient state after a 451 to MAIL = %+v, want a temporary failure with the 451", st)
+	}
+}

@@ -230,9 +230,15 @@ func TestPipelinedTransaction(t *testing.T) {
 		{"DATA accepted anyway", map[string]string{"EHLO": ehlo, "MAIL": "250 ok\r\n", "RCPT": "550 5.1.1 no\r\n",
 			"DATA": "354 go\r\n", ".": "554 5.5.1 no valid recipients\r\n", "QUIT": "221 bye\r\n"},
 			550, []bool{true, true}, 0},
+		// A refused MAIL fails the transaction as a whole: no per-recipient
+		// answers (the RCPTs' 503s say nothing about the recipients, and a
+		// relay must not take them for permanent refusals).
 		{"sender refused", map[string]string{"EHLO": ehlo, "MAIL": "553 5.7.1 not you\r\n", "RCPT": "503 5.5.1 need MAIL\r\n",
 			"DATA": "503 5.5.1 need MAIL\r\n", "QUIT": "221 bye\r\n"},
 			553, nil, 0},
+		{"sender refused for now", map[string]string{"EHLO": ehlo, "MAIL": "451 4.7.1 greylisted\r\n", "RCPT": "503 5.5.1 need MAIL\r\n",
+			"DATA": "503 5.5.1 need MAIL\r\n", "QUIT": "221 bye\r\n"},
+			451, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,6 +264,9 @@ func TestPipelinedTransaction(t *testing.T) {
 				}
 			} else if tt.wantErr != 0 {
 				t.Errorf("Transaction succeeded, want code %d", tt.wantErr)
+			}
+			if tt.refused == nil && rcptErrs != nil {
+				t.Errorf("rcptErrs = %v after a refused MAIL, want nil", rcptErrs)
 			}
 			if tt.refused != nil {
 				for i, want := range tt.refused {

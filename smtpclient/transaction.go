@@ -71,7 +71,9 @@ func (c *Client) Transaction(ctx context.Context, from smtp.Path, to []smtp.Addr
 	}
 	switch {
 	case mailR.Code/100 != 2:
-		return rcptErrs, nil, mailR
+		// The RCPTs' answers (503, no sender) say nothing about the
+		// recipients: the transaction failed as a whole, as in sequential.
+		return nil, nil, mailR
 	case accepted == 0:
 		return rcptErrs, nil, first
 	case dataR.Code != 354:
