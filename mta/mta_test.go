@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -360,12 +361,18 @@ func TestRoute(t *testing.T) {
 	res.MX["multi.example"] = []*net.MX{{Host: "b.multi.example", Pref: 20}, {Host: "a.multi.example", Pref: 10}}
 	res.IP["a.multi.example"] = []net.IPAddr{{IP: net.ParseIP("127.0.0.11")}}
 	res.IP["b.multi.example"] = []net.IPAddr{{IP: net.ParseIP("127.0.0.12")}, {IP: net.ParseIP("::1")}}
+	for i := 1; i <= 8; i++ { // more exchangers than are tried
+		h := fmt.Sprintf("mx%d.many.example", i)
+		res.MX["many.example"] = append(res.MX["many.example"], &net.MX{Host: h, Pref: uint16(10 * i)})
+		res.IP[h] = []net.IPAddr{{IP: net.ParseIP(fmt.Sprintf("127.0.1.%d", i))}}
+	}
 	tests := []struct {
 		domain string
 		want   string
 		code   int
 	}{
 		{"multi.example", "127.0.0.11:25 127.0.0.12:25 [::1]:25", 0},
+		{"many.example", "127.0.1.1:25 127.0.1.2:25 127.0.1.3:25 127.0.1.4:25 127.0.1.5:25", 0},
 		{"implicit.example", "127.0.0.1:25", 0},
 		{"nomail.example", "", 556},
 		{"nxdomain.example", "", 550},

@@ -60,6 +60,11 @@ func notFound(err error) bool {
 	return errors.As(err, &de) && de.IsNotFound
 }
 
+// maxAddresses bounds the addresses tried for one domain in one attempt
+// (Postfix's smtp_mx_address_limit): a domain that publishes dozens of
+// unreachable exchangers must not hold a delivery slot for hours.
+const maxAddresses = 5
+
 // route returns the addresses to try for domain, best first (RFC 5321
 // section 5.1). Temporary DNS trouble is a 4xx routeError, a domain that
 // cannot receive mail a 5xx one.
@@ -110,6 +115,9 @@ func route(ctx context.Context, r Resolver, domain string, port int) ([]hop, err
 	var lastErr error
 	allNotFound := true
 	for _, h := range hosts {
+		if len(hops) >= maxAddresses {
+			break
+		}
 		ips, err := r.LookupIPAddr(ctx, h)
 		if err != nil {
 			lastErr = err
@@ -118,7 +126,9 @@ func route(ctx context.Context, r Resolver, domain string, port int) ([]hop, err
 		}
 		allNotFound = false
 		for _, ip := range ips {
-			hops = append(hops, hop{Host: h, Addr: net.JoinHostPort(ip.IP.String(), strconv.Itoa(port))})
+			if len(hops) < maxAddresses {
+				hops = append(hops, hop{Host: h, Addr: net.JoinHostPort(ip.IP.String(), strconv.Itoa(port))})
+			}
 		}
 	}
 	if len(hops) == 0 {
