@@ -202,6 +202,10 @@ func TestCLI(t *testing.T) {
 			t.Errorf("applayer %s: err %v, stderr %q; want exit 1 and one 'applayer: ' line", strings.Join(args, " "), err, e)
 		}
 	}
+	// Submission without a login: the error says what to do.
+	if _, e, _ := cli(t, "", "mail", "send", "--server", sub, "--from", "alice@crepes.fr", "--to", "bob@hamburger.edu", "--subject", "x", "--body", "x"); !strings.Contains(e, "--user") {
+		t.Errorf("mail send without a login: stderr %q; want a hint about --user", e)
+	}
 	// A self-signed certificate without --cacert: the error says what to do.
 	_, e, err := cli(t, "", "mail", "send", "--server", sub, "--starttls", "--from", "alice@crepes.fr", "--to", "bob@hamburger.edu", "--subject", "x", "--body", "x")
 	if err == nil || !strings.Contains(e, "--cacert") {

@@ -416,6 +416,10 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 			case errors.As(err, &unknownCA) && cacert == "":
 				return fmt.Errorf("mail send: %w (trust the server's certificate with --cacert DATA/tls/cert.pem, or use --insecure in a lab)", err)
 			case err != nil && !errors.As(err, &re):
+				var r *smtp.Reply
+				if errors.As(err, &r) && r.Code == 530 && user == "" {
+					return fmt.Errorf("mail send: %w (a submission server wants a login: --starttls --user ADDRESS --password-file FILE)", err)
+				}
 				return fmt.Errorf("mail send: %w", err)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "sent: %s\n", r.Error())
