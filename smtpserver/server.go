@@ -76,6 +76,9 @@ func (s *Server) tracker() *lifecycle.Tracker {
 			s.t.Name = "submission"
 		}
 		s.t.MaxConns = s.MaxConns
+		// RFC 5321 section 3.8: a server that cannot take the session
+		// says so with 421 and closes.
+		s.t.Refusal = []byte("421 4.3.2 Too many connections, try again later\r\n")
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
 	})

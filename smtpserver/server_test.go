@@ -244,6 +244,31 @@ func TestTooManyErrorsCloses(t *testing.T) {
 	runDialogue(t, addr, []step{{"X\r\n", "500"}, {"Y\r\n", "500"}, {"Z\r\n", "500"}, {"", "421"}, {"NOOP\r\n", "<"}})
 }
 
+// TestOverLimitGets421: a client over MaxConns is told 421 (RFC 5321
+// section 3.8) instead of being dropped without a word.
+func TestOverLimitGets421(t *testing.T) {
+	_, _, addr := startServer(t, func(s *Server) { s.MaxConns = 1 })
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	r := bufio.NewReader(first)
+	if greet, _ := r.ReadString('\n'); !strings.HasPrefix(greet, "220 ") {
+		t.Fatalf("first client's greeting = %q", greet)
+	}
+	second, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(second)
+	if !strings.HasPrefix(string(got), "421 4.3.2 ") {
+		t.Errorf("client over the limit read %q, want a 421 4.3.2 reply", got)
+	}
+}
+
 func TestNoNewlineDoesNotGrow(t *testing.T) {
 	_, _, addr := startServer(t, nil)
 	c, err := net.Dial("tcp", addr)

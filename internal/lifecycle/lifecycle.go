@@ -49,6 +49,11 @@ type Tracker struct {
 	// ErrClosed is what Serve returns after Shutdown or Close; typically the
 	// protocol package's ErrServerClosed. Nil means ErrClosed.
 	ErrClosed error
+	// Refusal, when set, is written to a connection over MaxConns before it
+	// is closed, so the client learns why: SMTP's "421 ... try again
+	// later" (RFC 5321 section 3.8), HTTP's 503. The write is bounded by
+	// refusalTimeout and its errors are ignored.
+	Refusal []byte
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -157,11 +162,24 @@ func (t *Tracker) ServeListener(l net.Listener, handle func(net.Conn)) error {
 		}
 		backoff = 0
 		if !t.track(c) {
-			c.Close()
+			t.refuse(c)
 			continue
 		}
 		go t.run(c, handle)
 	}
+}
+
+// refusalTimeout bounds the write of a Refusal. A new connection's send
+// buffer is empty, so the write does not wait in practice; the deadline
+// only guards the accept loop against the unexpected.
+const refusalTimeout = 100 * time.Millisecond
+
+func (t *Tracker) refuse(c net.Conn) {
+	if len(t.Refusal) > 0 && !t.shutdown.Load() {
+		c.SetWriteDeadline(time.Now().Add(refusalTimeout))
+		c.Write(t.Refusal)
+	}
+	c.Close()
 }
 
 // isTemporary reports errors that a later Accept may not repeat: running out

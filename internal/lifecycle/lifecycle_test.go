@@ -152,3 +152,30 @@ func TestServePacket(t *testing.T) {
 		t.Errorf("ServePacket = %v, want %v", err, errMine)
 	}
 }
+
+// TestRefusal: a connection over the limit reads the Refusal, then EOF.
+func TestRefusal(t *testing.T) {
+	tr := newTracker()
+	tr.MaxConns = 1
+	tr.Refusal = []byte("421 busy\r\n")
+	l := listen(t)
+	go tr.ServeListener(l, echo(tr))
+	defer tr.Close()
+	first, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	first.Write([]byte("x")) // the first connection is being served
+	io.ReadFull(first, make([]byte, 1))
+	second, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(second)
+	if err != nil || string(got) != "421 busy\r\n" {
+		t.Errorf("over the limit: read %q, %v; want the refusal then EOF", got, err)
+	}
+}
