@@ -171,13 +171,19 @@ func (s *mailService) endpoints(mxAddr, certFile string) []Endpoint {
 		subTry = s.env.Bin + " mail send --server " + s.subAddr + " --starttls --cacert " + certFile +
 			" --user " + user + " --password-file " + s.passFile[user] +
 			" --from " + user + " --to " + peer + " --subject ketchup --body 'Do you like ketchup?' --trace" +
-			"   # arrives in the Maildir shown on the other domain's smtp line; queue: " +
+			"   # lands in " + peer + "'s Maildir: the ls on " + peerDomain(peer) + "'s smtp row; queue: " +
 			s.env.Bin + " mail queue list --data " + s.dir
 	}
 	return []Endpoint{
 		{Service: s.spec.Name, Proto: "smtp", Addr: mxAddr, Try: mxTry},
 		{Service: s.spec.Name, Proto: "submission", Addr: s.subAddr, Try: subTry},
 	}
+}
+
+// peerDomain is the domain part of an address.
+func peerDomain(addr string) string {
+	_, d, _ := strings.Cut(addr, "@")
+	return d
 }
 
 func (s *mailService) fail(err error) error {
