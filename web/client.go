@@ -87,6 +87,10 @@ func (p *parser) readResponse(br *bufio.Reader, method string) (*Response, error
 	switch {
 	case method == "HEAD" || resp.Status < 200 || resp.Status == 204 || resp.Status == 304:
 		resp.Body = noBody{}
+	case resp.Header.Has("Transfer-Encoding") && minor == 0:
+		// RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has
+		// faulty framing (1.0 has no transfer codings).
+		return nil, errors.New("web: HTTP/1.0 response with Transfer-Encoding (RFC 9112 §6.1)")
 	case resp.Header.Has("Transfer-Encoding"):
 		codings := strings.Split(strings.Join(resp.Header.Values("Transfer-Encoding"), ","), ",")
 		if !equalFold(strings.TrimSpace(codings[len(codings)-1]), "chunked") {

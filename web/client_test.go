@@ -388,3 +388,19 @@ func TestGetStreams(t *testing.T) {
 		t.Errorf("got %d bytes (%.40q...), want the file's %d", dst.buf.Len(), dst.buf.String(), 2*len(half))
 	}
 }
+
+// TestReadResponseFaultyFraming: responses whose framing RFC 9112 calls
+// faulty are refused rather than guessed at.
+func TestReadResponseFaultyFraming(t *testing.T) {
+	for _, tc := range []struct{ name, raw string }{
+		// §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
+		{"TE in 1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"differing lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"},
+		{"chunked twice", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"},
+		{"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\n"},
+	} {
+		if resp, err := ReadResponse(bufio.NewReader(strings.NewReader(tc.raw)), "GET"); err == nil {
+			t.Errorf("%s: accepted (status %d, length %d)", tc.name, resp.Status, resp.ContentLength)
+		}
+	}
+}
