@@ -256,16 +256,26 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			ctx, cancel := signalContext()
 			defer cancel()
 			var out io.Writer = c.OutOrStdout()
-			var file *os.File
+			var file *os.File // the temporary file renamed to output at the end
 			if output != "" && output != "-" {
-				var err error
-				file, err = os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".*.part")
-				if err != nil {
-					return err
+				if fi, err := os.Stat(output); err == nil && !fi.Mode().IsRegular() {
+					// A device or a pipe (-o /dev/null): written into,
+					// since renaming over it would replace it with a file.
+					dev, err := os.OpenFile(output, os.O_WRONLY, 0)
+					if err != nil {
+						return err
+					}
+					defer dev.Close()
+					out = dev
+				} else {
+					file, err = os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".*.part")
+					if err != nil {
+						return err
+					}
+					defer os.Remove(file.Name())
+					defer file.Close()
+					out = file
 				}
-				defer os.Remove(file.Name())
-				defer file.Close()
-				out = file
 			} else if objects {
 				out = nil
 			}
