@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -19,6 +20,13 @@ import (
 type Credentials struct {
 	realm string
 	users map[string][]byte
+	// slots bounds the password checks running at once. Each costs tens
+	// of milliseconds of CPU by design, so a flood of guesses waits here
+	// for half the cores instead of taking all of them from the requests
+	// that need no check.
+	slots chan struct{}
+	// compare is bcrypt's comparison (replaced in tests).
+	compare func(hash, password []byte) error
 }
 
 // LoadCredentials reads a credentials file.
@@ -33,7 +41,9 @@ func LoadCredentials(path, realm string) (*Credentials, error) {
 
 // ParseCredentials reads "user:bcrypt-hash" lines.
 func ParseCredentials(r io.Reader, realm string) (*Credentials, error) {
-	c := &Credentials{realm: realm, users: map[string][]byte{}}
+	c := &Credentials{realm: realm, users: map[string][]byte{},
+		slots:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		compare: bcrypt.CompareHashAndPassword}
 	if c.realm == "" {
 		c.realm = "applayer"
 	}
@@ -97,7 +107,10 @@ func (c *Credentials) Check(authorization string) (string, bool) {
 		// not tell which users exist.
 		hash = dummyHash
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil || !known {
+	c.slots <- struct{}{}
+	err = c.compare(hash, []byte(pass))
+	<-c.slots
+	if err != nil || !known {
 		return "", false
 	}
 	return user, true

@@ -1,0 +1,62 @@
+package web
+
+import (
+	"encoding/base64"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestCredentialsBoundChecks: password checks (bcrypt, tens of
+// milliseconds of CPU each) run at most cap(slots) at a time, so that a
+// flood of guesses cannot take every core; right and wrong passwords are
+// still told apart.
+func TestCredentialsBoundChecks(t *testing.T) {
+	line, err := HashPassword("alice", "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCredentials(strings.NewReader(line+"\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running, most atomic.Int32
+	real := c.compare
+	c.compare = func(hash, pw []byte) error {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond)
+		running.Add(-1)
+		return real(hash, pw)
+	}
+	basic := func(user, pass string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+	}
+	var wg sync.WaitGroup
+	var wrongAccepted, rightRefused atomic.Bool
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				if _, ok := c.Check(basic("alice", "s3cret")); !ok {
+					rightRefused.Store(true)
+				}
+				return
+			}
+			if _, ok := c.Check(basic("alice", "guess")); ok {
+				wrongAccepted.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := int(most.Load()); got > cap(c.slots) {
+		t.Errorf("%d password checks ran at once, want at most %d", got, cap(c.slots))
+	}
+	if wrongAccepted.Load() || rightRefused.Load() {
+		t.Errorf("wrong password accepted: %v; right one refused: %v", wrongAccepted.Load(), rightRefused.Load())
+	}
+}
