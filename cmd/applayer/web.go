@@ -258,6 +258,11 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			var out io.Writer = c.OutOrStdout()
 			var file *os.File // the temporary file renamed to output at the end
 			if output != "" && output != "-" {
+				if target, err := filepath.EvalSymlinks(output); err == nil {
+					// A symbolic link is written through, as curl does,
+					// not replaced by the rename.
+					output = target
+				}
 				if fi, err := os.Stat(output); err == nil && !fi.Mode().IsRegular() {
 					// A device or a pipe (-o /dev/null): written into,
 					// since renaming over it would replace it with a file.

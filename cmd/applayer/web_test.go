@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// TestWebGetOutput: -o FILE replaces a regular file atomically, but writes
-// into a device or a pipe (as in "-o /dev/null") instead of renaming a new
+// TestWebGetOutput: -o FILE replaces a regular file atomically (through a
+// symbolic link, its target), but writes into a device or a pipe (as in "-o /dev/null") instead of renaming a new
 // file over it. The pipe here stands in for /dev/null, which a failing
 // test must not be allowed to replace.
 func TestWebGetOutput(t *testing.T) {
@@ -28,6 +28,22 @@ func TestWebGetOutput(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(file); string(b) != "the body" {
 		t.Errorf("-o file holds %q", b)
+	}
+
+	// Through a symbolic link, the link stays and its target is replaced.
+	link := filepath.Join(dir, "link.txt")
+	os.WriteFile(file, []byte("old"), 0o644)
+	if err := os.Symlink("out.txt", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "", "web", "get", ts.URL+"/", "-o", link); code != 0 {
+		t.Fatalf("web get -o link: exit %d: %s", code, errOut)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("-o onto a symbolic link replaced the link: %v", err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "the body" {
+		t.Errorf("the link's target holds %q", b)
 	}
 
 	fifo := filepath.Join(dir, "pipe")
