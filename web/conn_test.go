@@ -460,32 +460,3 @@ func TestShortIdleTimeoutKeepsBusyConnection(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
-// TestOverLimit503: a connection over MaxConns gets 503 with Retry-After,
-// as net/http's client reads it, instead of a silent close.
-func TestOverLimit503(t *testing.T) {
-	srv := &Server{MaxConns: 1, Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, "ok")
-	})}
-	addr := startServer(t, srv)
-	first, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer first.Close()
-	io.WriteString(first, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if resp, err := http.ReadResponse(bufio.NewReader(first), nil); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("first connection: %v, %v", resp, err)
-	}
-	// The first connection stays open (keep-alive): the next one is over.
-	resp, err := http.Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatalf("second connection: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), "too many connections") {
-		t.Errorf("over the limit: %d %v %q; want 503 with Retry-After", resp.StatusCode, resp.Header, body)
-	}
-}

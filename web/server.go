@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,8 +60,7 @@ type Server struct {
 	// with sendfile (default 30 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds connections served at once (default
-	// lifecycle.DefaultMaxConns); a connection over it is answered 503
-	// with Retry-After and closed at once.
+	// lifecycle.DefaultMaxConns); connections over it are closed at once.
 	MaxConns int
 	// MaxRequestsPerConn closes a connection after that many requests
 	// (default 0: no limit).
@@ -89,16 +87,6 @@ type Server struct {
 	bw sync.Pool // *bufio.Writer
 }
 
-// overLimitResponse is what a connection over MaxConns reads before it is
-// closed, whatever it sent: 503 with Retry-After (RFC 9110 sections 15.6.4
-// and 10.2.3), as nginx's limit_conn answers.
-func overLimitResponse(server string) []byte {
-	const body = "Service Unavailable: too many connections; try again shortly\n"
-	return []byte("HTTP/1.1 503 Service Unavailable\r\nServer: " + server +
-		"\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body)
-}
-
 func (s *Server) init() *lifecycle.Tracker {
 	s.once.Do(func() {
 		s.t.Name = "web"
@@ -109,7 +97,6 @@ func (s *Server) init() *lifecycle.Tracker {
 		if s.name == "" {
 			s.name = "applayer"
 		}
-		s.t.Refusal = overLimitResponse(s.name)
 		s.lim = s.Limits.withDefaults()
 	})
 	return &s.t
