@@ -50,9 +50,13 @@ type Tracker struct {
 	// protocol package's ErrServerClosed. Nil means ErrClosed.
 	ErrClosed error
 	// Refusal, when set, is written to a connection over MaxConns before it
-	// is closed, so the client learns why: SMTP's "421 ... try again
-	// later" (RFC 5321 section 3.8), HTTP's 503. The write is bounded by
-	// refusalTimeout and its errors are ignored.
+	// is closed, so the client learns why. It suits protocols where the
+	// server speaks first, such as SMTP's "421 ... try again later" in
+	// place of its greeting (RFC 5321 section 3.8). It does not suit HTTP,
+	// whose client speaks first: a response sent before the request is
+	// read is refused by clients, and closing with the request unread can
+	// reset the connection. The write is bounded by refusalTimeout and its
+	// errors are ignored.
 	Refusal []byte
 
 	mu        sync.Mutex
