@@ -2,6 +2,7 @@ package dns
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -141,13 +142,6 @@ func (s *Server) maxUDP() int {
 	return DefaultEDNSSize
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
 // ListenAndServe binds Addr over UDP and TCP, then serves both until
 // Shutdown.
 func (s *Server) ListenAndServe() error {
@@ -168,29 +162,20 @@ func (s *Server) ListenAndServe() error {
 }
 
 // ServeBoth serves l over TCP and pc over UDP (either may be nil) until
-// Shutdown, and returns the first error.
+// Shutdown, and returns the first error; if one transport fails, the other
+// is stopped too.
 func (s *Server) ServeBoth(l net.Listener, pc net.PacketConn) error {
-	errc := make(chan error, 2)
-	n := 0
+	var serves []func() error
 	if l != nil {
-		n++
-		go func() { errc <- s.Serve(l) }()
+		serves = append(serves, func() error { return s.Serve(l) })
 	}
 	if pc != nil {
-		n++
-		go func() { errc <- s.ServePacket(pc) }()
+		serves = append(serves, func() error { return s.ServePacket(pc) })
 	}
-	if n == 0 {
+	if len(serves) == 0 {
 		return errors.New("dns: nothing to serve")
 	}
-	err := <-errc
-	if !errors.Is(err, ErrServerClosed) {
-		s.Close()
-	}
-	for i := 1; i < n; i++ {
-		<-errc
-	}
-	return err
+	return lifecycle.ServeTogether(ErrServerClosed, s.Close, serves...)
 }
 
 // Shutdown stops the server, letting queries in progress be answered; if
@@ -459,8 +444,8 @@ func (s *Server) serveConn(c net.Conn) {
 		remote = a.AddrPort()
 	}
 	tr := s.Trace.Session("dns/tcp", c.RemoteAddr().String())
-	w := &tcpWriter{c: c, wto: orDefault(s.WriteTimeout, 10*time.Second), tr: tr}
-	idle := orDefault(s.IdleTimeout, 10*time.Second)
+	w := &tcpWriter{c: c, wto: cmp.Or(s.WriteTimeout, 10*time.Second), tr: tr}
+	idle := cmp.Or(s.IdleTimeout, 10*time.Second)
 	var lenbuf [2]byte
 	buf := make([]byte, 512)
 	// Buffered reads: a client that pipelines queries (RFC 7766 §6.2.1)

@@ -1,6 +1,7 @@
 package upper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -69,13 +70,6 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func durationOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
 // ListenAndServe binds Addr for the transports Network names, then serves
 // them until Shutdown. Both sockets are bound before either is served, so an
 // address in use is reported before anything starts.
@@ -107,26 +101,20 @@ func (s *Server) ListenAndServe() error {
 }
 
 // ServeBoth serves l over TCP and pc over UDP (either may be nil) until
-// Shutdown, and returns the first error.
+// Shutdown, and returns the first error; if one transport fails, the other
+// is stopped too.
 func (s *Server) ServeBoth(l net.Listener, pc net.PacketConn) error {
-	errc := make(chan error, 2)
-	n := 0
+	var serves []func() error
 	if l != nil {
-		n++
-		go func() { errc <- s.Serve(l) }()
+		serves = append(serves, func() error { return s.Serve(l) })
 	}
 	if pc != nil {
-		n++
-		go func() { errc <- s.ServePacket(pc) }()
+		serves = append(serves, func() error { return s.ServePacket(pc) })
 	}
-	err := <-errc
-	if !errors.Is(err, ErrServerClosed) {
-		s.Close() // one transport failed: stop the other too
+	if len(serves) == 0 {
+		return errors.New("upper: nothing to serve")
 	}
-	for i := 1; i < n; i++ {
-		<-errc
-	}
-	return err
+	return lifecycle.ServeTogether(ErrServerClosed, s.Close, serves...)
 }
 
 // Serve answers TCP clients on l until Shutdown or Close, then returns
@@ -165,8 +153,8 @@ func (s *Server) serveConn(c net.Conn) {
 	t := s.tracker()
 	tr := s.Trace.Session("upper/tcp", c.RemoteAddr().String())
 	tr.Note("connection accepted")
-	idle := durationOr(s.IdleTimeout, 5*time.Minute)
-	wto := durationOr(s.WriteTimeout, 30*time.Second)
+	idle := cmp.Or(s.IdleTimeout, 5*time.Minute)
+	wto := cmp.Or(s.WriteTimeout, 30*time.Second)
 
 	in := make([]byte, smallBuf)
 	var out []byte

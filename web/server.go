@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -109,13 +110,6 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
 // ListenAndServe listens on Addr and serves until Shutdown or Close.
 func (s *Server) ListenAndServe() error {
 	addr := s.Addr
@@ -173,7 +167,7 @@ type conn struct {
 
 func (s *Server) serveConn(nc net.Conn) {
 	t := &s.t
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: orDefault(s.IdleTimeout, 60*time.Second)}
+	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: cmp.Or(s.IdleTimeout, 60*time.Second)}
 	c.host, _, _ = net.SplitHostPort(c.remote)
 	c.tr = s.Trace.Session("http", c.remote)
 	c.tr.Note("connection accepted")
@@ -186,7 +180,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	defer c.releaseWriter()
 	defer c.releaseReader()
-	headerTO := orDefault(s.HeaderTimeout, 10*time.Second)
+	headerTO := cmp.Or(s.HeaderTimeout, 10*time.Second)
 
 	for n := 1; ; n++ {
 		// Wait for the next request: the idle timeout applies until its
@@ -446,7 +440,7 @@ func (c *conn) flush() error {
 // the socket only when the deadline in force is off by more than a slack
 // of a second (a quarter of the timeout for short ones).
 func (c *conn) setWrite() {
-	d := orDefault(c.s.WriteTimeout, 30*time.Second)
+	d := cmp.Or(c.s.WriteTimeout, 30*time.Second)
 	want := time.Now().Add(d)
 	slack := min(time.Second, d/4)
 	if diff := want.Sub(c.writeDL); diff > slack || diff < -slack {
@@ -496,7 +490,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			}
 		}
 	}
-	b.c.extendRead(orDefault(b.c.s.BodyTimeout, 30*time.Second), false)
+	b.c.extendRead(cmp.Or(b.c.s.BodyTimeout, 30*time.Second), false)
 	n, err := b.r.Read(p)
 	if err == io.EOF {
 		b.eof = true

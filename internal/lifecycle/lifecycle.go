@@ -263,6 +263,29 @@ func (t *Tracker) ServePacket(pc net.PacketConn, loop func(net.PacketConn) error
 	return loop(pc)
 }
 
+// ServeTogether runs each of serves (a server's Serve and ServePacket on
+// their sockets, say) in its own goroutine and returns the first error. If
+// that error is not closed (the server's ErrServerClosed: one transport
+// failed on its own), it calls stop so that the others end too. It waits for
+// all of them before it returns.
+func ServeTogether(closed error, stop func() error, serves ...func() error) error {
+	if len(serves) == 0 {
+		return errors.New("nothing to serve")
+	}
+	errc := make(chan error, len(serves))
+	for _, serve := range serves {
+		go func() { errc <- serve() }()
+	}
+	err := <-errc
+	if !errors.Is(err, closed) {
+		stop()
+	}
+	for range len(serves) - 1 {
+		<-errc
+	}
+	return err
+}
+
 // Shutdown stops the server gracefully: it closes the listeners and packet
 // connections, wakes connections blocked waiting for input, and waits for
 // their handlers to return. If ctx ends first, it closes the remaining

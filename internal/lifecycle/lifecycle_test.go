@@ -179,3 +179,27 @@ func TestRefusal(t *testing.T) {
 		t.Errorf("over the limit: read %q, %v; want the refusal then EOF", got, err)
 	}
 }
+
+func TestServeTogether(t *testing.T) {
+	// One fails on its own: the other is stopped and the failure returned.
+	boom := errors.New("boom")
+	stopped := make(chan struct{})
+	err := ServeTogether(errMine, func() error { close(stopped); return nil },
+		func() error { return boom },
+		func() error { <-stopped; return errMine },
+	)
+	if err != boom {
+		t.Errorf("ServeTogether = %v, want %v", err, boom)
+	}
+	// All end because the server was closed: stop is not called.
+	err = ServeTogether(errMine, func() error { t.Error("stop called after a clean close"); return nil },
+		func() error { return errMine },
+		func() error { return errMine },
+	)
+	if err != errMine {
+		t.Errorf("ServeTogether = %v, want %v", err, errMine)
+	}
+	if err := ServeTogether(errMine, func() error { return nil }); err == nil {
+		t.Error("ServeTogether with nothing to serve succeeded")
+	}
+}
