@@ -165,17 +165,7 @@ func (s *Server) ListenAndServe() error {
 // Shutdown, and returns the first error; if one transport fails, the other
 // is stopped too.
 func (s *Server) ServeBoth(l net.Listener, pc net.PacketConn) error {
-	var serves []func() error
-	if l != nil {
-		serves = append(serves, func() error { return s.Serve(l) })
-	}
-	if pc != nil {
-		serves = append(serves, func() error { return s.ServePacket(pc) })
-	}
-	if len(serves) == 0 {
-		return errors.New("dns: nothing to serve")
-	}
-	return lifecycle.ServeTogether(ErrServerClosed, s.Close, serves...)
+	return lifecycle.ServeBoth(l, pc, s.Serve, s.ServePacket, ErrServerClosed, s.Close)
 }
 
 // Shutdown stops the server, letting queries in progress be answered; if

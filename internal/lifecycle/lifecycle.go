@@ -263,18 +263,26 @@ func (t *Tracker) ServePacket(pc net.PacketConn, loop func(net.PacketConn) error
 	return loop(pc)
 }
 
-// ServeTogether runs each of serves (a server's Serve and ServePacket on
-// their sockets, say) in its own goroutine and returns the first error. If
-// that error is not closed (the server's ErrServerClosed: one transport
-// failed on its own), it calls stop so that the others end too. It waits for
-// all of them before it returns.
-func ServeTogether(closed error, stop func() error, serves ...func() error) error {
+// ServeBoth serves l with serve and pc with servePacket (either socket may
+// be nil), each in its own goroutine, and returns the first error. If that
+// error is not closed (the server's ErrServerClosed: one transport failed on
+// its own), it calls stop so that the other ends too. It waits for both
+// before it returns. It is the body of the ServeBoth method of servers that
+// answer on UDP and TCP at once (upper, DNS).
+func ServeBoth(l net.Listener, pc net.PacketConn, serve func(net.Listener) error, servePacket func(net.PacketConn) error, closed error, stop func() error) error {
+	var serves []func() error
+	if l != nil {
+		serves = append(serves, func() error { return serve(l) })
+	}
+	if pc != nil {
+		serves = append(serves, func() error { return servePacket(pc) })
+	}
 	if len(serves) == 0 {
 		return errors.New("nothing to serve")
 	}
 	errc := make(chan error, len(serves))
-	for _, serve := range serves {
-		go func() { errc <- serve() }()
+	for _, f := range serves {
+		go func() { errc <- f() }()
 	}
 	err := <-errc
 	if !errors.Is(err, closed) {

@@ -180,26 +180,32 @@ func TestRefusal(t *testing.T) {
 	}
 }
 
-func TestServeTogether(t *testing.T) {
+func TestServeBoth(t *testing.T) {
+	l := listen(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
 	// One fails on its own: the other is stopped and the failure returned.
 	boom := errors.New("boom")
 	stopped := make(chan struct{})
-	err := ServeTogether(errMine, func() error { close(stopped); return nil },
-		func() error { return boom },
-		func() error { <-stopped; return errMine },
-	)
+	err = ServeBoth(l, pc,
+		func(net.Listener) error { return boom },
+		func(net.PacketConn) error { <-stopped; return errMine },
+		errMine, func() error { close(stopped); return nil })
 	if err != boom {
-		t.Errorf("ServeTogether = %v, want %v", err, boom)
+		t.Errorf("ServeBoth = %v, want %v", err, boom)
 	}
-	// All end because the server was closed: stop is not called.
-	err = ServeTogether(errMine, func() error { t.Error("stop called after a clean close"); return nil },
-		func() error { return errMine },
-		func() error { return errMine },
-	)
+	// Both end because the server was closed: stop is not called.
+	err = ServeBoth(l, pc,
+		func(net.Listener) error { return errMine },
+		func(net.PacketConn) error { return errMine },
+		errMine, func() error { t.Error("stop called after a clean close"); return nil })
 	if err != errMine {
-		t.Errorf("ServeTogether = %v, want %v", err, errMine)
+		t.Errorf("ServeBoth = %v, want %v", err, errMine)
 	}
-	if err := ServeTogether(errMine, func() error { return nil }); err == nil {
-		t.Error("ServeTogether with nothing to serve succeeded")
+	if err := ServeBoth(nil, nil, nil, nil, errMine, func() error { return nil }); err == nil {
+		t.Error("ServeBoth with nothing to serve succeeded")
 	}
 }
