@@ -128,12 +128,7 @@ func (s *Server) tracker() *lifecycle.Tracker {
 	return &s.t
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 func (s *Server) maxUDP() int {
 	if s.MaxUDPSize > 0 {

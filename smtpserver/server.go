@@ -1,6 +1,7 @@
 package smtpserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -85,12 +86,7 @@ func (s *Server) tracker() *lifecycle.Tracker {
 	return &s.t
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 func (s *Server) hostname() string {
 	if s.Hostname == "" {

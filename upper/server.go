@@ -63,12 +63,7 @@ func (s *Server) tracker() *lifecycle.Tracker {
 	return &s.t
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 // ListenAndServe binds Addr for the transports Network names, then serves
 // them until Shutdown. Both sockets are bound before either is served, so an

@@ -103,12 +103,7 @@ func (s *Server) init() *lifecycle.Tracker {
 	return &s.t
 }
 
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 // ListenAndServe listens on Addr and serves until Shutdown or Close.
 func (s *Server) ListenAndServe() error {
