@@ -1,8 +1,6 @@
 package mta
 
 import (
-	"context"
-	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -48,29 +46,10 @@ func TestRouteOverDNS(t *testing.T) {
 	defer srv.Shutdown()
 
 	res := DNSResolver(pc.LocalAddr().String())
-	tests := []struct {
-		domain string
-		want   string
-		code   int
-	}{
+	checkRoutes(t, "route(%s) over DNS", res, 10025, []routeCase{
 		{"hamburger.edu", "127.0.25.2:10025 127.0.25.3:10025", 0},
 		{"implicit.example", "127.0.0.7:10025", 0},
 		{"nomail.example", "", 556},
 		{"nx.example", "", 550},
-	}
-	for _, tt := range tests {
-		hops, err := route(context.Background(), res, tt.domain, 10025)
-		var addrs []string
-		for _, h := range hops {
-			addrs = append(addrs, h.Addr)
-		}
-		code := 0
-		var re *routeError
-		if errors.As(err, &re) {
-			code = re.reply.Code
-		}
-		if strings.Join(addrs, " ") != tt.want || code != tt.code {
-			t.Errorf("route(%s) over DNS = %v, %v; want %s, code %d", tt.domain, addrs, err, tt.want, tt.code)
-		}
-	}
+	})
 }

@@ -366,20 +366,30 @@ func TestRoute(t *testing.T) {
 		res.MX["many.example"] = append(res.MX["many.example"], &net.MX{Host: h, Pref: uint16(10 * i)})
 		res.IP[h] = []net.IPAddr{{IP: net.ParseIP(fmt.Sprintf("127.0.1.%d", i))}}
 	}
-	tests := []struct {
-		domain string
-		want   string
-		code   int
-	}{
+	checkRoutes(t, "route(%s)", res, 25, []routeCase{
 		{"multi.example", "127.0.0.11:25 127.0.0.12:25 [::1]:25", 0},
 		{"many.example", "127.0.1.1:25 127.0.1.2:25 127.0.1.3:25 127.0.1.4:25 127.0.1.5:25", 0},
 		{"implicit.example", "127.0.0.1:25", 0},
 		{"nomail.example", "", 556},
 		{"nxdomain.example", "", 550},
 		{"[127.0.0.9]", "127.0.0.9:25", 0},
-	}
+	})
+}
+
+// routeCase is one domain's expected route: the exchanger addresses in
+// order, or the reply code of the failure.
+type routeCase struct {
+	domain string
+	want   string
+	code   int
+}
+
+// checkRoutes runs route for each case through res; label formats the
+// domain for failure messages.
+func checkRoutes(t *testing.T, label string, res Resolver, port int, tests []routeCase) {
+	t.Helper()
 	for _, tt := range tests {
-		hops, err := route(context.Background(), res, tt.domain, 25)
+		hops, err := route(context.Background(), res, tt.domain, port)
 		var addrs []string
 		for _, h := range hops {
 			addrs = append(addrs, h.Addr)
@@ -390,7 +400,7 @@ func TestRoute(t *testing.T) {
 			code = re.reply.Code
 		}
 		if strings.Join(addrs, " ") != tt.want || code != tt.code {
-			t.Errorf("route(%s) = %v, %v; want %s, code %d", tt.domain, addrs, err, tt.want, tt.code)
+			t.Errorf(label+" = %v, %v; want %s, code %d", tt.domain, addrs, err, tt.want, tt.code)
 		}
 	}
 }
