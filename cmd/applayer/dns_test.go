@@ -132,6 +132,15 @@ func TestDNSResolveCommand(t *testing.T) {
 			}
 		}()
 	}
+	// Wait for the root server before asking the resolver: a query that
+	// reached it too early would be answered SERVFAIL, and that failure is
+	// cached for a few seconds.
+	for i := 0; i < 50; i++ {
+		if out, _, _ := run(t, "", "dns", "query", "www.example", "@"+root, "+norecurse", "--timeout", "300ms"); strings.Contains(out, "192.0.2.80") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	var out, errOut string
 	for i := 0; i < 50; i++ {
 		var code int
