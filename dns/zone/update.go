@@ -315,6 +315,9 @@ func applyUpdates(z *Zone, ups []dns.RR) ([]Record, bool, dns.Rcode) {
 	for _, u := range ups {
 		switch u.Class {
 		case dns.ClassIN:
+			if u.TTL > 1<<31-1 {
+				u.TTL = 0 // RFC 2181 §8: a TTL with the top bit set counts as zero
+			}
 			if u.Type == dns.TypeSOA {
 				// §3.4.2.2: an SOA replaces the old one if its serial is newer.
 				if !apex(u) || !serialNewer(u.Data.(*dns.SOA).Serial, recs[0].Data.(*dns.SOA).Serial) {
