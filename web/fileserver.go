@@ -87,6 +87,13 @@ func (fsrv *FileServer) allow() string {
 // server does not allow on a resource gets 405, an unknown one 501.
 var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true, "CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true}
 
+// inline reports that GET and HEAD are answered without blocking on
+// anything but the connection: from the memory cache, or with sendfile,
+// which escalates first (see inlineHandler).
+func (fsrv *FileServer) inline(r *Request) bool {
+	return r.Method == "GET" || r.Method == "HEAD"
+}
+
 // ServeHTTP implements Handler.
 func (fsrv *FileServer) ServeHTTP(w ResponseWriter, r *Request) {
 	if r.Form == AsteriskForm {
@@ -172,10 +179,12 @@ func cleanPath(p string) (string, bool) {
 // hidden reports whether a segment of rel starts with a dot, other than a
 // leading ".well-known" (RFC 8615).
 func hidden(rel string) bool {
-	for i, seg := range strings.Split(rel, "/") {
+	for i := 0; rel != ""; i++ {
+		seg, rest, _ := strings.Cut(rel, "/")
 		if strings.HasPrefix(seg, ".") && seg != "." && !(i == 0 && seg == ".well-known") {
 			return true
 		}
+		rel = rest
 	}
 	return false
 }

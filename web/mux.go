@@ -23,6 +23,22 @@ func (m *Mux) Handle(prefix string, h Handler) {
 
 // ServeHTTP implements Handler.
 func (m *Mux) ServeHTTP(w ResponseWriter, r *Request) {
+	h := m.match(r)
+	if h == nil {
+		NotFound(w, r)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// inline reports whether the handler r goes to answers it without blocking
+// (see inlineHandler).
+func (m *Mux) inline(r *Request) bool {
+	h, ok := m.match(r).(inlineHandler)
+	return ok && h.inline(r)
+}
+
+func (m *Mux) match(r *Request) Handler {
 	path := r.Path
 	if r.Form == AsteriskForm || r.Form == AuthorityForm {
 		path = "/"
@@ -37,8 +53,7 @@ func (m *Mux) ServeHTTP(w ResponseWriter, r *Request) {
 		}
 	}
 	if best == nil {
-		NotFound(w, r)
-		return
+		return nil
 	}
-	best.h.ServeHTTP(w, r)
+	return best.h
 }

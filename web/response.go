@@ -137,6 +137,7 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	if !isFile || r.clen < 0 || r.bodyless() || r.writeErr != nil {
 		return io.Copy(writerOnly{r}, src)
 	}
+	r.c.escalate() // sendfile waits for the socket
 	if !r.wroteHeader {
 		r.writeHead(-1)
 	}

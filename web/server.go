@@ -86,6 +86,10 @@ type Server struct {
 	// thousands of idle keep-alive connections hold none.
 	br sync.Pool // *bufio.Reader
 	bw sync.Pool // *bufio.Writer
+	// polls keep idle connections without goroutines (poll_linux.go);
+	// noPoll, for tests, leaves every connection on its own goroutine.
+	polls  pollers
+	noPoll bool
 }
 
 func (s *Server) init() *lifecycle.Tracker {
@@ -94,6 +98,7 @@ func (s *Server) init() *lifecycle.Tracker {
 		s.t.MaxConns = s.MaxConns
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
+		s.t.OnShutdown = s.stopPollers
 		s.name = s.Name
 		if s.name == "" {
 			s.name = "applayer"
@@ -158,10 +163,25 @@ type conn struct {
 	// that no buffer is held while waiting (see waitReadable).
 	raw     syscall.RawConn
 	readyFn func(uintptr) bool
+	n       int // requests read
+
+	// Parking on a poller (poll_linux.go). The connection is detached from
+	// the Tracker when it first parks; release then ends it.
+	fd         int32 // the socket's descriptor, or -1
+	rio        rawIO
+	poll       *poller
+	release    func()
+	inline     bool       // served on a poller's goroutine: nothing may block
+	resuming   bool       // inline, reading after a wake-up: nothing there is no error
+	escalated  bool       // left the poller's goroutine during this service
+	st         *pollState // the poller role, while inline
+	registered bool       // known to the poller's epoll instance
+	parked     bool       // on the poller's idle list, under its mutex
+	prev, next *conn      // the idle list
+	idleSince  time.Time
 }
 
 func (s *Server) serveConn(nc net.Conn) {
-	t := &s.t
 	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String(), idle: cmp.Or(s.IdleTimeout, 60*time.Second)}
 	c.host, _, _ = net.SplitHostPort(c.remote)
 	c.tr = s.Trace.Session("http", c.remote)
@@ -173,49 +193,148 @@ func (s *Server) serveConn(nc net.Conn) {
 		c.raw, _ = sc.SyscallConn()
 		c.readyFn = c.ready
 	}
-	defer c.releaseWriter()
-	defer c.releaseReader()
-	headerTO := cmp.Or(s.HeaderTimeout, 10*time.Second)
+	c.initPoll()
+	if parked, _ := c.serve(); !parked && c.release != nil {
+		c.release()
+	}
+}
 
-	for n := 1; ; n++ {
+// resume serves c, which its poller found readable, on the poller's
+// goroutine. It reports whether c escalated, in which case this goroutine
+// has become c's own and the poller goes on on another.
+func (c *conn) resume(st *pollState) (escalated bool) {
+	c.inline, c.st, c.escalated = true, st, false
+	c.reader()
+	c.resuming = true
+	_, err := c.br.Peek(1)
+	c.resuming = false
+	if err != nil && err != errWouldBlock {
+		c.escalate() // closing lingers
+		c.noteReadEnd(err, "idle")
+		c.releaseReader()
+		c.release()
+		return true
+	}
+	parked, escalated := c.serve()
+	if !parked {
+		c.release()
+	}
+	return escalated
+}
+
+// escalate makes the calling goroutine this connection's own before it does
+// something that may block: when it was serving on a poller, a new
+// goroutine takes the poller over.
+func (c *conn) escalate() {
+	if !c.inline {
+		return
+	}
+	c.inline, c.escalated = false, true
+	st := c.st
+	c.st = nil
+	go st.p.run(st)
+}
+
+// serve is the keep-alive loop: it reads and answers requests until the
+// connection ends, or until it is idle and parked on a poller (parked;
+// the caller must then leave c alone). escalated reports whether serving
+// left a poller's goroutine.
+func (c *conn) serve() (parked, escalated bool) {
+	s := c.s
+	headerTO := cmp.Or(s.HeaderTimeout, 10*time.Second)
+	for {
 		// Wait for the next request: the idle timeout applies until its
 		// first byte, the header timeout from then on.
 		if c.br == nil || c.br.Buffered() == 0 {
 			c.flush()
 			c.releaseWriter()
 			c.releaseReader()
+			if s.t.ShuttingDown() {
+				c.tr.Note("server shutting down")
+				return false, c.escalated
+			}
+			escalated = c.escalated
+			if c.park() {
+				return true, escalated
+			}
+			c.escalate() // waiting here blocks
 			if !c.extendRead(c.idle, true) {
 				c.tr.Note("server shutting down")
-				return
+				return false, c.escalated
 			}
 			if err := c.waitReadable(); err != nil {
 				c.noteReadEnd(err, "idle")
-				return
+				return false, c.escalated
 			}
 			c.reader()
 			if _, err := c.br.Peek(1); err != nil {
 				c.noteReadEnd(err, "idle")
-				return
+				c.releaseReader()
+				return false, c.escalated
 			}
 		}
 		if !headComplete(c.br) {
+			c.escalate()
 			c.setRead(time.Now().Add(headerTO))
 		}
 		err := c.p.readRequest(c.br, &c.req)
 		if err != nil {
 			c.requestError(err)
-			return
+			c.releaseWriter()
+			c.releaseReader()
+			return false, c.escalated
 		}
+		c.n++
 		c.traceRequest()
-		if s.MaxRequestsPerConn > 0 && n >= s.MaxRequestsPerConn || t.ShuttingDown() {
+		if s.MaxRequestsPerConn > 0 && c.n >= s.MaxRequestsPerConn || s.t.ShuttingDown() {
 			c.req.Close = true
 		}
 		if !c.serveRequest() {
 			c.flush()
 			c.closeWrite()
-			return
+			c.releaseWriter()
+			c.releaseReader()
+			return false, c.escalated
 		}
 	}
+}
+
+// errWouldBlock is what a read or write on a poller's goroutine meets when
+// the socket is not ready; it never reaches a handler (see connReader).
+var errWouldBlock = errors.New("web: would block")
+
+// connReader and connWriter sit under the connection's buffers. On a
+// poller's goroutine they read and write without waiting, and escalate
+// when the socket is not ready; otherwise they are the net.Conn.
+type connReader struct{ c *conn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	c := r.c
+	if c.inline {
+		n, err := c.rawRead(p)
+		if err != errWouldBlock || c.resuming {
+			return n, err
+		}
+		c.escalate()
+		c.setRead(time.Now().Add(cmp.Or(c.s.HeaderTimeout, 10*time.Second)))
+	}
+	return c.nc.Read(p)
+}
+
+type connWriter struct{ c *conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if c.inline {
+		n, err := c.rawWrite(p)
+		if err != errWouldBlock {
+			return n, err
+		}
+		c.escalate()
+		m, err := c.nc.Write(p[n:])
+		return n + m, err
+	}
+	return c.nc.Write(p)
 }
 
 // headComplete reports whether a whole request head is already buffered, in
@@ -314,6 +433,9 @@ func (c *conn) serveRequest() (keep bool) {
 	if h == nil {
 		h = HandlerFunc(NotFound)
 	}
+	if ih, ok := h.(inlineHandler); c.inline && (req.ContentLength != 0 || !ok || !ih.inline(req)) {
+		c.escalate()
+	}
 	panicked := c.callHandler(h)
 	if panicked {
 		req.Close = true
@@ -384,9 +506,9 @@ func (c *conn) reader() {
 	}
 	if v := c.s.br.Get(); v != nil {
 		c.br = v.(*bufio.Reader)
-		c.br.Reset(c.nc)
+		c.br.Reset(connReader{c})
 	} else {
-		c.br = bufio.NewReaderSize(c.nc, 4096)
+		c.br = bufio.NewReaderSize(connReader{c}, 4096)
 	}
 }
 
@@ -402,9 +524,9 @@ func (c *conn) writer() *bufio.Writer {
 	if c.bw == nil {
 		if v := c.s.bw.Get(); v != nil {
 			c.bw = v.(*bufio.Writer)
-			c.bw.Reset(c.nc)
+			c.bw.Reset(connWriter{c})
 		} else {
-			c.bw = bufio.NewWriterSize(c.nc, 4096)
+			c.bw = bufio.NewWriterSize(connWriter{c}, 4096)
 		}
 	}
 	return c.bw
@@ -448,6 +570,7 @@ func (c *conn) setWrite() {
 // response before it sees the end, then lingers briefly for the client's
 // close (RFC 9112 §9.6: avoid a reset that would discard the response).
 func (c *conn) closeWrite() {
+	c.escalate() // lingering waits
 	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
@@ -473,6 +596,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
 	}
+	b.c.escalate() // a body may be slow to come
 	if b.expect {
 		b.expect = false
 		if !b.c.resp.wroteHeader {
@@ -494,6 +618,12 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// An inlineHandler can tell that it answers r without blocking on anything
+// but the connection (whose reads and writes escalate by themselves), so
+// that a poller's goroutine may run it; any other handler runs on the
+// connection's own goroutine.
+type inlineHandler interface{ inline(r *Request) bool }
 
 type noBody struct{}
 

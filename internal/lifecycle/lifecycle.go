@@ -58,11 +58,15 @@ type Tracker struct {
 	// reset the connection. The write is bounded by refusalTimeout and its
 	// errors are ignored.
 	Refusal []byte
+	// OnShutdown, when set, is called once when Shutdown or Close begins,
+	// after the listeners are closed. A server that keeps idle connections
+	// without a goroutine (see Detach) releases them here.
+	OnShutdown func()
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	packets   map[net.PacketConn]struct{}
-	conns     map[net.Conn]struct{}
+	conns     map[net.Conn]*connState
 	shutdown  atomic.Bool
 	done      chan struct{} // closed when shutdown starts
 	handlers  sync.WaitGroup
@@ -88,7 +92,7 @@ func (t *Tracker) init() {
 		t.done = make(chan struct{})
 		t.listeners = make(map[net.Listener]struct{})
 		t.packets = make(map[net.PacketConn]struct{})
-		t.conns = make(map[net.Conn]struct{})
+		t.conns = make(map[net.Conn]*connState)
 	}
 }
 
@@ -165,11 +169,12 @@ func (t *Tracker) ServeListener(l net.Listener, handle func(net.Conn)) error {
 			return fmt.Errorf("%s: accept: %w", t.Name, err)
 		}
 		backoff = 0
-		if !t.track(c) {
+		st := t.track(c)
+		if st == nil {
 			t.refuse(c)
 			continue
 		}
-		go t.run(c, handle)
+		go t.run(c, st, handle)
 	}
 }
 
@@ -193,11 +198,16 @@ func isTemporary(err error) bool {
 	return errors.As(err, &te) && te.Temporary()
 }
 
-func (t *Tracker) track(c net.Conn) bool {
+// connState is what the Tracker knows of a connection.
+type connState struct {
+	detached bool // under mu
+}
+
+func (t *Tracker) track(c net.Conn) *connState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.shutdown.Load() {
-		return false
+		return nil
 	}
 	limit := t.MaxConns
 	if limit == 0 {
@@ -208,27 +218,58 @@ func (t *Tracker) track(c net.Conn) bool {
 		if last := t.lastWarn.Load(); now-last > int64(time.Second) && t.lastWarn.CompareAndSwap(last, now) {
 			t.logger().Warn("connection limit reached; refusing connections", "server", t.Name, "limit", limit, "remote", c.RemoteAddr().String())
 		}
-		return false
+		return nil
 	}
-	t.conns[c] = struct{}{}
+	st := &connState{}
+	t.conns[c] = st
 	t.handlers.Add(1)
-	return true
+	return st
 }
 
-func (t *Tracker) run(c net.Conn, handle func(net.Conn)) {
-	defer t.handlers.Done()
+func (t *Tracker) run(c net.Conn, st *connState, handle func(net.Conn)) {
 	defer func() {
+		t.mu.Lock()
+		// Once detached, c may even be released already: its release
+		// owns the rest.
+		detached := st.detached
+		if !detached {
+			delete(t.conns, c)
+		}
+		t.mu.Unlock()
+		if !detached {
+			c.Close()
+			t.handlers.Done()
+		}
+	}()
+	defer t.recoverConn(c)
+	handle(c)
+}
+
+// recoverConn logs a panic of a goroutine serving c; deferred.
+func (t *Tracker) recoverConn(c net.Conn) {
+	if p := recover(); p != nil {
+		t.logger().Error("panic serving connection", "server", t.Name, "remote", c.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+	}
+}
+
+// Detach hands the lifetime of c, a connection whose handler is running, to
+// the caller: when the handler returns, c is neither closed nor forgotten.
+// It is called at most once per connection.
+// The returned release closes c and ends its tracking; it must be called
+// once (later calls do nothing), from any goroutine. Until then c counts
+// against MaxConns, Close closes it and Shutdown waits for its release.
+// It lets a server keep an idle connection without a goroutine.
+func (t *Tracker) Detach(c net.Conn) (release func()) {
+	t.mu.Lock()
+	t.conns[c].detached = true
+	t.mu.Unlock()
+	return sync.OnceFunc(func() {
 		t.mu.Lock()
 		delete(t.conns, c)
 		t.mu.Unlock()
 		c.Close()
-	}()
-	defer func() {
-		if p := recover(); p != nil {
-			t.logger().Error("panic serving connection", "server", t.Name, "remote", c.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
-		}
-	}()
-	handle(c)
+		t.handlers.Done()
+	})
 }
 
 // ServePacket runs loop, a datagram read loop over pc, until Shutdown or
@@ -331,9 +372,9 @@ func (t *Tracker) Close() error {
 
 func (t *Tracker) begin() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.init()
 	if t.shutdown.Swap(true) {
+		t.mu.Unlock()
 		return
 	}
 	close(t.done)
@@ -342,6 +383,10 @@ func (t *Tracker) begin() {
 	}
 	for pc := range t.packets {
 		pc.Close()
+	}
+	t.mu.Unlock()
+	if t.OnShutdown != nil {
+		t.OnShutdown()
 	}
 }
 

@@ -209,3 +209,49 @@ func TestServeBoth(t *testing.T) {
 		t.Error("ServeBoth with nothing to serve succeeded")
 	}
 }
+
+// A detached connection outlives its handler: it stays open and counted,
+// Shutdown waits for its release, and OnShutdown is where a server that
+// keeps such connections lets them go.
+func TestDetach(t *testing.T) {
+	tr := newTracker()
+	held := make(chan func(), 1)
+	var heldConn net.Conn
+	tr.OnShutdown = func() {
+		release := <-held
+		heldConn.Write([]byte("bye"))
+		release()
+	}
+	l := listen(t)
+	go tr.ServeListener(l, func(c net.Conn) {
+		c.Read(make([]byte, 1))
+		heldConn = c
+		held <- tr.Detach(c)
+	})
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("k"))
+	for tr.Conns() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the handler has returned
+	if n := tr.Conns(); n != 1 {
+		t.Errorf("Conns() = %d after the handler of a detached connection returned", n)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if b, _ := io.ReadAll(c); string(b) != "bye" {
+		t.Errorf("detached connection got %q at shutdown, want bye then close", b)
+	}
+	if n := tr.Conns(); n != 0 {
+		t.Errorf("Conns() = %d after Shutdown", n)
+	}
+}

@@ -1,0 +1,220 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// getOnce sends one GET on a new connection and reads the answer, failing
+// the test if none comes within the deadline.
+func getOnce(t *testing.T, addr, path string, within time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(within))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("GET %s while another connection is stuck: %v", path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// A client that pipelines requests for a large cached file and does not
+// read fills its socket: the response being written must leave the poller's
+// goroutine, or every connection parked on that poller would wait for it.
+func TestStuckWriterDoesNotStallOthers(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("0123456789abcdef", 200<<10/16) // 200 KiB, cached
+	os.WriteFile(filepath.Join(dir, "big.bin"), []byte(big), 0o644)
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644)
+	fsrv, err := NewFileServer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startServer(t, &Server{Handler: fsrv, WriteTimeout: time.Minute})
+
+	// Park a few connections first so that every poller holds one.
+	var idle []net.Conn
+	for range 2 * runtime.GOMAXPROCS(0) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	stuck, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	const n = 64 // 12.8 MB of answers: more than any socket buffer
+	go func() {
+		for range n {
+			if _, err := io.WriteString(stuck, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the server is now blocked writing
+
+	for _, c := range idle {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("parked connection not served while another is stuck: %v", err)
+		}
+		resp.Body.Close()
+	}
+	getOnce(t, addr, "/a.txt", 5*time.Second)
+
+	// The stuck client finally reads: every answer is whole and in order.
+	stuck.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(stuck)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(b) != big {
+			t.Fatalf("answer %d: %d bytes, %v; want the whole file", i+1, len(b), err)
+		}
+	}
+}
+
+// A request whose body is slow to come, or whose head is, must not hold
+// the poller either.
+func TestSlowRequestDoesNotStallOthers(t *testing.T) {
+	dir := makeSite(t)
+	fsrv, err := NewFileServer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsrv.AllowWrite = true
+	addr := startServer(t, &Server{Handler: fsrv, HeaderTimeout: time.Minute, BodyTimeout: time.Minute})
+	for _, partial := range []string{
+		"PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part",
+		"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Ag",
+	} {
+		// A first request parks the connection, then the slow one comes.
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		io.WriteString(c, partial)
+		time.Sleep(100 * time.Millisecond)
+		for range 2 * runtime.GOMAXPROCS(0) {
+			getOnce(t, addr, "/a.txt", 5*time.Second)
+		}
+	}
+}
+
+// Shutdown closes parked connections at once and waits for nothing else.
+func TestShutdownClosesParkedConnections(t *testing.T) {
+	fsrv, err := NewFileServer(makeSite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Handler: fsrv, Logger: quietLogger()}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	var conns []net.Conn
+	for range 10 {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conns = append(conns, c)
+	}
+	if n := srv.Conns(); n != 10 {
+		t.Errorf("Conns() = %d with 10 idle connections", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with idle connections: %v", err)
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Errorf("Serve returned %v", err)
+	}
+	for i, c := range conns {
+		if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+			t.Errorf("connection %d after Shutdown: read %q, %v; want a clean close", i, b, err)
+		}
+	}
+	if n := srv.Conns(); n != 0 {
+		t.Errorf("Conns() = %d after Shutdown", n)
+	}
+}
+
+// The connection goroutine's own wait (used where there is no epoll, and
+// after escalation) keeps working with the pollers off.
+func TestWithoutPollers(t *testing.T) {
+	fsrv, err := NewFileServer(makeSite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Handler: fsrv, noPoll: true, IdleTimeout: 300 * time.Millisecond}
+	addr := startServer(t, srv)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	io.WriteString(c, strings.Repeat("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 3))
+	for i := range 3 {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("pipelined answer %d: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != siteFiles["a.txt"] {
+			t.Errorf("answer %d: %q", i+1, b)
+		}
+	}
+	if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
+		t.Errorf("after the idle timeout: read %q, %v; want a clean close", b, err)
+	}
+}
