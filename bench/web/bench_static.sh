@@ -3,18 +3,22 @@
 # file over keep-alive HTTP/1.1 with wrk, for applayer, nginx (one worker per
 # core) and Go's net/http file server, interleaved in one run.
 #
-#   bench/web/bench_static.sh [-d SECONDS] [-c CONNS] [-r REPS] [-s "applayer nginx go"]
+#   bench/web/bench_static.sh [-d SECONDS] [-c CONNS] [-r REPS] [-s "applayer nginx go"] [-p SERVER_CPUS:LOAD_CPUS]
 #
+# -p pins the servers and wrk to separate CPUs (taskset lists, e.g. -p 0:1);
+# each server then sizes itself to its CPUs (see lib.sh).
 # Loopback only; each wrk run is bounded by -d (at most 15 s).
 source "$(dirname "$0")/lib.sh"
 
 DUR=10 CONNS=50 REPS=1 SERVERS="applayer nginx go"
-while getopts d:c:r:s: o; do
+while getopts d:c:r:s:p: o; do
 	case $o in
 	d) DUR=$OPTARG ;; c) CONNS=$OPTARG ;; r) REPS=$OPTARG ;; s) SERVERS=$OPTARG ;;
+	p) SERVER_CPUS=${OPTARG%%:*} LOAD_CPUS=${OPTARG#*:} ;;
 	*) exit 2 ;;
 	esac
 done
+[ -z "$SERVER_CPUS" ] || command -v taskset >/dev/null || { echo "-p needs taskset (util-linux)" >&2; exit 1; }
 [ "$DUR" -le 15 ] || { echo "-d at most 15" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 
@@ -38,7 +42,7 @@ printf 'file\tserver\trep\treq_per_s\tp50_ms\tp99_ms\terrors\n' >"$out"
 for f in 1k.html img.png; do
 	for rep in $(seq "$REPS"); do
 		for s in $SERVERS; do
-			r=$(wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:${PORT[$s]}/$f" 2>&1)
+			r=$(on_load_cpus wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:${PORT[$s]}/$f" 2>&1)
 			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
 			p50=$(awk '$1=="50%" {print $2}' <<<"$r")
 			p99=$(awk '$1=="99%" {print $2}' <<<"$r")
@@ -50,7 +54,7 @@ for f in 1k.html img.png; do
 done
 
 echo
-echo "Medians over $REPS run(s), wrk -t1 -c$CONNS -d${DUR}s; ratio to nginx in the same run:"
+echo "Medians over $REPS run(s), wrk -t1 -c$CONNS -d${DUR}s${SERVER_CPUS:+, servers on CPUs $SERVER_CPUS and wrk on $LOAD_CPUS}; ratio to nginx in the same run:"
 python3 - "$out" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))

@@ -43,6 +43,7 @@ build_applayer() {
 		cp "$APPLAYER_BIN" "$WORK/bin/applayer"
 		return
 	fi
+	rm -f "$WORK/bin/applayer" # may be a wrapper script left by an earlier run
 	(cd "$REPO" && go build -o "$WORK/bin/applayer" ./cmd/applayer)
 }
 
@@ -74,21 +75,31 @@ GO
 	(cd "$d" && GOFLAGS=-mod=mod go build -o "$WORK/bin/gostatic" .)
 }
 
+# Pinning (bench_static.sh -p SERVER_CPUS:LOAD_CPUS): the servers run on
+# one set of CPUs and the load generator on another, so that they do not
+# take turns on the same cores. Every server then sizes itself to the CPUs
+# it has: nginx gets one worker per server CPU, Go's GOMAXPROCS follows the
+# affinity mask.
+SERVER_CPUS=${SERVER_CPUS:-}
+LOAD_CPUS=${LOAD_CPUS:-}
+on_server_cpus() { if [ -n "$SERVER_CPUS" ]; then taskset -c "$SERVER_CPUS" "$@"; else "$@"; fi; }
+on_load_cpus() { if [ -n "$LOAD_CPUS" ]; then taskset -c "$LOAD_CPUS" "$@"; else "$@"; fi; }
+
 # start_server NAME ROOT PORT: starts one of applayer, nginx, go.
 start_server() {
 	local name=$1 root=$2 port=$3
 	case $name in
 	applayer)
-		timeout "$SERVER_TIMEOUT" "$WORK/bin/applayer" web serve --root "$root" --listen 127.0.0.1:"$port" --log-level warn &
+		on_server_cpus timeout "$SERVER_TIMEOUT" "$WORK/bin/applayer" web serve --root "$root" --listen 127.0.0.1:"$port" --log-level warn &
 		;;
 	go)
-		timeout "$SERVER_TIMEOUT" "$WORK/bin/gostatic" -listen 127.0.0.1:"$port" -root "$root" &
+		on_server_cpus timeout "$SERVER_TIMEOUT" "$WORK/bin/gostatic" -listen 127.0.0.1:"$port" -root "$root" &
 		;;
 	nginx)
 		local d="$WORK/nginx-$port"
 		mkdir -p "$d"
 		cat >"$d/nginx.conf" <<NGINX
-worker_processes $(nproc);
+worker_processes $(on_server_cpus nproc);
 daemon off;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
@@ -111,7 +122,7 @@ http {
 	}
 }
 NGINX
-		timeout "$SERVER_TIMEOUT" nginx -c "$d/nginx.conf" -e "$d/error.log" &
+		on_server_cpus timeout "$SERVER_TIMEOUT" nginx -c "$d/nginx.conf" -e "$d/error.log" &
 		;;
 	*)
 		echo "unknown server $name" >&2
