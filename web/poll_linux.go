@@ -1,11 +1,14 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -19,28 +22,28 @@ import (
 // connection's goroutine instead, in an order reversed batch by batch,
 // which spreads the latency of equal requests over twice the mean.
 //
-// The poller goroutine serves a request itself only when nothing in it can
-// block: its head is already read, it has no body, the handler says it
-// does not block (inlineHandler), and its response fits the socket. At the
-// first thing that could block, the connection escalates: a new goroutine
-// takes over the poller and the current one goes on serving this
-// connection alone, as a connection goroutine, until it is idle again and
-// parks once more.
+// The poller goroutine serves a request itself only while nothing in it
+// waits: its head is already read, it has no body, the handler says it
+// does not block (inlineHandler), and its response (written or sent with
+// sendfile) fits the socket. At the first thing that would wait, the
+// connection escalates: a new goroutine takes over the poller and the
+// current one goes on serving this connection alone, as a connection
+// goroutine, until it is idle again and parks once more.
 
 // pollers is a server's set of pollers, started on first use.
 type pollers struct {
 	once sync.Once
 	ps   []*poller
-	next uint32 // round-robin assignment, under mu
-	mu   sync.Mutex
+	next atomic.Uint32 // round-robin assignment
 }
 
 // poller is one epoll instance and the connections parked on it.
 type poller struct {
 	s      *Server
 	epfd   int
-	wakeR  int // read end of a pipe whose write end wakes the loop to stop
-	wakeW  int
+	file   *os.File        // epfd, waited on through Go's own poller
+	rc     syscall.RawConn // file's
+	dl     time.Time       // file's read deadline: the next idle sweep
 	mu     sync.Mutex
 	parked map[int32]*conn // by descriptor
 	head   *conn           // oldest parked connection (idle list)
@@ -52,12 +55,18 @@ type poller struct {
 // far the loop has gone through them. It passes from goroutine to
 // goroutine when a connection escalates.
 type pollState struct {
-	p    *poller
-	evs  []syscall.EpollEvent
-	i, n int
+	p     *poller
+	evs   []syscall.EpollEvent
+	i, n  int
+	since time.Time // when the loop last let the scheduler poll
 }
 
-const wakeMark = -1 // event data of the wake pipe
+// yieldAfter bounds how long a busy poller keeps its P from other
+// goroutines. A loop that always finds more events never parks: a
+// goroutine queued behind it (another poller, a connection that left a
+// poller) would wait for sysmon to preempt it, 10 ms later, and the
+// scheduler looks for network readiness only when a P runs out of work.
+const yieldAfter = 500 * time.Microsecond
 
 // park hands an idle connection to a poller; it reports false when none is
 // available (the caller then waits on its own goroutine). After a true
@@ -72,10 +81,7 @@ func (c *conn) park() bool {
 		return false
 	}
 	if c.poll == nil {
-		s.polls.mu.Lock()
-		c.poll = s.polls.ps[int(s.polls.next)%len(s.polls.ps)]
-		s.polls.next++
-		s.polls.mu.Unlock()
+		c.poll = s.polls.ps[int(s.polls.next.Add(1))%len(s.polls.ps)]
 	}
 	if c.release == nil {
 		c.release = s.t.Detach(c.nc)
@@ -95,24 +101,26 @@ func (s *Server) startPollers() {
 	}
 }
 
+// newPoller makes an epoll instance. The instance is itself readable when
+// it has events, so the loop waits for it in Go's own poller, like any
+// socket: no thread sleeps in epoll_wait holding a P, and the scheduler
+// sees the wait.
 func newPoller(s *Server) (*poller, error) {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	var pipe [2]int
-	if err := syscall.Pipe2(pipe[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := syscall.SetNonblock(epfd, true); err != nil {
 		syscall.Close(epfd)
 		return nil, err
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeMark}
-	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
-		syscall.Close(epfd)
-		syscall.Close(pipe[0])
-		syscall.Close(pipe[1])
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
 		return nil, err
 	}
-	return &poller{s: s, epfd: epfd, wakeR: pipe[0], wakeW: pipe[1], parked: make(map[int32]*conn)}, nil
+	return &poller{s: s, epfd: epfd, file: f, rc: rc, parked: make(map[int32]*conn)}, nil
 }
 
 func (p *poller) park(c *conn) bool {
@@ -173,7 +181,6 @@ func (p *poller) run(st *pollState) {
 	for {
 		c := p.next(st)
 		if c == nil {
-			p.closeFDs()
 			return
 		}
 		if p.serve(c, st) {
@@ -191,21 +198,11 @@ func (p *poller) serve(c *conn, st *pollState) (escalated bool) {
 			escalated = c.st == nil
 			c.release()
 		}
+		if escalated {
+			p.s.escalated.Add(-1)
+		}
 	}()
 	return c.resume(st)
-}
-
-// closeFDs closes the epoll instance and the wake pipe once the loop has
-// stopped; park no longer uses them after stop.
-func (p *poller) closeFDs() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.epfd >= 0 {
-		syscall.Close(p.epfd)
-		syscall.Close(p.wakeR)
-		syscall.Close(p.wakeW)
-		p.epfd = -1
-	}
 }
 
 // next returns the next ready connection, waiting for one; nil when the
@@ -215,9 +212,6 @@ func (p *poller) next(st *pollState) *conn {
 		for st.i < st.n {
 			ev := st.evs[st.i]
 			st.i++
-			if ev.Fd == wakeMark {
-				continue
-			}
 			p.mu.Lock()
 			c := p.parked[ev.Fd]
 			if c != nil {
@@ -228,48 +222,93 @@ func (p *poller) next(st *pollState) *conn {
 				return c
 			}
 		}
-		wait := p.sweep()
-		if wait < 0 {
+		next := p.sweep()
+		if next.IsZero() {
 			return nil
 		}
-		n, err := syscall.EpollWait(p.epfd, st.evs, wait)
-		if err != nil && !errors.Is(err, syscall.EINTR) {
-			p.s.logger().Error("web: epoll_wait failed; poller stopping", "err", err)
-			p.stop()
+		if now := time.Now(); now.Sub(st.since) > yieldAfter {
+			if p.s.escalated.Load() > 0 {
+				// Sleeping leaves the P without work, so the scheduler
+				// polls the network and runs what is ready before the
+				// loop goes on (a shorter sleep would be over before the
+				// scheduler looks).
+				time.Sleep(20 * time.Microsecond)
+			} else {
+				runtime.Gosched()
+			}
+			st.since = time.Now()
+		}
+		if d := next.Sub(p.dl); d > 50*time.Millisecond || d < -50*time.Millisecond {
+			p.dl = next
+			p.file.SetReadDeadline(next)
+		}
+		n, err := p.wait(st)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			p.dl = time.Time{}
+		case err != nil:
+			if !errors.Is(err, os.ErrClosed) {
+				p.s.logger().Error("web: epoll_wait failed; poller stopping", "err", err)
+				p.stop()
+			}
 			return nil
 		}
-		st.i, st.n = 0, max(n, 0)
+		st.i, st.n = 0, n
 	}
 }
 
+// wait fills st.evs with ready events, parking the goroutine in Go's poller
+// while there are none.
+func (p *poller) wait(st *pollState) (n int, err error) {
+	parked := false
+	rerr := p.rc.Read(func(fd uintptr) bool {
+		for {
+			n, err = syscall.EpollWait(int(fd), st.evs, 0)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		n = max(n, 0)
+		if n == 0 && err == nil {
+			parked = true
+			return false
+		}
+		return true
+	})
+	if parked {
+		st.since = time.Now()
+	}
+	return n, cmp.Or(err, rerr)
+}
+
 // sweep closes the parked connections idle for longer than the idle
-// timeout and returns how many milliseconds the loop may wait for events
-// before the next one expires (at most a second), or -1 once the poller has
-// stopped.
-func (p *poller) sweep() int {
+// timeout and returns when the next one expires (at most a second ahead),
+// or the zero time once the poller has stopped.
+func (p *poller) sweep() time.Time {
 	now := time.Now()
 	var expired []*conn
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return -1
+		return time.Time{}
 	}
 	for p.head != nil && now.Sub(p.head.idleSince) >= p.head.idle {
 		c := p.head
 		p.unpark(c)
 		expired = append(expired, c)
 	}
-	wait := 1000
+	next := now.Add(time.Second)
 	if p.head != nil {
-		left := p.head.idle - now.Sub(p.head.idleSince)
-		wait = min(wait, int(left/time.Millisecond)+1)
+		if t := p.head.idleSince.Add(p.head.idle); t.Before(next) {
+			next = t
+		}
 	}
 	p.mu.Unlock()
 	for _, c := range expired {
 		c.tr.Note("idle timeout; closing")
 		c.release()
 	}
-	return wait
+	return next
 }
 
 // stop closes every parked connection, refuses new ones and ends the loop.
@@ -286,10 +325,8 @@ func (p *poller) stop() {
 		p.unpark(c)
 		all = append(all, c)
 	}
-	if p.epfd >= 0 {
-		syscall.Write(p.wakeW, []byte{0})
-	}
 	p.mu.Unlock()
+	p.file.Close() // wakes the loop; park no longer uses epfd
 	for _, c := range all {
 		c.tr.Note("server shutting down")
 		c.release()
@@ -374,6 +411,51 @@ func (c *conn) rawWrite(b []byte) (int, error) {
 		err = werr
 	}
 	return n, err
+}
+
+// rawSendfile sends up to n bytes of f from its current offset with
+// sendfile(2), as much as the socket takes without waiting, and leaves f's
+// offset after what was sent.
+func (c *conn) rawSendfile(f *os.File, n int64) (int64, error) {
+	fc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	start := off
+	var serr error
+	cerr := fc.Control(func(ffd uintptr) {
+		werr := c.raw.Write(func(sfd uintptr) bool {
+			for off-start < n {
+				m, e := syscall.Sendfile(int(sfd), int(ffd), &off, int(min(n-(off-start), 1<<30)))
+				if e == syscall.EINTR {
+					continue
+				}
+				if e != nil {
+					serr = e
+					break
+				}
+				if m == 0 {
+					break // the file is shorter than it was
+				}
+			}
+			return true
+		})
+		serr = cmp.Or(serr, werr)
+	})
+	sent := off - start
+	if sent > 0 {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			return sent, err
+		}
+	}
+	if serr == syscall.EAGAIN {
+		serr = errWouldBlock
+	}
+	return sent, cmp.Or(serr, cerr)
 }
 
 // initPoll prepares c for parking: its descriptor, or -1 when it has none.

@@ -2,6 +2,8 @@
 
 package web
 
+import "os"
+
 // Without epoll every connection keeps its goroutine while idle; these
 // stand-ins let server.go read the same everywhere.
 
@@ -19,6 +21,8 @@ func (s *Server) stopPollers() {}
 
 func (c *conn) rawRead(b []byte) (int, error)  { return c.nc.Read(b) }
 func (c *conn) rawWrite(b []byte) (int, error) { return c.nc.Write(b) }
+
+func (c *conn) rawSendfile(*os.File, int64) (int64, error) { return 0, errWouldBlock }
 
 type rawIO struct{}
 

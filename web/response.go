@@ -137,7 +137,6 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	if !isFile || r.clen < 0 || r.bodyless() || r.writeErr != nil {
 		return io.Copy(writerOnly{r}, src)
 	}
-	r.c.escalate() // sendfile waits for the socket
 	if !r.wroteHeader {
 		r.writeHead(-1)
 	}
@@ -151,9 +150,7 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 		left = min(left, lr.N)
 	}
 	var total int64
-	for left > 0 {
-		r.c.setWrite()
-		n, err := r.c.nc.(io.ReaderFrom).ReadFrom(&io.LimitedReader{R: f, N: min(left, 1<<20)})
+	count := func(n int64) {
 		total += n
 		left -= n
 		r.sent += n
@@ -161,6 +158,25 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 		if isLimited {
 			lr.N -= n
 		}
+	}
+	if r.c.inline {
+		// On a poller: send what the socket takes now, and leave the
+		// poller only if the rest must wait.
+		n, err := r.c.rawSendfile(f, left)
+		count(n)
+		if err != nil && err != errWouldBlock {
+			r.writeErr = err
+			r.closeAfter = true
+			return total, err
+		}
+		if left > 0 {
+			r.c.escalate()
+		}
+	}
+	for left > 0 {
+		r.c.setWrite()
+		n, err := r.c.nc.(io.ReaderFrom).ReadFrom(&io.LimitedReader{R: f, N: min(left, 1<<20)})
+		count(n)
 		if err != nil {
 			r.writeErr = err
 			r.closeAfter = true

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -88,8 +89,9 @@ type Server struct {
 	bw sync.Pool // *bufio.Writer
 	// polls keep idle connections without goroutines (poll_linux.go);
 	// noPoll, for tests, leaves every connection on its own goroutine.
-	polls  pollers
-	noPoll bool
+	polls     pollers
+	noPoll    bool
+	escalated atomic.Int32 // goroutines that left a poller, still serving
 }
 
 func (s *Server) init() *lifecycle.Tracker {
@@ -230,6 +232,7 @@ func (c *conn) escalate() {
 		return
 	}
 	c.inline, c.escalated = false, true
+	c.s.escalated.Add(1)
 	st := c.st
 	c.st = nil
 	go st.p.run(st)
