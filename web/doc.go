@@ -28,8 +28,8 @@
 // # Server
 //
 // [Server] has the shape of net/http's: configuration in exported fields,
-// Serve, ListenAndServe, Shutdown and Close. Each connection is served by one
-// goroutine that reads a request, calls the [Handler], writes the response
+// Serve, ListenAndServe, Shutdown and Close. A connection is served by a
+// loop that reads a request, calls the [Handler], writes the response
 // and loops (persistent connections, RFC 9112 §9.3): HTTP/1.1 keeps the
 // connection unless either side says "Connection: close", HTTP/1.0 closes it
 // unless the client asked for keep-alive. Pipelined requests are read one at
@@ -54,11 +54,15 @@
 // file, fsync and rename, and DELETE, optionally behind HTTP Basic
 // authentication (RFC 7617) against bcrypt-hashed passwords.
 //
-// Concurrency: one goroutine per connection (text request/response), with
-// its panics recovered into a 500 for that connection only. An idle
-// connection holds no buffer: it waits for readability through the
-// runtime's poller and takes its read and write buffers from per-server
-// pools when a request arrives.
+// Concurrency: on Linux, a connection idle between requests is parked on
+// one of a few epoll pollers ([Server.Pollers]: by default GOMAXPROCS-1,
+// at least one), with no goroutine and no buffers; a
+// poller's goroutine serves ready connections in the kernel's order, on the
+// spot while nothing waits (a whole head, no body, the file server's GET or
+// HEAD, an answer that fits the socket), and otherwise hands the poller to
+// a new goroutine and serves that connection as its own (poll_linux.go).
+// Elsewhere each connection keeps one goroutine. A handler's panic becomes
+// a 500 for that connection only.
 //
 // # Client
 //

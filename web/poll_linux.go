@@ -73,7 +73,7 @@ const yieldAfter = 500 * time.Microsecond
 // return the connection belongs to the poller: the caller must not touch it.
 func (c *conn) park() bool {
 	s := c.s
-	if c.fd < 0 || s.noPoll {
+	if c.fd < 0 || s.Pollers < 0 {
 		return false
 	}
 	s.polls.once.Do(s.startPollers)
@@ -90,7 +90,11 @@ func (c *conn) park() bool {
 }
 
 func (s *Server) startPollers() {
-	for range runtime.GOMAXPROCS(0) {
+	n := s.Pollers
+	if n == 0 {
+		n = max(runtime.GOMAXPROCS(0)-1, 1)
+	}
+	for range n {
 		p, err := newPoller(s)
 		if err != nil {
 			s.logger().Warn("web: no epoll poller; idle connections keep their goroutines", "err", err)
@@ -247,7 +251,10 @@ func (p *poller) next(st *pollState) *conn {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			p.dl = time.Time{}
 		case err != nil:
-			if !errors.Is(err, os.ErrClosed) {
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if !closed {
 				p.s.logger().Error("web: epoll_wait failed; poller stopping", "err", err)
 				p.stop()
 			}

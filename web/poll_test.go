@@ -193,7 +193,7 @@ func TestWithoutPollers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Handler: fsrv, noPoll: true, IdleTimeout: 300 * time.Millisecond}
+	srv := &Server{Handler: fsrv, Pollers: -1, IdleTimeout: 300 * time.Millisecond}
 	addr := startServer(t, srv)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

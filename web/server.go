@@ -64,6 +64,14 @@ type Server struct {
 	// MaxConns bounds connections served at once (default
 	// lifecycle.DefaultMaxConns); connections over it are closed at once.
 	MaxConns int
+	// Pollers is how many epoll pollers keep idle keep-alive connections
+	// and serve their ready requests (Linux; see poll_linux.go). The
+	// default, 0, is GOMAXPROCS-1 and at least 1: a poller is a loop that
+	// keeps its P while requests keep coming, and one P stays free for the
+	// goroutines that are not pollers (connections serving a handler that
+	// may block, other servers in the process, the garbage collector).
+	// Negative: none; every connection keeps its own goroutine.
+	Pollers int
 	// MaxRequestsPerConn closes a connection after that many requests
 	// (default 0: no limit).
 	MaxRequestsPerConn int
@@ -87,10 +95,8 @@ type Server struct {
 	// thousands of idle keep-alive connections hold none.
 	br sync.Pool // *bufio.Reader
 	bw sync.Pool // *bufio.Writer
-	// polls keep idle connections without goroutines (poll_linux.go);
-	// noPoll, for tests, leaves every connection on its own goroutine.
+	// polls keep idle connections without goroutines (poll_linux.go).
 	polls     pollers
-	noPoll    bool
 	escalated atomic.Int32 // goroutines that left a poller, still serving
 }
 
