@@ -19,6 +19,7 @@ while getopts d:c:r:s:p: o; do
 	esac
 done
 [ -z "$SERVER_CPUS" ] || command -v taskset >/dev/null || { echo "-p needs taskset (util-linux)" >&2; exit 1; }
+pin_cpus
 [ "$DUR" -le 15 ] || { echo "-d at most 15" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
 
@@ -37,12 +38,20 @@ for s in $SERVERS; do
 	done
 done
 
+# Warm-up, not recorded: two seconds of the same load per server and file,
+# so that no server's first cell pays for its caches, pools and heap.
+for s in $SERVERS; do
+	for f in 1k.html img.png; do
+		"${ON_LOAD_CPUS[@]}" wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:${PORT[$s]}/$f" >/dev/null 2>&1
+	done
+done
+
 out="$WORK/results/static-$(date -u +%Y%m%d-%H%M%S).tsv"
 printf 'file\tserver\trep\treq_per_s\tp50_ms\tp99_ms\terrors\n' >"$out"
 for f in 1k.html img.png; do
 	for rep in $(seq "$REPS"); do
 		for s in $SERVERS; do
-			r=$(on_load_cpus wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:${PORT[$s]}/$f" 2>&1)
+			r=$("${ON_LOAD_CPUS[@]}" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:${PORT[$s]}/$f" 2>&1)
 			rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$r")
 			p50=$(awk '$1=="50%" {print $2}' <<<"$r")
 			p99=$(awk '$1=="99%" {print $2}' <<<"$r")

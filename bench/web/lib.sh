@@ -80,26 +80,32 @@ GO
 # take turns on the same cores. Every server then sizes itself to the CPUs
 # it has: nginx gets one worker per server CPU, Go's GOMAXPROCS follows the
 # affinity mask.
+# The prefixes are arrays, not functions, so that a server started in the
+# background is a direct child ($! is its timeout, which cleanup kills).
 SERVER_CPUS=${SERVER_CPUS:-}
 LOAD_CPUS=${LOAD_CPUS:-}
-on_server_cpus() { if [ -n "$SERVER_CPUS" ]; then taskset -c "$SERVER_CPUS" "$@"; else "$@"; fi; }
-on_load_cpus() { if [ -n "$LOAD_CPUS" ]; then taskset -c "$LOAD_CPUS" "$@"; else "$@"; fi; }
+ON_SERVER_CPUS=() ON_LOAD_CPUS=()
+pin_cpus() {
+	ON_SERVER_CPUS=() ON_LOAD_CPUS=()
+	[ -z "$SERVER_CPUS" ] || ON_SERVER_CPUS=(taskset -c "$SERVER_CPUS")
+	[ -z "$LOAD_CPUS" ] || ON_LOAD_CPUS=(taskset -c "$LOAD_CPUS")
+}
 
 # start_server NAME ROOT PORT: starts one of applayer, nginx, go.
 start_server() {
 	local name=$1 root=$2 port=$3
 	case $name in
 	applayer)
-		on_server_cpus timeout "$SERVER_TIMEOUT" "$WORK/bin/applayer" web serve --root "$root" --listen 127.0.0.1:"$port" --log-level warn &
+		"${ON_SERVER_CPUS[@]}" timeout "$SERVER_TIMEOUT" "$WORK/bin/applayer" web serve --root "$root" --listen 127.0.0.1:"$port" --log-level warn &
 		;;
 	go)
-		on_server_cpus timeout "$SERVER_TIMEOUT" "$WORK/bin/gostatic" -listen 127.0.0.1:"$port" -root "$root" &
+		"${ON_SERVER_CPUS[@]}" timeout "$SERVER_TIMEOUT" "$WORK/bin/gostatic" -listen 127.0.0.1:"$port" -root "$root" &
 		;;
 	nginx)
 		local d="$WORK/nginx-$port"
 		mkdir -p "$d"
 		cat >"$d/nginx.conf" <<NGINX
-worker_processes $(on_server_cpus nproc);
+worker_processes $("${ON_SERVER_CPUS[@]}" nproc);
 daemon off;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
@@ -122,7 +128,7 @@ http {
 	}
 }
 NGINX
-		on_server_cpus timeout "$SERVER_TIMEOUT" nginx -c "$d/nginx.conf" -e "$d/error.log" &
+		"${ON_SERVER_CPUS[@]}" timeout "$SERVER_TIMEOUT" nginx -c "$d/nginx.conf" -e "$d/error.log" &
 		;;
 	*)
 		echo "unknown server $name" >&2
