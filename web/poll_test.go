@@ -218,3 +218,55 @@ func TestWithoutPollers(t *testing.T) {
 		t.Errorf("after the idle timeout: read %q, %v; want a clean close", b, err)
 	}
 }
+
+// A deadline set while a connection had left the poller (the header
+// timeout of a head that came in pieces, the body timeout of a request
+// with a body) must not outlive that request: a connection that then stays
+// idle for longer than it, but not for the idle timeout, is still served.
+func TestStaleDeadlineAfterParking(t *testing.T) {
+	const short = 100 * time.Millisecond
+	h := HandlerFunc(func(w ResponseWriter, r *Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	})
+	srv := &Server{Handler: h, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: time.Minute}
+	addr := startServer(t, srv)
+	for _, tc := range []struct {
+		name  string
+		first []string // written with a pause between pieces
+	}{
+		{"body", []string{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"}},
+		{"head in pieces", []string{"GET / HTTP/1.1\r\nHost: x\r\n", "\r\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			for i, p := range tc.first {
+				if i > 0 {
+					time.Sleep(short / 4)
+				}
+				io.WriteString(c, p)
+			}
+			for i := range 2 {
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("answer %d: %v", i+1, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != "ok" {
+					t.Fatalf("answer %d: %q", i+1, b)
+				}
+				// Idle past the request's own deadline, well within the
+				// idle timeout.
+				time.Sleep(3 * short)
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			}
+		})
+	}
+}

@@ -212,6 +212,14 @@ func (s *Server) serveConn(nc net.Conn) {
 // has become c's own and the poller goes on on another.
 func (c *conn) resume(st *pollState) (escalated bool) {
 	c.inline, c.st, c.escalated = true, st, false
+	// The runtime checks a connection's deadlines before every raw read
+	// and write, even those that do not wait: one left from the last time
+	// c was served on its own goroutine (a header or body timeout, a write
+	// deadline) has expired if c was idle for longer, and would end it.
+	if !c.readDL.IsZero() {
+		c.setRead(time.Time{})
+	}
+	c.setWrite()
 	c.reader()
 	c.resuming = true
 	_, err := c.br.Peek(1)
