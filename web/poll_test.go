@@ -219,24 +219,48 @@ func TestWithoutPollers(t *testing.T) {
 	}
 }
 
-// A deadline set while a connection had left the poller (the header
-// timeout of a head that came in pieces, the body timeout of a request
-// with a body) must not outlive that request: a connection that then stays
-// idle for longer than it, but not for the idle timeout, is still served.
+// inlineFunc is a handler that a poller may run (see inlineHandler).
+type inlineFunc func(w ResponseWriter, r *Request)
+
+func (f inlineFunc) ServeHTTP(w ResponseWriter, r *Request) { f(w, r) }
+func (f inlineFunc) inline(r *Request) bool                 { return r.Method == "GET" }
+
+// A deadline set on a connection (the header timeout of a head that came
+// in pieces, the body timeout of a request with a body, the write timeout
+// of a response) must not outlive its request: a connection that then
+// stays idle for longer than it, but not for the idle timeout, is still
+// served, on the poller or off it.
 func TestStaleDeadlineAfterParking(t *testing.T) {
 	const short = 100 * time.Millisecond
-	h := HandlerFunc(func(w ResponseWriter, r *Request) {
+	big := strings.Repeat("x", 1024)
+	h := inlineFunc(func(w ResponseWriter, r *Request) {
 		io.Copy(io.Discard, r.Body)
+		if r.Path == "/big" {
+			// Chunked, and more than the write buffer holds.
+			for range 16 {
+				io.WriteString(w, big)
+			}
+			return
+		}
 		io.WriteString(w, "ok")
 	})
-	srv := &Server{Handler: h, HeaderTimeout: short, BodyTimeout: short, IdleTimeout: time.Minute}
-	addr := startServer(t, srv)
+	for _, pollers := range []int{0, -1} {
+		t.Run(fmt.Sprintf("pollers=%d", pollers), func(t *testing.T) {
+			srv := &Server{Handler: h, Pollers: pollers, HeaderTimeout: short, BodyTimeout: short, WriteTimeout: short, IdleTimeout: time.Minute}
+			staleDeadlines(t, startServer(t, srv), short, big)
+		})
+	}
+}
+
+func staleDeadlines(t *testing.T, addr string, short time.Duration, big string) {
 	for _, tc := range []struct {
 		name  string
 		first []string // written with a pause between pieces
+		path  string   // of the requests that follow
 	}{
-		{"body", []string{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"}},
-		{"head in pieces", []string{"GET / HTTP/1.1\r\nHost: x\r\n", "\r\n"}},
+		{"body", []string{"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"}, "/"},
+		{"head in pieces", []string{"GET / HTTP/1.1\r\nHost: x\r\n", "\r\n"}, "/"},
+		{"write", []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n"}, "/big"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", addr)
@@ -252,20 +276,62 @@ func TestStaleDeadlineAfterParking(t *testing.T) {
 				}
 				io.WriteString(c, p)
 			}
+			want := "ok"
 			for i := range 2 {
 				resp, err := http.ReadResponse(br, nil)
 				if err != nil {
 					t.Fatalf("answer %d: %v", i+1, err)
 				}
-				b, _ := io.ReadAll(resp.Body)
+				b, err := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if string(b) != "ok" {
-					t.Fatalf("answer %d: %q", i+1, b)
+				if string(b) != want {
+					t.Fatalf("answer %d: %d bytes, %v; want %d", i+1, len(b), err, len(want))
+				}
+				if i == 1 {
+					break
 				}
 				// Idle past the request's own deadline, well within the
 				// idle timeout.
 				time.Sleep(3 * short)
-				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+				if tc.path == "/big" {
+					want = strings.Repeat(big, 16)
+				}
+			}
+		})
+	}
+}
+
+// The write timeout bounds a chunked response on a new connection too, to
+// a client that never reads.
+func TestWriteTimeoutChunked(t *testing.T) {
+	chunk := strings.Repeat("x", 1024)
+	h := HandlerFunc(func(w ResponseWriter, r *Request) {
+		for range 64 << 10 { // 64 MiB: more than the sockets hold
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	})
+	for _, pollers := range []int{0, -1} {
+		t.Run(fmt.Sprintf("pollers=%d", pollers), func(t *testing.T) {
+			srv := &Server{Handler: h, Pollers: pollers, WriteTimeout: 100 * time.Millisecond}
+			addr := startServer(t, srv)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			for srv.Conns() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for srv.Conns() != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("connection still open 10 s after a write timeout of 100 ms")
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		})
 	}

@@ -348,9 +348,14 @@ func (w connWriter) Write(p []byte) (int, error) {
 			return n, err
 		}
 		c.escalate()
+		c.setWrite()
 		m, err := c.nc.Write(p[n:])
 		return n + m, err
 	}
+	// Not every write comes through flush (a chunked body's, one that
+	// bufio passes through): the deadline in force may be one left from
+	// an earlier response, long expired.
+	c.setWrite()
 	return c.nc.Write(p)
 }
 
