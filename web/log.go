@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"strconv"
 	"strings"
 )
@@ -49,9 +50,15 @@ func (c *conn) accessLog() {
 	b = appendQuoted(b, r.Header.Get("User-Agent"), true)
 	b = append(b, "\"\n"...)
 	c.line = b
-	c.s.logMu.Lock()
+	c.s.writeLog(w, b)
+}
+
+// writeLog writes one access-log line; the lock is released even if the
+// writer panics, so that one bad writer cannot stop every connection.
+func (s *Server) writeLog(w io.Writer, b []byte) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	w.Write(b)
-	c.s.logMu.Unlock()
 }
 
 // appendQuoted appends s with quotes, backslashes and non-printable bytes

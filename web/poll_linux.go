@@ -459,7 +459,12 @@ func (c *conn) rawSendfile(f *os.File, n int64) (int64, error) {
 			return sent, err
 		}
 	}
-	if serr == syscall.EAGAIN {
+	switch {
+	case serr == syscall.EAGAIN:
+		serr = errWouldBlock
+	case sent == 0 && (serr == syscall.EINVAL || serr == syscall.ENOSYS || serr == syscall.EOPNOTSUPP):
+		// No sendfile from this file: the connection's own goroutine
+		// copies it, as Go's sendfile falls back to a copy.
 		serr = errWouldBlock
 	}
 	return sent, cmp.Or(serr, cerr)

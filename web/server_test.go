@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -288,6 +289,36 @@ func TestDirectoryRedirectStaysOnHost(t *testing.T) {
 		got := rawExchange(t, addr, "GET "+tc.target+" HTTP/1.1\r\nHost: x\r\n\r\n")
 		if s := statusOf(got); s != "301" || !strings.Contains(got, "\r\nLocation: "+tc.location+"\r\n") {
 			t.Errorf("GET %s: want 301 to %s, got\n%.300s", tc.target, tc.location, got)
+		}
+	}
+}
+
+// panicOnce panics on its first Write and then works.
+type panicOnce struct{ done bool }
+
+func (p *panicOnce) Write(b []byte) (int, error) {
+	if !p.done {
+		p.done = true
+		panic("access log writer failed")
+	}
+	return len(b), nil
+}
+
+// A panicking access-log writer ends its connection, not the server: the
+// log's lock is released.
+func TestAccessLogPanicReleasesLock(t *testing.T) {
+	addr := startServer(t, &Server{Handler: HandlerFunc(NotFound), AccessLog: &panicOnce{}})
+	for i := range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		b, err := io.ReadAll(c)
+		c.Close()
+		if i == 1 && (err != nil || statusOf(string(b)) != "404") {
+			t.Fatalf("request after a panicking log write: %q, %v", b, err)
 		}
 	}
 }
