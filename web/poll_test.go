@@ -15,18 +15,26 @@ import (
 	"time"
 )
 
-// getOnce sends one GET on a new connection and reads the answer, failing
-// the test if none comes within the deadline.
-func getOnce(t *testing.T, addr, path string, within time.Duration) {
+// dialHTTP connects to addr until the test ends, with a deadline that
+// only a hang reaches.
+func dialHTTP(t *testing.T, addr string, within time.Duration) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(within))
+	return c, bufio.NewReader(c)
+}
+
+// getOnce sends one GET on a new connection and reads the answer, failing
+// the test if none comes within the deadline.
+func getOnce(t *testing.T, addr, path string, within time.Duration) {
+	t.Helper()
+	c, br := dialHTTP(t, addr, within)
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("GET %s while another connection is stuck: %v", path, err)
 	}
@@ -115,13 +123,7 @@ func TestSlowRequestDoesNotStallOthers(t *testing.T) {
 		"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Ag",
 	} {
 		// A first request parks the connection, then the slow one comes.
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReader(c)
+		c, br := dialHTTP(t, addr, 10*time.Second)
 		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -151,14 +153,9 @@ func TestShutdownClosesParkedConnections(t *testing.T) {
 	go func() { served <- srv.Serve(l) }()
 	var conns []net.Conn
 	for range 10 {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c, br := dialHTTP(t, l.Addr().String(), 10*time.Second)
 		io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,13 +192,7 @@ func TestWithoutPollers(t *testing.T) {
 	}
 	srv := &Server{Handler: fsrv, Pollers: -1, IdleTimeout: 300 * time.Millisecond}
 	addr := startServer(t, srv)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	c, br := dialHTTP(t, addr, 10*time.Second)
 	io.WriteString(c, strings.Repeat("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 3))
 	for i := range 3 {
 		resp, err := http.ReadResponse(br, nil)
@@ -263,13 +254,7 @@ func staleDeadlines(t *testing.T, addr string, short time.Duration, big string) 
 		{"write", []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n"}, "/big"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(c)
+			c, br := dialHTTP(t, addr, 10*time.Second)
 			for i, p := range tc.first {
 				if i > 0 {
 					time.Sleep(short / 4)
