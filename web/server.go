@@ -225,11 +225,12 @@ func (c *conn) resume(st *pollState) (escalated bool) {
 	_, err := c.br.Peek(1)
 	c.resuming = false
 	if err != nil && err != errWouldBlock {
-		c.escalate() // closing lingers
+		// The client closed or the socket failed: nothing to answer, and
+		// closing does not wait.
 		c.noteReadEnd(err, "idle")
 		c.releaseReader()
 		c.release()
-		return true
+		return false
 	}
 	parked, escalated := c.serve()
 	if !parked {
