@@ -182,8 +182,29 @@ func TestConnectionLimit(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if b, _ := io.ReadAll(c); len(b) != 0 {
-		t.Errorf("third connection over a limit of 2 was served: %q", b)
+	b, _ := io.ReadAll(c)
+	if statusOf(string(b)) != "503" || !strings.Contains(string(b), "Retry-After: 1\r\n") {
+		t.Errorf("third connection over a limit of 2 got %q, want 503 with Retry-After", b)
+	}
+	// net/http's client reads it as an answer, not as a broken connection.
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("net/http over the limit: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != StatusServiceUnavailable {
+		t.Errorf("net/http over the limit: %s, want 503", resp.Status)
+	}
+	// A client that sends nothing is closed unanswered, within a second
+	// or so.
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idle.SetDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(idle); err != nil || len(b) != 0 {
+		t.Errorf("silent client over the limit: %q, %v; want a close", b, err)
 	}
 }
 

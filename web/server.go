@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,9 @@ type Server struct {
 	// with sendfile (default 30 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds connections served at once (default
-	// lifecycle.DefaultMaxConns); connections over it are closed at once.
+	// lifecycle.DefaultMaxConns); a connection over it is answered 503
+	// once its request has come (a few at a time; the rest are closed at
+	// once).
 	MaxConns int
 	// Pollers is how many epoll pollers keep idle keep-alive connections
 	// and serve their ready requests (Linux; see poll_linux.go). The
@@ -107,6 +110,7 @@ func (s *Server) init() *lifecycle.Tracker {
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
 		s.t.OnShutdown = s.stopPollers
+		s.t.Refuse = s.refuseOverLimit
 		s.name = s.Name
 		if s.name == "" {
 			s.name = "applayer"
@@ -594,11 +598,42 @@ func (c *conn) setWrite() {
 // close (RFC 9112 §9.6: avoid a reset that would discard the response).
 func (c *conn) closeWrite() {
 	c.escalate() // lingering waits
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+	lingerClose(c.nc)
+}
+
+func lingerClose(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
-		c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		io.CopyN(io.Discard, c.nc, 64<<10)
+		nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.CopyN(io.Discard, nc, 64<<10)
 	}
+}
+
+// refuseOverLimit answers a connection over MaxConns (lifecycle's Refuse):
+// once its request head has come, or 8 KiB of it, within a second, it gets
+// 503 with Retry-After (RFC 9110 §15.6.4) and the connection closes as
+// closeWrite closes; a client that sends nothing in time is closed
+// unanswered. An answer sent before the request would be refused by
+// clients.
+func (s *Server) refuseOverLimit(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 8<<10)
+	n := 0
+	for n < len(buf) && !strings.Contains(unsafeString(buf[:n]), "\r\n\r\n") {
+		m, err := nc.Read(buf[n:])
+		n += m
+		if err != nil {
+			return
+		}
+	}
+	const body = "Service Unavailable: too many connections; try again later\n"
+	head := "HTTP/1.1 503 Service Unavailable\r\n" + string(s.clock.tick().date)
+	if s.name != "-" {
+		head += "Server: " + s.name + "\r\n"
+	}
+	head += "Retry-After: 1\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	nc.Write([]byte(head + body))
+	lingerClose(nc)
 }
 
 // bodyReader is the Body a handler sees: it sends 100 Continue before the

@@ -58,6 +58,12 @@ type Tracker struct {
 	// reset the connection. The write is bounded by refusalTimeout and its
 	// errors are ignored.
 	Refusal []byte
+	// Refuse, when set, answers a connection over MaxConns instead of
+	// Refusal, for protocols whose client speaks first (HTTP's 503): it
+	// runs on its own goroutine, for at most MaxRefusing connections at
+	// once (beyond them a connection is closed at once), must bound its
+	// own waits, and the Tracker closes the connection when it returns.
+	Refuse func(net.Conn)
 	// OnShutdown, when set, is called once when Shutdown or Close begins,
 	// after the listeners are closed. A server that keeps idle connections
 	// without a goroutine (see Detach) releases them here.
@@ -67,6 +73,7 @@ type Tracker struct {
 	listeners map[net.Listener]struct{}
 	packets   map[net.PacketConn]struct{}
 	conns     map[net.Conn]*connState
+	refusing  atomic.Int32 // Refuse calls running
 	shutdown  atomic.Bool
 	done      chan struct{} // closed when shutdown starts
 	handlers  sync.WaitGroup
@@ -183,7 +190,31 @@ func (t *Tracker) ServeListener(l net.Listener, handle func(net.Conn)) error {
 // only guards the accept loop against the unexpected.
 const refusalTimeout = 100 * time.Millisecond
 
+// MaxRefusing bounds the Refuse calls running at once, so that a flood
+// over the connection limit costs a bounded number of goroutines.
+const MaxRefusing = 16
+
 func (t *Tracker) refuse(c net.Conn) {
+	if t.Refuse != nil {
+		// Under mu, as in track: no handler starts once Shutdown has.
+		t.mu.Lock()
+		ok := !t.shutdown.Load() && t.refusing.Load() < MaxRefusing
+		if ok {
+			t.refusing.Add(1)
+			t.handlers.Add(1)
+		}
+		t.mu.Unlock()
+		if ok {
+			go func() {
+				defer t.handlers.Done()
+				defer t.refusing.Add(-1)
+				defer c.Close()
+				defer t.recoverConn(c)
+				t.Refuse(c)
+			}()
+			return
+		}
+	}
 	if len(t.Refusal) > 0 && !t.shutdown.Load() {
 		c.SetWriteDeadline(time.Now().Add(refusalTimeout))
 		c.Write(t.Refusal)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -253,5 +254,66 @@ func TestDetach(t *testing.T) {
 	}
 	if n := tr.Conns(); n != 0 {
 		t.Errorf("Conns() = %d after Shutdown", n)
+	}
+}
+
+// Refuse answers connections over the limit, at most MaxRefusing at once;
+// the rest are closed at once, and Shutdown waits for the running ones.
+func TestRefuseIsBounded(t *testing.T) {
+	tr := newTracker()
+	tr.MaxConns = 1
+	release := make(chan struct{})
+	var calls atomic.Int32
+	tr.Refuse = func(c net.Conn) {
+		calls.Add(1)
+		<-release
+		c.Write([]byte("busy"))
+	}
+	l := listen(t)
+	go tr.ServeListener(l, func(c net.Conn) { io.Copy(io.Discard, c) })
+	first, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	for tr.Conns() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var refused []net.Conn
+	for range MaxRefusing {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		refused = append(refused, c)
+	}
+	for calls.Load() < MaxRefusing {
+		time.Sleep(time.Millisecond)
+	}
+	extra, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(extra); err != nil || len(b) != 0 {
+		t.Errorf("connection over MaxRefusing: %q, %v; want closed at once", b, err)
+	}
+	if n := calls.Load(); n != MaxRefusing {
+		t.Errorf("Refuse ran %d times, want %d", n, MaxRefusing)
+	}
+	close(release)
+	for i, c := range refused {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if b, _ := io.ReadAll(c); string(b) != "busy" {
+			t.Errorf("refused connection %d got %q, want busy then close", i, b)
+		}
+	}
+	first.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v", err)
 	}
 }
