@@ -481,3 +481,30 @@ func TestShortIdleTimeoutKeepsBusyConnection(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Uploads left half-written by a server that died are swept from their
+// directory at the next PUT there; one still being written is not.
+func TestPutSweepsStaleTemps(t *testing.T) {
+	addr, dir := startFileServer(t, func(f *FileServer) { f.AllowWrite = true })
+	stale := filepath.Join(dir, ".put-1-dead.tmp")
+	fresh := filepath.Join(dir, ".put-2-live.tmp")
+	os.WriteFile(stale, []byte("half"), 0o644)
+	os.WriteFile(fresh, []byte("half"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
+	req, _ := http.NewRequest("PUT", "http://"+addr+"/new.txt", strings.NewReader("new"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != StatusCreated {
+		t.Fatalf("PUT: %s", resp.Status)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale upload left: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("upload in progress removed: %v", err)
+	}
+}

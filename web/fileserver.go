@@ -40,6 +40,7 @@ type FileServer struct {
 	cache map[string]*fileEntry
 	held  int64         // bytes of file content in cache, under mu
 	seq   atomic.Uint64 // names temporary files
+	swept sync.Map      // directory -> time.Time of its last sweepTemps
 }
 
 // fileEntry is what the server knows of one file: its validators and, for a

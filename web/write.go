@@ -44,6 +44,7 @@ func (fsrv *FileServer) put(w ResponseWriter, r *Request, rel string) {
 			return
 		}
 	}
+	fsrv.sweepTemps(path.Dir(rel))
 	tmp := path.Join(path.Dir(rel), ".put-"+strconv.FormatUint(fsrv.seq.Add(1), 36)+"-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".tmp")
 	f, err := fsrv.root.OpenFile(tmp, syscallOCreateExcl, 0o644)
 	if err != nil {
@@ -136,3 +137,35 @@ func (fsrv *FileServer) writeError(w ResponseWriter, r *Request, err error) {
 }
 
 const syscallOCreateExcl = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+
+// staleTemp is the age past which an upload's temporary file is left over
+// from a server that died (kill -9, a crash, a power cut) rather than in
+// progress: an upload in progress writes at least every BodyTimeout.
+const staleTemp = 10 * time.Minute
+
+// sweepTemps removes the stale temporary files of uploads in dir, at most
+// once per staleTemp per directory, before an upload there.
+func (fsrv *FileServer) sweepTemps(dir string) {
+	now := time.Now()
+	if last, ok := fsrv.swept.Load(dir); ok && now.Sub(last.(time.Time)) < staleTemp {
+		return
+	}
+	fsrv.swept.Store(dir, now)
+	d, err := fsrv.root.Open(dir)
+	if err != nil {
+		return
+	}
+	ents, _ := d.ReadDir(-1)
+	d.Close()
+	for _, ent := range ents {
+		name := ent.Name()
+		if !strings.HasPrefix(name, ".put-") || !strings.HasSuffix(name, ".tmp") || !ent.Type().IsRegular() {
+			continue
+		}
+		if fi, err := ent.Info(); err == nil && now.Sub(fi.ModTime()) > staleTemp {
+			if fsrv.root.Remove(path.Join(dir, name)) == nil {
+				fsrv.logger().Info("web: removed an upload left over by an earlier run", "file", path.Join(dir, name))
+			}
+		}
+	}
+}
