@@ -106,9 +106,6 @@ func (r *response) writeBody(p []byte) (int, error) {
 		r.cw.w = w
 		n, err = r.cw.Write(p)
 	} else {
-		if w.Available() < len(p) {
-			r.c.setWrite()
-		}
 		n, err = w.Write(p)
 	}
 	r.sent += int64(n)
@@ -162,6 +159,7 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	if r.c.inline {
 		// On a poller: send what the socket takes now, and leave the
 		// poller only if the rest must wait.
+		r.c.setWrite()
 		n, err := r.c.rawSendfile(f, left)
 		count(n)
 		if err != nil && err != errWouldBlock {
@@ -258,9 +256,6 @@ func (r *response) writeHead(knownLen int64) {
 	r.c.line = b
 	if r.c.tr.Enabled() {
 		r.c.traceHead(b)
-	}
-	if w.Available() < len(b) {
-		r.c.setWrite()
 	}
 	if _, err := w.Write(b); err != nil {
 		r.writeErr = err

@@ -223,7 +223,6 @@ func (c *conn) resume(st *pollState) (escalated bool) {
 	if !c.readDL.IsZero() {
 		c.setRead(time.Time{})
 	}
-	c.setWrite()
 	c.reader()
 	c.resuming = true
 	_, err := c.br.Peek(1)
@@ -263,7 +262,6 @@ func (c *conn) escalate() {
 // left a poller's goroutine.
 func (c *conn) serve() (parked, escalated bool) {
 	s := c.s
-	headerTO := cmp.Or(s.HeaderTimeout, 10*time.Second)
 	for {
 		// Wait for the next request: the idle timeout applies until its
 		// first byte, the header timeout from then on.
@@ -297,7 +295,7 @@ func (c *conn) serve() (parked, escalated bool) {
 		}
 		if !headComplete(c.br) {
 			c.escalate()
-			c.setRead(time.Now().Add(headerTO))
+			c.setRead(time.Now().Add(c.headerTimeout()))
 		}
 		err := c.p.readRequest(c.br, &c.req)
 		if err != nil {
@@ -338,7 +336,7 @@ func (r connReader) Read(p []byte) (int, error) {
 			return n, err
 		}
 		c.escalate()
-		c.setRead(time.Now().Add(cmp.Or(c.s.HeaderTimeout, 10*time.Second)))
+		c.setRead(time.Now().Add(c.headerTimeout()))
 	}
 	return c.nc.Read(p)
 }
@@ -347,20 +345,21 @@ type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
 	c := w.c
+	// Every write to the socket comes through here (flushes, a chunked
+	// body's, what bufio passes through), so the write deadline is moved
+	// here, once: the one in force may be left from an earlier response,
+	// long expired, and the runtime checks it even before a write that
+	// does not wait.
+	c.setWrite()
 	if c.inline {
 		n, err := c.rawWrite(p)
 		if err != errWouldBlock {
 			return n, err
 		}
 		c.escalate()
-		c.setWrite()
 		m, err := c.nc.Write(p[n:])
 		return n + m, err
 	}
-	// Not every write comes through flush (a chunked body's, one that
-	// bufio passes through): the deadline in force may be one left from
-	// an earlier response, long expired.
-	c.setWrite()
 	return c.nc.Write(p)
 }
 
@@ -572,13 +571,16 @@ func (c *conn) flush() error {
 	if c.bw == nil || c.bw.Buffered() == 0 {
 		return nil
 	}
-	c.setWrite()
 	err := c.bw.Flush()
 	if err != nil {
 		c.tr.Note("write failed: " + err.Error())
 	}
 	return err
 }
+
+// headerTimeout is the time a request head may take once its first byte
+// has come.
+func (c *conn) headerTimeout() time.Duration { return cmp.Or(c.s.HeaderTimeout, 10*time.Second) }
 
 // setWrite moves the write deadline to about now+WriteTimeout, touching
 // the socket only when the deadline in force is off by more than a slack
@@ -626,8 +628,8 @@ func (s *Server) refuseOverLimit(nc net.Conn) {
 			return
 		}
 	}
-	const body = "Service Unavailable: too many connections; try again later\n"
-	head := "HTTP/1.1 503 Service Unavailable\r\n" + string(s.clock.tick().date)
+	body := StatusText(StatusServiceUnavailable) + ": too many connections; try again later\n"
+	head := "HTTP/1.1 503 " + StatusText(StatusServiceUnavailable) + "\r\n" + string(s.clock.tick().date)
 	if s.name != "-" {
 		head += "Server: " + s.name + "\r\n"
 	}
