@@ -33,13 +33,8 @@ func TestPersistence(t *testing.T) {
 		{"head then get", "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" + get, 2, false},
 	}
 	for _, tc := range tests {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c, br := dialHTTP(t, addr, 5*time.Second)
 		io.WriteString(c, tc.raw)
-		br := bufio.NewReader(c)
 		got := 0
 		for got < tc.responses {
 			var hreq *http.Request
@@ -62,7 +57,7 @@ func TestPersistence(t *testing.T) {
 		}
 		// The server must now either have closed, or be waiting.
 		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		_, err = br.ReadByte()
+		_, err := br.ReadByte()
 		closed := err == io.EOF
 		if closed != tc.close {
 			t.Errorf("%s: server closed = %v (%v), want %v", tc.name, closed, err, tc.close)
@@ -408,11 +403,7 @@ func TestResponseFraming(t *testing.T) {
 		{"GET /declared HTTP/1.1\r\nHost: x\r\n\r\n", []string{"Content-Length: 3\r\n", "\r\n\r\nabc"}, []string{"abcdef"}, true},
 	}
 	for _, tc := range tests {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c, _ := dialHTTP(t, addr, 5*time.Second)
 		io.WriteString(c, tc.raw)
 		// Read until the server closes or goes quiet.
 		var got bytes.Buffer

@@ -20,6 +20,19 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// dialHTTP connects to addr until the test ends, with a deadline that
+// only a hang reaches.
+func dialHTTP(t *testing.T, addr string, within time.Duration) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(within))
+	return c, bufio.NewReader(c)
+}
+
 // startServer serves h on 127.0.0.1:0 and stops it when the test ends.
 func startServer(t testing.TB, srv *Server) string {
 	t.Helper()

@@ -15,19 +15,6 @@ import (
 	"time"
 )
 
-// dialHTTP connects to addr until the test ends, with a deadline that
-// only a hang reaches.
-func dialHTTP(t *testing.T, addr string, within time.Duration) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(within))
-	return c, bufio.NewReader(c)
-}
-
 // getOnce sends one GET on a new connection and reads the answer, failing
 // the test if none comes within the deadline.
 func getOnce(t *testing.T, addr, path string, within time.Duration) {
