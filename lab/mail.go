@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/applayer/applayer/internal/tlsutil"
-	"github.com/applayer/applayer/mta"
+	"github.com/applayer/applayer/mail/mta"
 )
 
 // The textbook's two mail domains: alice@crepes.fr writes to

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applayer/applayer/smtp"
-	"github.com/applayer/applayer/smtpclient"
+	"github.com/applayer/applayer/mail/smtp"
+	"github.com/applayer/applayer/mail/smtpclient"
 )
 
 // mailTopology is the default topology's mail services (and, withDNS,

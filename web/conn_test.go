@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/web/internal/webtest"
 )
 
 func TestPersistence(t *testing.T) {
@@ -67,7 +69,7 @@ func TestPersistence(t *testing.T) {
 }
 
 func TestNetHTTPReusesConnections(t *testing.T) {
-	fsrv, err := NewFileServer(makeSite(t))
+	fsrv, err := NewFileServer(webtest.MakeSite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func TestNetHTTPReusesConnections(t *testing.T) {
 }
 
 func TestSlowlorisGets408(t *testing.T) {
-	fsrv, err := NewFileServer(makeSite(t))
+	fsrv, err := NewFileServer(webtest.MakeSite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +275,7 @@ func TestPutInterruptedLeavesOldFile(t *testing.T) {
 	io.ReadAll(c)
 	c.Close()
 	b, _ := os.ReadFile(filepath.Join(dir, "a.txt"))
-	if string(b) != siteFiles["a.txt"] {
+	if string(b) != webtest.SiteFiles["a.txt"] {
 		t.Errorf("after an interrupted PUT the file holds %q", b)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -294,7 +296,7 @@ func TestBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log syncBuffer
-	dir := makeSite(t)
+	dir := webtest.MakeSite(t)
 	fsrv, _ := NewFileServer(dir)
 	fsrv.AllowWrite, fsrv.Auth = true, creds
 	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &log})
@@ -451,7 +453,7 @@ func TestResponseFraming(t *testing.T) {
 // TestShortIdleTimeoutKeepsBusyConnection: requests spaced well inside a
 // short idle timeout never find the connection closed.
 func TestShortIdleTimeoutKeepsBusyConnection(t *testing.T) {
-	fsrv, _ := NewFileServer(makeSite(t))
+	fsrv, _ := NewFileServer(webtest.MakeSite(t))
 	srv := &Server{Handler: fsrv, IdleTimeout: time.Second}
 	addr := startServer(t, srv)
 	c, err := net.Dial("tcp", addr)

@@ -69,12 +69,9 @@
 // [ClientConn] carries requests over one connection (persistent in
 // HTTP/1.1, one request at a time) and [ReadResponse] frames responses
 // (RFC 9112 §6.3: HEAD, 1xx, 204 and 304 have no body; chunked; a
-// Content-Length; or until the connection closes). [Fetcher] fetches a page
-// and the objects [ObjectLinks] finds in it, over persistent or
-// non-persistent connections, serially or in parallel, and [Report] puts
-// the measurement beside the textbook's response-time [Model]. [CookieJar]
-// keeps cookies (RFC 6265) in curl's cookies.txt format; [ClientCache]
-// revalidates stored objects with conditional GET.
+// Content-Length; or until the connection closes). The textbook's client
+// tooling built on it (the page fetcher with the RTT model, the cookie jar,
+// the browser's local cache) is package [github.com/applayer/applayer/web/browser].
 //
 // # Divergences
 //

@@ -26,20 +26,6 @@ func FuzzParseRange(f *testing.F) {
 	})
 }
 
-func FuzzCookies(f *testing.F) {
-	f.Add("id=1; Path=/; HttpOnly; Max-Age=60", "#HttpOnly_h\tFALSE\t/\tFALSE\t0\tid\t1\n", "/a/b")
-	f.Add("a=b; Domain=.example.test; Expires=Wed, 21 Oct 2099 07:28:00 GMT", ".example.test\tTRUE\t/\tFALSE\t4000000000\ta\tb\n", "/")
-	f.Fuzz(func(t *testing.T, setCookie, jarFile, path string) {
-		j := &CookieJar{}
-		j.Read(strings.NewReader(jarFile))
-		j.SetCookies("www.example.test", path, Header{{"Set-Cookie", setCookie}})
-		h := j.Header("www.example.test", path)
-		if strings.ContainsAny(h, "\r\n") {
-			t.Fatalf("Cookie field with a line break: %q", h)
-		}
-	})
-}
-
 func FuzzCredentials(f *testing.F) {
 	f.Add("alice:$2a$10$OR9iT7F/sU25V9BVSsd/huQR2xakzQDzKQAhimjLEP7W56SQdGSdO\n", "Basic YWxpY2U6eA==")
 	f.Add("# c\n\nbob:x", "Basic !!")

@@ -7,12 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/web/internal/webtest"
 )
 
 // quietLogger drops log lines below warnings.
@@ -56,38 +56,10 @@ func startServer(t testing.TB, srv *Server) string {
 	return l.Addr().String()
 }
 
-// siteFiles is a small tree that the file tests serve.
-var siteFiles = map[string]string{
-	"index.html":      "<html><body>hello</body></html>\n",
-	"a.txt":           "abcdefghijklmnopqrstuvwxyz",
-	"dir/index.html":  "<p>dir</p>",
-	"empty/.keep":     "",
-	"big.bin":         strings.Repeat("0123456789abcdef", 32<<10), // 512 KiB: not cached
-	"style.css":       "body{}",
-	".hidden":         "secret",
-	"dir/.git/config": "secret",
-}
-
-// makeSite writes siteFiles under a new temporary directory.
-func makeSite(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, body := range siteFiles {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // startFileServer serves a new site and returns its address and directory.
 func startFileServer(t testing.TB, configure func(*FileServer)) (addr, dir string) {
 	t.Helper()
-	dir = makeSite(t)
+	dir = webtest.MakeSite(t)
 	fsrv, err := NewFileServer(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,16 @@
 package web
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/applayer/applayer/web/internal/webtest"
+)
 
 // TestMuxRoutes checks the longest-prefix choice, and that the requests
 // without a path (OPTIONS *, CONNECT host:port) reach the "/" handler
 // instead of a 404, as they do when a FileServer is served alone.
 func TestMuxRoutes(t *testing.T) {
-	fsrv, err := NewFileServer(makeSite(t))
+	fsrv, err := NewFileServer(webtest.MakeSite(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,14 @@
 package web
 
 import (
-	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/web/internal/webtest"
 )
 
 // TestCurl drives the server with curl: status codes, a resumed download,
@@ -37,7 +34,7 @@ func TestCurl(t *testing.T) {
 		{"head", []string{"-I", "-w", "%{http_code}", "-o", "/dev/null", base + "/a.txt"}, "200"},
 		{"404", []string{"-w", "%{http_code}", "-o", "/dev/null", base + "/missing"}, "404"},
 		{"dir redirect", []string{"-w", "%{http_code} %{redirect_url}", "-o", "/dev/null", base + "/dir"}, "301 " + base + "/dir/"},
-		{"follow", []string{"-L", base + "/dir"}, siteFiles["dir/index.html"]},
+		{"follow", []string{"-L", base + "/dir"}, webtest.SiteFiles["dir/index.html"]},
 		{"range", []string{"-r", "3-5", base + "/a.txt"}, "def"},
 		{"http1.0", []string{"--http1.0", "-w", "%{http_version} %{http_code}", "-o", "/dev/null", base + "/a.txt"}, "1 200"},
 		{"ims", []string{"-z", "Sat, 01 Jan 2000 00:00:00 GMT", "-w", "%{http_code}", "-o", "/dev/null", base + "/a.txt"}, "200"},
@@ -71,9 +68,9 @@ func TestCurl(t *testing.T) {
 	}
 	// A large download resumed from the middle, as `curl -C -` does.
 	out := filepath.Join(t.TempDir(), "big.bin")
-	os.WriteFile(out, []byte(siteFiles["big.bin"][:100000]), 0o644)
+	os.WriteFile(out, []byte(webtest.SiteFiles["big.bin"][:100000]), 0o644)
 	run("-C", "-", "-o", out, base+"/big.bin")
-	if b, _ := os.ReadFile(out); string(b) != siteFiles["big.bin"] {
+	if b, _ := os.ReadFile(out); string(b) != webtest.SiteFiles["big.bin"] {
 		t.Errorf("resumed download: %d bytes, differs from the original", len(b))
 	}
 }
@@ -118,63 +115,5 @@ print("|".join(out))
 	want := "/ 200 32|/a.txt 200 26|/missing 404 36|/dir 301 29|HEAD 200 26|PUT 201|GOT chunk1-chunk2|1.0 200 11 close"
 	if got := strings.TrimSpace(string(b)); got != want {
 		t.Errorf("python3 http.client:\n got %s\nwant %s", got, want)
-	}
-}
-
-// TestFetcherAgainstPythonServer points our client at python3's
-// http.server (an HTTP/1.0 server by default, then HTTP/1.1).
-func TestFetcherAgainstPythonServer(t *testing.T) {
-	py := peertest.Require(t, "python3", "python3")
-	dir := makeSite(t)
-	os.WriteFile(filepath.Join(dir, "page.html"), []byte(`<html><link rel=stylesheet href=style.css><img src=a.txt><img src=dir/index.html></html>`), 0o644)
-	for _, proto := range []string{"HTTP/1.0", "HTTP/1.1"} {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		cmd := exec.CommandContext(ctx, py, "-m", "http.server", "--bind", "127.0.0.1", "--protocol", proto, "--directory", dir, port)
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		stop := func() { cancel(); cmd.Wait() }
-		for i := 0; ; i++ {
-			if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-				c.Close()
-				break
-			}
-			if i > 100 {
-				stop()
-				t.Fatal("python3 http.server did not start")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		f := &Fetcher{}
-		rep, err := f.Page(ctx, "http://127.0.0.1:"+port+"/page.html", nil)
-		stop()
-		if err != nil {
-			t.Fatalf("%s: %v", proto, err)
-		}
-		if len(rep.Objects) != 4 {
-			t.Fatalf("%s: %d objects", proto, len(rep.Objects))
-		}
-		for _, o := range rep.Objects[1:] {
-			want := int64(len(siteFiles[strings.TrimPrefix(o.URL.Path, "/")]))
-			if o.Status != 200 || o.Bytes != want || o.Err != nil {
-				t.Errorf("%s %s: %d, %d bytes (want %d), %v", proto, o.URL.Path, o.Status, o.Bytes, want, o.Err)
-			}
-		}
-		// An HTTP/1.0 server closes after each response: one connection
-		// per object even though we asked for persistence.
-		wantConns := 1
-		if proto == "HTTP/1.0" {
-			wantConns = 4
-		}
-		if rep.Conns != wantConns {
-			t.Errorf("%s: %d connections, want %d", proto, rep.Conns, wantConns)
-		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/web/internal/webtest"
 )
 
 // getOnce sends one GET on a new connection and reads the answer, failing
@@ -98,7 +100,7 @@ func TestStuckWriterDoesNotStallOthers(t *testing.T) {
 // A request whose body is slow to come, or whose head is, must not hold
 // the poller either.
 func TestSlowRequestDoesNotStallOthers(t *testing.T) {
-	dir := makeSite(t)
+	dir := webtest.MakeSite(t)
 	fsrv, err := NewFileServer(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +129,7 @@ func TestSlowRequestDoesNotStallOthers(t *testing.T) {
 
 // Shutdown closes parked connections at once and waits for nothing else.
 func TestShutdownClosesParkedConnections(t *testing.T) {
-	fsrv, err := NewFileServer(makeSite(t))
+	fsrv, err := NewFileServer(webtest.MakeSite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +175,7 @@ func TestShutdownClosesParkedConnections(t *testing.T) {
 // The connection goroutine's own wait (used where there is no epoll, and
 // after escalation) keeps working with the pollers off.
 func TestWithoutPollers(t *testing.T) {
-	fsrv, err := NewFileServer(makeSite(t))
+	fsrv, err := NewFileServer(webtest.MakeSite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +190,7 @@ func TestWithoutPollers(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if string(b) != siteFiles["a.txt"] {
+		if string(b) != webtest.SiteFiles["a.txt"] {
 			t.Errorf("answer %d: %q", i+1, b)
 		}
 	}

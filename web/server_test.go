@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/transcript"
+	"github.com/applayer/applayer/web/internal/webtest"
 )
 
 func TestNetHTTPClientAgainstServer(t *testing.T) {
@@ -22,25 +23,25 @@ func TestNetHTTPClientAgainstServer(t *testing.T) {
 		body         string
 		want         map[string]string
 	}{
-		{"GET", "/", nil, 200, siteFiles["index.html"], map[string]string{"Content-Type": "text/html; charset=utf-8", "Server": "applayer", "Accept-Ranges": "bytes"}},
-		{"GET", "/a.txt", nil, 200, siteFiles["a.txt"], map[string]string{"Content-Length": "26"}},
+		{"GET", "/", nil, 200, webtest.SiteFiles["index.html"], map[string]string{"Content-Type": "text/html; charset=utf-8", "Server": "applayer", "Accept-Ranges": "bytes"}},
+		{"GET", "/a.txt", nil, 200, webtest.SiteFiles["a.txt"], map[string]string{"Content-Length": "26"}},
 		{"HEAD", "/a.txt", nil, 200, "", map[string]string{"Content-Length": "26"}},
 		{"GET", "/a.txt", map[string]string{"Range": "bytes=2-4"}, 206, "cde", map[string]string{"Content-Range": "bytes 2-4/26"}},
 		{"GET", "/a.txt", map[string]string{"Range": "bytes=-3"}, 206, "xyz", nil},
 		{"GET", "/a.txt", map[string]string{"Range": "bytes=24-"}, 206, "yz", nil},
 		{"GET", "/a.txt", map[string]string{"Range": "bytes=30-"}, 416, "", map[string]string{"Content-Range": "bytes */26"}},
-		{"GET", "/a.txt", map[string]string{"Range": "bytes=0-1,5-6"}, 200, siteFiles["a.txt"], nil},
+		{"GET", "/a.txt", map[string]string{"Range": "bytes=0-1,5-6"}, 200, webtest.SiteFiles["a.txt"], nil},
 		{"GET", "/dir", nil, 301, "", map[string]string{"Location": "/dir/"}},
-		{"GET", "/dir/", nil, 200, siteFiles["dir/index.html"], nil},
+		{"GET", "/dir/", nil, 200, webtest.SiteFiles["dir/index.html"], nil},
 		{"GET", "/empty/", nil, 403, "", nil},
 		{"GET", "/nope", nil, 404, "", nil},
 		{"POST", "/a.txt", nil, 405, "", map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
 		{"PUT", "/a.txt", nil, 405, "", map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
 		{"BREW", "/a.txt", nil, 501, "", nil},
 		{"OPTIONS", "/a.txt", nil, 204, "", map[string]string{"Allow": "GET, HEAD, OPTIONS"}},
-		{"GET", "/big.bin", nil, 200, siteFiles["big.bin"], nil},
+		{"GET", "/big.bin", nil, 200, webtest.SiteFiles["big.bin"], nil},
 		{"GET", "/big.bin", map[string]string{"Range": "bytes=65536-65551"}, 206, "0123456789abcdef", nil},
-		{"GET", "/%61.txt", nil, 200, siteFiles["a.txt"], nil},
+		{"GET", "/%61.txt", nil, 200, webtest.SiteFiles["a.txt"], nil},
 		{"GET", "/.hidden", nil, 404, "", nil},
 		{"GET", "/a.txt/", nil, 404, "", nil},
 		{"GET", "/dir/.git/config", nil, 404, "", nil},
@@ -235,7 +236,7 @@ func TestHandlerPanicGets500(t *testing.T) {
 func TestTranscript(t *testing.T) {
 	var buf syncBuffer
 	rec := transcript.New(transcript.NewTextSink(&buf))
-	fsrv, _ := NewFileServer(makeSite(t))
+	fsrv, _ := NewFileServer(webtest.MakeSite(t))
 	addr := startServer(t, &Server{Handler: fsrv, Trace: rec})
 	req, _ := http.NewRequest("GET", "http://"+addr+"/a.txt", nil)
 	req.SetBasicAuth("alice", "s3cret")
@@ -258,7 +259,7 @@ func TestTranscript(t *testing.T) {
 
 func TestAccessLogEscapes(t *testing.T) {
 	var log syncBuffer
-	fsrv, _ := NewFileServer(makeSite(t))
+	fsrv, _ := NewFileServer(webtest.MakeSite(t))
 	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &log})
 	rawExchange(t, addr, "GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\" 200 1 \"-\" \"x\xff\r\nReferer: \\\r\nConnection: close\r\n\r\n")
 	rawExchange(t, addr, "BAD\r\n\r\n")

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/tlsutil"
-	"github.com/applayer/applayer/mailmsg"
-	"github.com/applayer/applayer/mta"
-	"github.com/applayer/applayer/smtp"
-	"github.com/applayer/applayer/smtpclient"
-	"github.com/applayer/applayer/smtpserver"
+	"github.com/applayer/applayer/mail/message"
+	"github.com/applayer/applayer/mail/mta"
+	"github.com/applayer/applayer/mail/smtp"
+	"github.com/applayer/applayer/mail/smtpclient"
+	"github.com/applayer/applayer/mail/smtpserver"
 	"github.com/spf13/cobra"
 )
 
@@ -324,7 +324,7 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 			if err != nil {
 				return fmt.Errorf("mail send: --from %q: %w", from, err)
 			}
-			m := &mailmsg.Message{From: *fromAddr, Subject: subject}
+			m := &message.Message{From: *fromAddr, Subject: subject}
 			var rcpts []smtp.Address
 			for _, group := range []struct {
 				list []string
@@ -369,7 +369,7 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 				if err != nil {
 					return err
 				}
-				m.Attachments = append(m.Attachments, mailmsg.Attachment{Name: f, Data: b})
+				m.Attachments = append(m.Attachments, message.Attachment{Name: f, Data: b})
 			}
 			raw, err := m.Bytes()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/web"
+	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
 	"github.com/applayer/applayer/web/store"
 	"github.com/spf13/cobra"
@@ -198,7 +199,7 @@ func newWebPasswdCmd() *cobra.Command {
 
 func newWebGetCmd(g *globals) *cobra.Command {
 	var (
-		f        web.Fetcher
+		f        browser.Fetcher
 		output   string
 		objects  bool
 		jarFile  string
@@ -236,20 +237,20 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				return fmt.Errorf("--parallel must be at least 1")
 			}
 			if jarFile != "" {
-				jar, err := web.LoadCookieJar(jarFile)
+				jar, err := browser.LoadJar(jarFile)
 				if err != nil {
 					return fmt.Errorf("--cookie-jar: %w", err)
 				}
 				f.Jar = jar
 			}
 			if cacheDir != "" {
-				f.Cache = &web.ClientCache{Dir: cacheDir}
+				f.Cache = &browser.Cache{Dir: cacheDir}
 			}
 			if dnsAddr != "" {
 				if _, _, err := net.SplitHostPort(dnsAddr); err != nil {
 					dnsAddr = net.JoinHostPort(dnsAddr, "53")
 				}
-				f.Resolver = web.ResolverAt(dnsAddr)
+				f.Resolver = browser.ResolverAt(dnsAddr)
 			}
 			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
 				f.Progress = newProgressBar(os.Stderr)
@@ -287,13 +288,13 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			}
 			var err error
 			if objects {
-				var rep *web.Report
+				var rep *browser.Report
 				rep, err = f.Page(ctx, args[0], out)
 				if rep != nil {
 					rep.WriteReport(c.OutOrStdout())
 				}
 			} else {
-				var obj web.Object
+				var obj browser.Object
 				obj, err = f.Get(ctx, args[0], out)
 				if err == nil && obj.Status >= 400 {
 					err = fmt.Errorf("%s: %d %s", obj.URL, obj.Status, web.StatusText(obj.Status))

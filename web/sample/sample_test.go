@@ -6,8 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/applayer/applayer/web"
 	"net/url"
+
+	"github.com/applayer/applayer/web/browser"
 )
 
 func TestWrite(t *testing.T) {
@@ -21,7 +22,7 @@ func TestWrite(t *testing.T) {
 	}
 	defer f.Close()
 	base, _ := url.Parse("http://www.someschool.edu/")
-	links := web.ObjectLinks(f, base)
+	links := browser.ObjectLinks(f, base)
 	if len(links) != Objects || len(links) < 10 {
 		t.Fatalf("index.html references %d objects, want %d (and at least 10)", len(links), Objects)
 	}
