@@ -21,12 +21,36 @@ func Require(t testing.TB, name, pkg string) string {
 	if err == nil {
 		return p
 	}
-	msg := "peer " + name + " is not installed (Debian package " + pkg + "); .ci/run installs it"
+	missing(t, "peer "+name+" is not installed (Debian package "+pkg+")")
+	return ""
+}
+
+// RequireFeature is Require for a peer whose capability depends on a
+// package it only recommends: it runs the program with probe and looks
+// for want in what it prints. swaks, for one, has no TLS without
+// libnet-ssleay-perl, and says so when asked with --support:
+//
+//	peertest.RequireFeature(t, "swaks", "swaks", "=== TLS supported", "libnet-ssleay-perl", "--support")
+func RequireFeature(t testing.TB, name, pkg, want, featurePkg string, probe ...string) string {
+	t.Helper()
+	p := Require(t, name, pkg)
+	out, _ := exec.Command(p, probe...).CombinedOutput()
+	if !strings.Contains(string(out), want) {
+		missing(t, "peer "+name+" lacks a capability: \""+strings.Join(probe, " ")+"\" does not print \""+want+
+			"\" (Debian package "+featurePkg+" adds it)\n"+string(out))
+	}
+	return p
+}
+
+// missing fails the test under CI, where .ci/run installs every peer, and
+// skips it elsewhere.
+func missing(t testing.TB, msg string) {
+	t.Helper()
+	msg += "; .ci/run installs it"
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg + "; skipping")
-	return ""
 }
 
 // RequirePython returns the path of a python3 that can import every module
@@ -51,10 +75,6 @@ func RequirePython(t testing.TB, pkg string, modules ...string) string {
 			return py
 		}
 	}
-	msg := "python3 modules " + strings.Join(modules, ", ") + " are missing (Debian package " + pkg + "); .ci/run installs it"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; skipping")
+	missing(t, "python3 modules "+strings.Join(modules, ", ")+" are missing (Debian package "+pkg+")")
 	return ""
 }
