@@ -21,7 +21,7 @@ func Require(t testing.TB, name, pkg string) string {
 	if err == nil {
 		return p
 	}
-	missing(t, "peer "+name+" is not installed (Debian package "+pkg+")")
+	missing(t, "peer "+name+" is not installed (Debian package "+pkg+")", "")
 	return ""
 }
 
@@ -37,16 +37,19 @@ func RequireFeature(t testing.TB, name, pkg, want, featurePkg string, probe ...s
 	out, _ := exec.Command(p, probe...).CombinedOutput()
 	if !strings.Contains(string(out), want) {
 		missing(t, "peer "+name+" lacks a capability: \""+strings.Join(probe, " ")+"\" does not print \""+want+
-			"\" (Debian package "+featurePkg+" adds it)\n"+string(out))
+			"\" (Debian package "+featurePkg+" adds it)", string(out))
 	}
 	return p
 }
 
 // missing fails the test under CI, where .ci/run installs every peer, and
-// skips it elsewhere.
-func missing(t testing.TB, msg string) {
+// skips it elsewhere; detail (what the peer printed) is logged first.
+func missing(t testing.TB, msg, detail string) {
 	t.Helper()
 	msg += "; .ci/run installs it"
+	if detail != "" {
+		t.Log(detail)
+	}
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
@@ -75,6 +78,6 @@ func RequirePython(t testing.TB, pkg string, modules ...string) string {
 			return py
 		}
 	}
-	missing(t, "python3 modules "+strings.Join(modules, ", ")+" are missing (Debian package "+pkg+")")
+	missing(t, "python3 modules "+strings.Join(modules, ", ")+" are missing (Debian package "+pkg+")", "")
 	return ""
 }
