@@ -14,7 +14,7 @@ import (
 	"github.com/applayer/applayer/dns/zone"
 )
 
-// The lab's DNS is the textbook's hierarchy (section 2.5): a root server,
+// The lab's DNS is the textbook's hierarchy (section 2.4): a root server,
 // TLD servers, authoritative servers for the textbook's domains, each on
 // its own address in 127.0.53.0/24 at base+53, and a local resolver at
 // 127.0.53.53 whose root hints name the lab's root.
