@@ -13,6 +13,7 @@ import (
 var (
 	ErrTooBig  = errors.New("smtp: message exceeds the size limit")
 	ErrBareLF  = errors.New("smtp: bare LF in message (RFC 5321 section 2.3.8)")
+	ErrBareCR  = errors.New("smtp: bare CR in message (RFC 5321 section 2.3.8)")
 	ErrNULByte = errors.New("smtp: NUL byte in message")
 )
 
@@ -24,8 +25,13 @@ var (
 // the door on SMTP smuggling (a relay that passes such a sequence on must
 // not make us read the rest of its message as commands).
 //
+// A CR not followed by LF (a bare CR) is refused like a bare LF: a body
+// that holds "\r.\r" or "\n.\n" is never accepted, so it can never be
+// relayed byte for byte to a server that might take it for the end of
+// data (the SMTP smuggling family of 2023).
+//
 // At most max bytes are written (max <= 0: no limit). A larger body, or one
-// with a bare LF or a NUL byte, is still read to its end so the dialogue
+// with a bare LF, a bare CR or a NUL byte, is still read to its end so the dialogue
 // stays in step, but nothing more is written and the first such problem is
 // returned. Lines are not held in memory whole: a line longer than r's
 // buffer streams through.
@@ -63,6 +69,9 @@ func ReadData(r *bufio.Reader, w io.Writer, max int64) (int64, error) {
 		if problem == nil && bytes.IndexByte(chunk, 0) >= 0 {
 			problem = ErrNULByte
 		}
+		if problem == nil && (prevCR && (len(chunk) == 0 || chunk[0] != '\n') || bareCR(chunk)) {
+			problem = ErrBareCR
+		}
 		if bol && len(chunk) > 0 && chunk[0] == '.' {
 			if full && len(chunk) == 3 && chunk[1] == '\r' && crlfEnd {
 				return n, problem // CRLF.CRLF
@@ -92,41 +101,110 @@ func ReadData(r *bufio.Reader, w io.Writer, max int64) (int64, error) {
 	}
 }
 
+// bareCR reports whether b holds a CR followed by anything but LF. A CR
+// that ends b is the caller's to judge against what comes next.
+func bareCR(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\r')
+		if i < 0 || i == len(b)-1 {
+			return false
+		}
+		if b[i+1] != '\n' {
+			return true
+		}
+		b = b[i+2:]
+	}
+}
+
+// CheckLines returns a writer that passes everything to w and remembers
+// the first bare CR, bare LF or NUL byte in what went through (RFC 5321
+// section 2.3.8: lines end in CRLF and nowhere else). It is for a body
+// that arrives without dot-stuffing, as BDAT chunks do (RFC 3030).
+func CheckLines(w io.Writer) *LineChecker { return &LineChecker{w: w} }
+
+// LineChecker is the writer returned by CheckLines.
+type LineChecker struct {
+	w      io.Writer
+	prevCR bool
+	err    error
+}
+
+func (c *LineChecker) Write(p []byte) (int, error) {
+	if c.err == nil && len(p) > 0 {
+		switch {
+		case bytes.IndexByte(p, 0) >= 0:
+			c.err = ErrNULByte
+		case c.prevCR && p[0] != '\n' || bareCR(p):
+			c.err = ErrBareCR
+		default:
+			for i, b := range p {
+				if b == '\n' && (i == 0 && !c.prevCR || i > 0 && p[i-1] != '\r') {
+					c.err = ErrBareLF
+					break
+				}
+			}
+		}
+		c.prevCR = p[len(p)-1] == '\r'
+	}
+	return c.w.Write(p)
+}
+
+// Err returns the first problem seen, counting a CR at the very end as
+// bare: call it once the whole body has been written.
+func (c *LineChecker) Err() error {
+	if c.err == nil && c.prevCR {
+		return ErrBareCR
+	}
+	return c.err
+}
+
 // DotWriter returns a writer that sends a DATA body to w: it stuffs a dot
-// before every line that starts with one, turns bare LF into CRLF, and on
-// Close ends the body with CRLF "." CRLF (adding a CRLF first when the body
-// did not end with one). It does not close w.
+// before every line that starts with one, turns every bare LF and every
+// bare CR into CRLF (so that whatever the body holds, only canonical lines
+// leave: nothing the next hop could take for an end of data other than
+// ours), and on Close ends the body with CRLF "." CRLF (adding a CRLF
+// first when the body did not end with one). It does not close w.
 func DotWriter(w *bufio.Writer) io.WriteCloser { return &dotWriter{w: w, bol: true} }
 
 type dotWriter struct {
-	w      *bufio.Writer
-	bol    bool
-	lastCR bool
+	w         *bufio.Writer
+	bol       bool
+	pendingCR bool // a CR was read; the CRLF is written when we see what follows
 }
 
 func (d *dotWriter) Write(p []byte) (int, error) {
 	for i, c := range p {
+		if d.pendingCR {
+			d.pendingCR = false
+			d.w.WriteString("\r\n")
+			d.bol = true
+			if c == '\n' {
+				continue
+			}
+		}
+		switch c {
+		case '\r':
+			d.pendingCR = true
+			continue
+		case '\n':
+			d.w.WriteString("\r\n")
+			d.bol = true
+			continue
+		}
 		if d.bol && c == '.' {
 			d.w.WriteByte('.')
-		}
-		if c == '\n' && !d.lastCR {
-			d.w.WriteByte('\r')
 		}
 		if err := d.w.WriteByte(c); err != nil {
 			return i, err
 		}
-		d.bol = c == '\n'
-		d.lastCR = c == '\r'
+		d.bol = false
 	}
 	return len(p), nil
 }
 
 func (d *dotWriter) Close() error {
-	if !d.bol {
-		if !d.lastCR {
-			d.w.WriteByte('\r')
-		}
-		d.w.WriteByte('\n')
+	if d.pendingCR || !d.bol {
+		d.w.WriteString("\r\n")
 	}
 	_, err := d.w.WriteString(".\r\n")
 	return err

@@ -133,6 +133,17 @@ func TestReadData(t *testing.T) {
 		{"a\n.\r\nMAIL FROM:<x@y.z>\r\n.\r\nNOOP\r\n", 0, "", ErrBareLF, "NOOP\r\n"},
 		{"a\r\nb\n.\r\nRSET\r\n.\r\n", 0, "a\r\n", ErrBareLF, ""},
 		{"a\x00b\r\n.\r\n", 0, "", ErrNULByte, ""},
+		// Bare CR, in every place a smuggler puts it: "\r.\r" and
+		// "\r.\n" do not end the body and the whole body is refused.
+		{"a\r.\rMAIL FROM:<x@y.z>\r\n.\r\nNOOP\r\n", 0, "", ErrBareCR, "NOOP\r\n"},
+		{"a\r.\nMAIL FROM:<x@y.z>\r\n.\r\nNOOP\r\n", 0, "", ErrBareCR, "NOOP\r\n"},
+		{"a\n.\nMAIL FROM:<x@y.z>\r\n.\r\nNOOP\r\n", 0, "", ErrBareLF, "NOOP\r\n"},
+		{"in a\rline\r\n.\r\n", 0, "", ErrBareCR, ""},
+		{"a\r\r\n.\r\n", 0, "", ErrBareCR, ""},
+		{"ends\r\n.\r\r\n.\r\n", 0, "ends\r\n", ErrBareCR, ""},
+		// A CR at the end of one buffer and what follows it in the next.
+		{"0123456789abcde\rX\r\n.\r\n", 0, "0123456789abcde\r", ErrBareCR, ""},
+		{"0123456789abcde\r\n.\r\n", 0, "0123456789abcde\r\n", nil, ""},
 		{"0123456789\r\n0123456789\r\n.\r\nRSET\r\n", 15, "0123456789\r\n", ErrTooBig, "RSET\r\n"},
 		{"no end\r\n", 0, "no end\r\n", io.ErrUnexpectedEOF, ""},
 		{strings.Repeat("x", 100) + "\r\n.\r\n", 0, strings.Repeat("x", 100) + "\r\n", nil, ""},
@@ -150,7 +161,8 @@ func TestReadData(t *testing.T) {
 }
 
 func TestDotWriterRoundTrip(t *testing.T) {
-	for _, body := range []string{"", "a", "a\n", ".\n", "..\r\n.x\nend", "line\r\n.\r\nafter"} {
+	for _, body := range []string{"", "a", "a\n", ".\n", "..\r\n.x\nend", "line\r\n.\r\nafter",
+		"a\r.\rb", "a\r.\nb", "a\n.\nb", "a\n.\r\nb", "a\r", "a\r\r\n.", "\r.\r"} {
 		var wire bytes.Buffer
 		bw := bufio.NewWriter(&wire)
 		d := DotWriter(bw)
@@ -161,7 +173,7 @@ func TestDotWriterRoundTrip(t *testing.T) {
 		if _, err := ReadData(bufio.NewReader(&wire), &got, 0); err != nil {
 			t.Errorf("ReadData(DotWriter(%q)) err = %v", body, err)
 		}
-		want := strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")
+		want := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n"), "\n", "\r\n")
 		if want != "" && !strings.HasSuffix(want, "\r\n") {
 			want += "\r\n"
 		}
@@ -200,13 +212,19 @@ func FuzzReadData(f *testing.F) {
 	f.Add([]byte("a\nb\x00\r\n.\r\n"), int64(3))
 	f.Add([]byte(".\r"), int64(1))
 	f.Add([]byte("a\n.\r\nMAIL FROM:<x@y.z>\r\n.\r\n"), int64(0))
+	f.Add([]byte("a\r.\rMAIL FROM:<x@y.z>\r\n.\r\n"), int64(0))
+	f.Add([]byte("0123456789abcde\rX\r\n.\r\n"), int64(0))
 	f.Fuzz(func(t *testing.T, in []byte, max int64) {
 		var out bytes.Buffer
 		src := bytes.NewReader(in)
 		br := bufio.NewReaderSize(src, 16)
 		n, err := ReadData(br, &out, max)
 		consumed := in[:len(in)-src.Len()-br.Buffered()]
-		if err == nil || errors.Is(err, ErrBareLF) || errors.Is(err, ErrNULByte) || errors.Is(err, ErrTooBig) {
+		if err == nil && (bytes.Contains(bytes.ReplaceAll(out.Bytes(), []byte("\r\n"), nil), []byte("\r")) ||
+			bytes.Contains(bytes.ReplaceAll(out.Bytes(), []byte("\r\n"), nil), []byte("\n"))) {
+			t.Fatalf("body of %q accepted with a bare CR or LF: %q", in, out.Bytes())
+		}
+		if err == nil || errors.Is(err, ErrBareLF) || errors.Is(err, ErrBareCR) || errors.Is(err, ErrNULByte) || errors.Is(err, ErrTooBig) {
 			// The body ends only at CRLF "." CRLF (or "." CRLF first).
 			if !bytes.Equal(consumed, []byte(".\r\n")) && !bytes.HasSuffix(consumed, []byte("\r\n.\r\n")) {
 				t.Fatalf("body of %q ended after %q", in, consumed)
@@ -223,6 +241,33 @@ func FuzzReadData(f *testing.F) {
 			if !bytes.Contains(in, []byte("\r\n..\r\n")) {
 				t.Fatalf("unstuffed end marker in body from %q", in)
 			}
+		}
+	})
+}
+
+// FuzzDotWriter: whatever a queued body holds, what DotWriter sends is
+// read back whole by ReadData, with canonical CRLF lines only.
+func FuzzDotWriter(f *testing.F) {
+	for _, s := range []string{"a\r.\rb", "a\n.\nb", "a\r.\nb", "a\n.\r\nb", ".\r\n.\r\n", "\r", "x\r\n..\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if bytes.IndexByte(body, 0) >= 0 {
+			return
+		}
+		var wire bytes.Buffer
+		bw := bufio.NewWriter(&wire)
+		d := DotWriter(bw)
+		d.Write(body)
+		d.Close()
+		bw.Flush()
+		r := bufio.NewReaderSize(bytes.NewReader(wire.Bytes()), 16)
+		var got bytes.Buffer
+		if _, err := ReadData(r, &got, 0); err != nil {
+			t.Fatalf("ReadData(DotWriter(%q)) = %v; wire %q", body, err, wire.Bytes())
+		}
+		if r.Buffered() != 0 {
+			t.Fatalf("DotWriter(%q) ended early; wire %q", body, wire.Bytes())
 		}
 	})
 }

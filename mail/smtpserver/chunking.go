@@ -12,8 +12,9 @@ import (
 // chunking is a message arriving in BDAT chunks (RFC 3030).
 type chunking struct {
 	d      Delivery
-	n      int64       // bytes received so far
-	failed *smtp.Reply // the first refusal; later chunks are discarded
+	lines  *smtp.LineChecker // d, watched for bare CR, bare LF and NUL
+	n      int64             // bytes received so far
+	failed *smtp.Reply       // the first refusal; later chunks are discarded
 }
 
 func (ss *session) abortChunks() {
@@ -45,6 +46,13 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 		return nil
 	}
 	if ss.st != stateRcpt && ss.st != stateBdat {
+		if size > ss.srv.maxBytes() {
+			// Reading an absurd chunk only to refuse it would let a
+			// client keep the session busy for as long as it likes.
+			ss.reply(smtp.R(503, smtp.CodeInvalidCmd, "Need MAIL and RCPT first; closing connection"))
+			ss.closed, ss.linger = true, true
+			return nil
+		}
 		// Out of order: the chunk is still read, so the dialogue stays
 		// in step, then refused.
 		ss.r.timeout = orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
@@ -55,6 +63,20 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 		}
 		return ss.sequenceError("BDAT")
 	}
+	var have int64
+	if ss.chunks != nil {
+		have = ss.chunks.n
+	}
+	if have+size > ss.srv.maxBytes() {
+		// Over the limit: refused before a byte of it is read (the
+		// chunk would have to be read to stay in step, and its size is
+		// the client's word), and the session ends.
+		ss.abortChunks()
+		ss.resetTransaction()
+		ss.reply(smtp.R(552, smtp.CodeTooBig, "Message exceeds fixed maximum message size; closing connection"))
+		ss.closed, ss.linger = true, true
+		return nil
+	}
 	if ss.chunks == nil {
 		ss.chunks = &chunking{}
 		d, err := ss.srv.Backend.Open(&ss.info, &ss.env)
@@ -62,6 +84,7 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 			ss.chunks.failed = replyOf(err, 451, smtp.CodeSystem)
 		} else {
 			ss.chunks.d = d
+			ss.chunks.lines = smtp.CheckLines(d)
 			io.WriteString(d, ss.received(d.ID()))
 		}
 	}
@@ -69,11 +92,7 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 	ch := ss.chunks
 	var w io.Writer = io.Discard
 	if ch.failed == nil {
-		if ch.n+size > ss.srv.maxBytes() {
-			ch.failed = smtp.R(552, smtp.CodeTooBig, "Message exceeds fixed maximum message size")
-		} else {
-			w = ch.d
-		}
+		w = ch.lines
 	}
 	ss.r.timeout = orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	n, err := io.CopyN(w, ss.br, size)
@@ -88,6 +107,11 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 		ss.closed = true
 		return nil
 	}
+	if ch.failed == nil && ch.lines.Err() != nil && !errors.Is(ch.lines.Err(), smtp.ErrBareCR) {
+		// A bare CR may still be followed by the next chunk's LF; the
+		// rest is known now.
+		ch.failed = lineReply(ch.lines.Err())
+	}
 	if !last {
 		if ch.failed != nil {
 			return ch.failed
@@ -97,6 +121,9 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 	// LAST: the transaction ends here, accepted or not.
 	ss.chunks = nil
 	ss.resetTransaction()
+	if ch.failed == nil && ch.lines.Err() != nil {
+		ch.failed = lineReply(ch.lines.Err())
+	}
 	if ch.failed != nil {
 		if ch.d != nil {
 			ch.d.Abort()

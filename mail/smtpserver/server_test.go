@@ -226,6 +226,20 @@ func TestDialogues(t *testing.T) {
 			{"Subject: one\r\n\r\nhi\n.\r\nMAIL FROM:<evil@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: two\r\n\r\n.\r\n", "550 5.6.0"},
 			{"NOOP\r\n", "250 2.0.0 OK"},
 		}},
+		{"smuggling with bare CR", []step{
+			// "\r.\r" (and "\r.\n") end nothing either, and a bare CR
+			// anywhere refuses the whole body.
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n", "250"},
+			{"", "250"}, {"", "250"}, {"", "354"},
+			{"Subject: one\r\n\r\nhi\r.\rMAIL FROM:<evil@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nSubject: two\r\n\r\n.\r\n", "550 5.6.0 Message contains bare CR"},
+			{"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n", "250"},
+			{"", "250"}, {"", "354"},
+			{"Subject: one\r\n\r\nhi\r.\nMAIL FROM:<evil@b.example>\r\n.\r\n", "550 5.6.0 Message contains bare CR"},
+			{"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n", "250"},
+			{"", "250"}, {"", "354"},
+			{"Subject: one\r\n\r\na bare\rCR inside a line\r\n.\r\n", "550 5.6.0 Message contains bare CR"},
+			{"NOOP\r\n", "250 2.0.0 OK"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { runDialogue(t, addr, tt.steps) })
@@ -242,6 +256,22 @@ func TestDialogues(t *testing.T) {
 func TestTooManyErrorsCloses(t *testing.T) {
 	_, _, addr := startServer(t, func(s *Server) { s.MaxErrors = 3 })
 	runDialogue(t, addr, []step{{"X\r\n", "500"}, {"Y\r\n", "500"}, {"Z\r\n", "500"}, {"", "421"}, {"NOOP\r\n", "<"}})
+}
+
+// Test452CountsAsError: a client told 452 (too many recipients) again and
+// again is closed like one told 5xx, instead of repeating RCPT forever.
+func Test452CountsAsError(t *testing.T) {
+	_, _, addr := startServer(t, func(s *Server) { s.MaxErrors = 3; s.MaxRecipients = 1 })
+	runDialogue(t, addr, []step{
+		{"EHLO x\r\n", "250"},
+		{"MAIL FROM:<a@b.example>\r\n", "250"},
+		{"RCPT TO:<bob@example.org>\r\n", "250"},
+		{"RCPT TO:<alice@example.org>\r\n", "452 4.5.3"},
+		{"RCPT TO:<alice@example.org>\r\n", "452 4.5.3"},
+		{"RCPT TO:<alice@example.org>\r\n", "452 4.5.3"},
+		{"", "421"},
+		{"NOOP\r\n", "<"},
+	})
 }
 
 // TestOverLimitGets421: a client over MaxConns is told 421 (RFC 5321
@@ -501,7 +531,7 @@ func TestCurl(t *testing.T) {
 // TestChunking drives BDAT (RFC 3030): chunks, LAST, limits, order.
 func TestChunking(t *testing.T) {
 	_, b, addr := startServer(t, nil)
-	body1, body2 := "Subject: bdat\r\n\r\n", "binary \x00\xff ok\r\n"
+	body1, body2 := "Subject: bdat\r\n\r\n", "8 bit \xff ok\r\n"
 	big := strings.Repeat("x", 20000)
 	tests := []struct {
 		name  string
@@ -516,10 +546,46 @@ func TestChunking(t *testing.T) {
 			{"BDAT 0 LAST\r\n", "503 5.5.1"},
 		}},
 		{"too big", []step{
+			// Refused before its octets are read, so the session ends.
 			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
 			{"", "250"}, {"", "250"},
 			{"BDAT 20000 LAST\r\n" + big, "552 5.3.4"},
-			{"NOOP\r\n", "250"},
+			{"NOOP\r\n", "<"},
+		}},
+		{"absurd size refused unread", []step{
+			// Not one octet follows: the 552 must come without waiting
+			// for them.
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"}, {"", "250"},
+			{"BDAT 999999999999999999 LAST\r\n", "552 5.3.4"},
+			{"", "<"},
+		}},
+		{"absurd size over two chunks", []step{
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"}, {"", "250"},
+			{"BDAT 9000\r\n" + big[:9000], "250 2.0.0 9000 octets"},
+			{"BDAT 1001 LAST\r\n", "552 5.3.4"},
+		}},
+		{"absurd size out of order", []step{
+			{"EHLO x\r\nBDAT 999999999999999999\r\n", "250"},
+			{"", "503 5.5.1"},
+			{"", "<"},
+		}},
+		{"bare CR refused", []step{
+			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"}, {"", "250"},
+			{"BDAT 7 LAST\r\na\r.\rb\r\n", "550 5.6.0 Message contains bare CR"},
+			{"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"},
+			// A CR that ends one chunk and a letter that starts the next.
+			{"BDAT 2\r\nx\r", "250 2.0.0 2 octets"},
+			{"BDAT 3 LAST\r\ny\r\n", "550 5.6.0 Message contains bare CR"},
+			{"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"},
+			{"BDAT 6 LAST\r\na\n.\nb\n", "550 5.6.0 Message contains bare LF"},
+			{"MAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},
+			{"", "250"},
+			{"BDAT 3 LAST\r\na\r\r", "550 5.6.0 Message contains bare CR"},
 		}},
 		{"reset mid-transfer", []step{
 			{"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bob@example.org>\r\n", "250"},

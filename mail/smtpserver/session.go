@@ -90,6 +90,7 @@ type session struct {
 	errors int
 	auths  int
 	closed bool // QUIT or a fatal error: stop after this reply
+	linger bool // closed with client data unread: drain a little first
 }
 
 // reader applies the current timeout to every read and gives up when the
@@ -119,8 +120,24 @@ func (s *Server) serveConn(c net.Conn) {
 	ss.setConn(c)
 	ss.tr.Note("connection accepted")
 	ss.serve()
+	if ss.linger {
+		ss.drain()
+	}
 	ss.abortChunks() // a client gone mid-BDAT loses that message
 	ss.tr.Note("connection closed")
+}
+
+// drain ends a session closed while the client was still sending (a BDAT
+// chunk refused unread): our side is shut for writing and what arrives
+// within a second, up to 256 KiB, is read and dropped, so that the close
+// does not reset the connection before the client has read our last reply
+// (the lingering close of HTTP servers).
+func (ss *session) drain() {
+	if cw, ok := ss.conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	ss.conn.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, ss.conn, 256<<10)
 }
 
 func (ss *session) setConn(c net.Conn) {
@@ -219,7 +236,9 @@ func (ss *session) command(line string) {
 		return
 	}
 	if r := c.run(ss, cmd.Arg); r != nil {
-		if r.Code >= 500 {
+		// 452 (too many recipients) is the client's doing too: without
+		// counting it, RCPT could be repeated forever.
+		if r.Code >= 500 || r.Code == 452 {
 			ss.errors++
 		}
 		ss.reply(r)
@@ -443,12 +462,9 @@ func (ss *session) data(arg string) *smtp.Reply {
 	case errors.Is(err, smtp.ErrTooBig):
 		d.Abort()
 		return smtp.R(552, smtp.CodeTooBig, "Message exceeds fixed maximum message size")
-	case errors.Is(err, smtp.ErrBareLF):
+	case errors.Is(err, smtp.ErrBareLF), errors.Is(err, smtp.ErrBareCR), errors.Is(err, smtp.ErrNULByte):
 		d.Abort()
-		return smtp.R(550, smtp.EnhancedCode{5, 6, 0}, "Message contains bare LF; lines must end with CRLF")
-	case errors.Is(err, smtp.ErrNULByte):
-		d.Abort()
-		return smtp.R(554, smtp.EnhancedCode{5, 6, 0}, "Message contains NUL bytes")
+		return lineReply(err)
 	case err != nil:
 		d.Abort()
 		ss.readFailed(err)
@@ -461,6 +477,21 @@ func (ss *session) data(arg string) *smtp.Reply {
 	}
 	ss.srv.logger().Debug("smtp: message accepted", "id", d.ID(), "from", env.From.String(), "rcpts", len(env.To), "bytes", n)
 	return smtp.R(250, smtp.CodeOK, "Message accepted for delivery, queued as "+d.ID())
+}
+
+// lineReply refuses a body whose lines do not all end in CRLF, or that
+// holds NUL bytes (RFC 5321 section 2.3.8). Refused, not repaired: a
+// message that one hop normalises and another passes on as it is, is how
+// SMTP smuggling gets through (see docs/mail.md).
+func lineReply(err error) *smtp.Reply {
+	switch {
+	case errors.Is(err, smtp.ErrBareLF):
+		return smtp.R(550, smtp.EnhancedCode{5, 6, 0}, "Message contains bare LF; lines must end with CRLF")
+	case errors.Is(err, smtp.ErrBareCR):
+		return smtp.R(550, smtp.EnhancedCode{5, 6, 0}, "Message contains bare CR; lines must end with CRLF")
+	default:
+		return smtp.R(554, smtp.EnhancedCode{5, 6, 0}, "Message contains NUL bytes")
+	}
 }
 
 // received builds the trace field every server adds (RFC 5321 section
