@@ -42,7 +42,7 @@ func Example() {
 	fmt.Println(resp.Status, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Length"))
 	fmt.Print(string(body))
 	// Output:
-	// 400 Bad Request
+	// 200 OK
 	// 200 text/html; charset=utf-8 13
 	// <p>hello</p>
 }

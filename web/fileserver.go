@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -110,10 +111,15 @@ func (fsrv *FileServer) ServeHTTP(w ResponseWriter, r *Request) {
 		WriteError(w, StatusMethodNotAllowed, "CONNECT is not allowed: this server is not a proxy")
 		return
 	}
-	rel, ok := cleanPath(r.Path)
+	rel, norm, ok := cleanPath(r.Path)
 	if !ok {
 		WriteError(w, StatusBadRequest, "path outside the served root")
 		return
+	}
+	if norm != r.Path {
+		// "/sub/../a.txt" is "/a.txt": served as that name, and a
+		// redirect to a directory's slash names it normalised.
+		r.Path, r.RawPath = norm, (&url.URL{Path: norm}).EscapedPath()
 	}
 	if hidden(rel) {
 		// Dot files (.htpasswd, .git, uploads in progress) are never
@@ -158,23 +164,44 @@ func (fsrv *FileServer) ServeHTTP(w ResponseWriter, r *Request) {
 	}
 }
 
-// cleanPath turns a decoded URL path into a name under the root: "." for
-// "/", no leading slash. A ".." segment, a NUL or a backslash is refused
-// rather than resolved: a client that sends one is probing.
-func cleanPath(p string) (string, bool) {
+// cleanPath turns a decoded URL path into a name under the root ("." for
+// "/", no leading slash) and the path normalised: dot segments resolved as
+// RFC 3986 §5.2.4 does ("/sub/.." is "/", "/a/./b" is "/a/b"), empty
+// segments merged. A ".." that would climb above the root, a NUL or a
+// backslash is refused rather than resolved: a client that sends one is
+// probing. A path that ends in a dot segment names a directory, so its
+// normalised form ends in a slash, as the RFC's algorithm leaves it.
+func cleanPath(p string) (rel, norm string, ok bool) {
 	if p == "" || p[0] != '/' || strings.ContainsAny(p, "\x00\\") {
-		return "", false
+		return "", "", false
 	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == ".." {
-			return "", false
+	segs := strings.Split(p[1:], "/")
+	out := make([]string, 0, len(segs))
+	dir := false
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case "", ".":
+			dir = last
+		case "..":
+			if len(out) == 0 {
+				return "", "", false
+			}
+			out = out[:len(out)-1]
+			dir = last
+		default:
+			out = append(out, seg)
 		}
 	}
-	rel := path.Clean(p)[1:]
+	rel = strings.Join(out, "/")
 	if rel == "" {
-		rel = "."
+		return ".", "/", true
 	}
-	return rel, true
+	norm = "/" + rel
+	if dir {
+		norm += "/"
+	}
+	return rel, norm, true
 }
 
 // hidden reports whether a segment of rel starts with a dot, other than a

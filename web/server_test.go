@@ -170,6 +170,14 @@ func TestMalformedRequests(t *testing.T) {
 		{"encoded dot-dot", "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 		{"mixed dot-dot", "GET /dir/.%2E/.%2e/x HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 		{"backslash", "GET /..\\..\\etc HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		// Dot segments that stay inside the root are resolved (RFC 3986
+		// §5.2.4), as nginx does; only a climb above the root is refused.
+		{"dot-dot inside the root", "GET /dir/../a.txt HTTP/1.1\r\nHost: x\r\n\r\n", "200"},
+		{"sub/..", "GET /dir/.. HTTP/1.1\r\nHost: x\r\n\r\n", "200"},
+		{"encoded dot-dot inside", "GET /dir/%2e%2e/a.txt HTTP/1.1\r\nHost: x\r\n\r\n", "200"},
+		{"dot", "GET /./dir/./index.html HTTP/1.1\r\nHost: x\r\n\r\n", "200"},
+		{"climb after descent", "GET /dir/../../a.txt HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"into hidden", "GET /dir/../.hidden HTTP/1.1\r\nHost: x\r\n\r\n", "404"},
 		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "204"},
 		{"chunk size bad", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "405"},
 	}
