@@ -14,6 +14,7 @@ import (
 	"github.com/applayer/applayer/dns"
 	"github.com/applayer/applayer/dns/resolver"
 	"github.com/applayer/applayer/dns/zone"
+	"github.com/applayer/applayer/internal/netprefix"
 	"github.com/applayer/applayer/lab"
 	"github.com/spf13/cobra"
 )
@@ -123,9 +124,9 @@ NOTIFY (give the primary --notify with the secondary's address).`,
 				p.Keys = append(p.Keys, key)
 			}
 			for _, a := range allowXfr {
-				pfx, err := netip.ParsePrefix(a)
+				pfx, err := netprefix.Parse(a)
 				if err != nil {
-					return fmt.Errorf("dns serve: --allow-transfer %q: want a CIDR", a)
+					return fmt.Errorf("dns serve: --allow-transfer: %w", err)
 				}
 				p.AllowTransfer = append(p.AllowTransfer, pfx)
 			}
@@ -235,13 +236,9 @@ root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
 				r.Hints = lab.RootHints()
 			}
 			for _, a := range allow {
-				p, err := netip.ParsePrefix(a)
+				p, err := netprefix.Parse(a)
 				if err != nil {
-					ip, err2 := netip.ParseAddr(a)
-					if err2 != nil {
-						return fmt.Errorf("dns resolve: --allow %q: want a CIDR such as 10.0.0.0/8", a)
-					}
-					p = netip.PrefixFrom(ip, ip.BitLen())
+					return fmt.Errorf("dns resolve: --allow: %w", err)
 				}
 				r.Allow = append(r.Allow, p)
 			}

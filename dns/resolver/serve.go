@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/internal/netprefix"
 )
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -17,13 +18,7 @@ func (r *Resolver) allowed(a netip.Addr) bool {
 	if len(allow) == 0 {
 		allow = loopback
 	}
-	a = a.Unmap()
-	for _, p := range allow {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return netprefix.ContainsAny(allow, a)
 }
 
 var msgPool = sync.Pool{New: func() any { return new(servScratch) }}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/internal/netprefix"
 )
 
 var loopbackNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -38,10 +39,8 @@ func (p *Primary) ServeTransfer(w dns.ResponseWriter, r *dns.Request) {
 		allow = loopbackNets
 	}
 	ok := signed
-	for _, pfx := range allow {
-		if pfx.Contains(r.Remote.Addr().Unmap()) {
-			ok = true
-		}
+	if netprefix.ContainsAny(allow, r.Remote.Addr()) {
+		ok = true
 	}
 	z := p.Authority.Zone(req.Question[0].Name)
 	switch {
