@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"strings"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/applayer/applayer/internal/password"
 )
 
 // Credentials checks HTTP Basic authentication (RFC 7617) against users
@@ -19,14 +19,17 @@ import (
 // line with `applayer web passwd USER`.
 type Credentials struct {
 	realm string
-	users map[string][]byte
+	users map[string]string
+	// decoyCost is the users' bcrypt cost, at which an unknown user's
+	// password is checked (internal/password).
+	decoyCost int
 	// slots bounds the password checks running at once. Each costs tens
 	// of milliseconds of CPU by design, so a flood of guesses waits here
 	// for half the cores instead of taking all of them from the requests
 	// that need no check.
 	slots chan struct{}
-	// compare is bcrypt's comparison (replaced in tests).
-	compare func(hash, password []byte) error
+	// check is password.Check (replaced in tests).
+	check func(hash, password string, decoyCost int) bool
 }
 
 // LoadCredentials reads a credentials file.
@@ -41,9 +44,9 @@ func LoadCredentials(path, realm string) (*Credentials, error) {
 
 // ParseCredentials reads "user:bcrypt-hash" lines.
 func ParseCredentials(r io.Reader, realm string) (*Credentials, error) {
-	c := &Credentials{realm: realm, users: map[string][]byte{},
-		slots:   make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
-		compare: bcrypt.CompareHashAndPassword}
+	c := &Credentials{realm: realm, users: map[string]string{},
+		slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
+		check: password.Check}
 	if c.realm == "" {
 		c.realm = "applayer"
 	}
@@ -57,10 +60,10 @@ func ParseCredentials(r io.Reader, realm string) (*Credentials, error) {
 		if !ok || user == "" {
 			return nil, fmt.Errorf("credentials line %d: want user:hash", n)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		if password.Cost(hash) == 0 {
 			return nil, fmt.Errorf("credentials line %d: user %q: the password is not a bcrypt hash", n, user)
 		}
-		c.users[user] = []byte(hash)
+		c.users[user] = hash
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -68,19 +71,21 @@ func ParseCredentials(r io.Reader, realm string) (*Credentials, error) {
 	if len(c.users) == 0 {
 		return nil, errors.New("credentials file names no user")
 	}
+	c.decoyCost = password.DecoyCost(c.users)
+	password.Decoy(c.decoyCost)
 	return c, nil
 }
 
 // HashPassword returns a credentials-file line for user.
-func HashPassword(user, password string) (string, error) {
+func HashPassword(user, pw string) (string, error) {
 	if user == "" || strings.ContainsAny(user, ":\n") {
 		return "", errors.New("user names must be non-empty and have no colon")
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	h, err := password.Hash(pw, 0)
 	if err != nil {
 		return "", err
 	}
-	return user + ":" + string(h), nil
+	return user + ":" + h, nil
 }
 
 // Realm is the protection space named in WWW-Authenticate.
@@ -101,21 +106,13 @@ func (c *Credentials) Check(authorization string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	hash, known := c.users[user]
-	if !known {
-		// Spend the same time as for a known user, so that timing does
-		// not tell which users exist.
-		hash = dummyHash
-	}
+	// An unknown user is checked against a decoy of the users' cost, so
+	// that timing does not tell which users exist.
 	c.slots <- struct{}{}
-	err = c.compare(hash, []byte(pass))
+	ok = c.check(c.users[user], pass, c.decoyCost)
 	<-c.slots
-	if err != nil || !known {
+	if !ok {
 		return "", false
 	}
 	return user, true
 }
-
-// dummyHash is a bcrypt hash of a random password, compared against when
-// the user is unknown.
-var dummyHash = []byte("$2a$10$OR9iT7F/sU25V9BVSsd/huQR2xakzQDzKQAhimjLEP7W56SQdGSdO")

@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/internal/password"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestCredentialsBoundChecks: password checks (bcrypt, tens of
@@ -23,14 +26,14 @@ func TestCredentialsBoundChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var running, most atomic.Int32
-	real := c.compare
-	c.compare = func(hash, pw []byte) error {
+	real := c.check
+	c.check = func(hash, pw string, decoy int) bool {
 		n := running.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
 		time.Sleep(5 * time.Millisecond)
 		running.Add(-1)
-		return real(hash, pw)
+		return real(hash, pw, decoy)
 	}
 	basic := func(user, pass string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
@@ -58,5 +61,31 @@ func TestCredentialsBoundChecks(t *testing.T) {
 	}
 	if wrongAccepted.Load() || rightRefused.Load() {
 		t.Errorf("wrong password accepted: %v; right one refused: %v", wrongAccepted.Load(), rightRefused.Load())
+	}
+}
+
+// TestUnknownUserCheckedAtUsersCost: an unknown user's password is checked
+// against a decoy of the file's cost (htpasswd -B writes cost 5, ours 10),
+// not of a fixed one, so that a refusal takes as long either way.
+func TestUnknownUserCheckedAtUsersCost(t *testing.T) {
+	h, err := password.Hash("s3cret", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCredentials(strings.NewReader("alice:"+h+"\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var costs []int
+	real := c.check
+	c.check = func(hash, pw string, decoy int) bool {
+		if hash == "" {
+			costs = append(costs, decoy)
+		}
+		return real(hash, pw, decoy)
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("mallory:s3cret"))
+	if _, ok := c.Check(basic); ok || len(costs) != 1 || costs[0] != bcrypt.MinCost {
+		t.Errorf("unknown user: accepted %v, checked at costs %v; want refused at cost %d", ok, costs, bcrypt.MinCost)
 	}
 }

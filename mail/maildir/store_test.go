@@ -159,12 +159,11 @@ func TestUnknownUserCostsLikeAWrongPassword(t *testing.T) {
 	if err := u.Add("bob@hamburger.edu", "pw", false); err != nil {
 		t.Fatal(err)
 	}
-	m, err := u.load()
-	if err != nil {
+	if _, err := u.load(); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := bcrypt.Cost(decoyHash(m)); err != nil || c != u.Cost {
-		t.Errorf("decoy hash cost = %d, %v; want the users' cost %d", c, err, u.Cost)
+	if u.decoyCost != u.Cost {
+		t.Errorf("decoy hash cost = %d; want the users' cost %d", u.decoyCost, u.Cost)
 	}
 	if u.Check("nobody@hamburger.edu", "pw") || !u.Check("bob@hamburger.edu", "pw") {
 		t.Error("Check gives the wrong answers")

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/applayer/applayer/internal/password"
 )
 
 // Errors of the users file.
@@ -27,13 +27,16 @@ var (
 type Users struct {
 	// Path is the file's name.
 	Path string
-	// Cost is the bcrypt cost for new passwords (default bcrypt.DefaultCost).
+	// Cost is the bcrypt cost for new passwords (default bcrypt.DefaultCost, 10).
 	Cost int
 
 	mu    sync.Mutex
 	mtime time.Time
 	size  int64
 	users map[string]string // normalized address -> hash
+	// decoyCost is the users' bcrypt cost, which an unknown user's
+	// password is checked at.
+	decoyCost int
 }
 
 // Normalize returns the key an address is stored under: lower case.
@@ -70,6 +73,8 @@ func (u *Users) load() (map[string]string, error) {
 		m[Normalize(addr)] = hash
 	}
 	u.users, u.mtime, u.size = m, st.ModTime(), st.Size()
+	u.decoyCost = password.DecoyCost(m)
+	password.Decoy(u.decoyCost) // made now, not at the first unknown user
 	return m, nil
 }
 
@@ -83,33 +88,18 @@ func (u *Users) Exists(addr string) bool {
 	return ok
 }
 
-// Check reports whether password is addr's.
-func (u *Users) Check(addr, password string) bool {
+// Check reports whether password is addr's, in a time that does not tell
+// whether addr is a user (internal/password).
+func (u *Users) Check(addr, pw string) bool {
 	m, err := u.load()
 	if err != nil {
 		return false
 	}
-	h, ok := m[Normalize(addr)]
-	if !ok {
-		// Spend the same time as a wrong password, so timing does not
-		// tell which users exist.
-		bcrypt.CompareHashAndPassword(decoyHash(m), []byte(password))
-		return false
-	}
-	return bcrypt.CompareHashAndPassword([]byte(h), []byte(password)) == nil
+	u.mu.Lock()
+	decoy := u.decoyCost
+	u.mu.Unlock()
+	return password.Check(m[Normalize(addr)], pw, decoy)
 }
-
-// decoyHash is what an unknown user's password is compared with: some
-// user's hash, so that it costs what a real comparison costs (bcrypt's
-// time grows with the cost stored in the hash).
-func decoyHash(m map[string]string) []byte {
-	for _, h := range m {
-		return []byte(h)
-	}
-	return dummyHash // no users: nothing to tell apart
-}
-
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.MinCost)
 
 // List returns the users' addresses, sorted.
 func (u *Users) List() ([]string, error) {
@@ -127,15 +117,11 @@ func (u *Users) List() ([]string, error) {
 
 // Add creates a user, or changes the password of an existing one when
 // replace is true.
-func (u *Users) Add(addr, password string, replace bool) error {
-	if password == "" {
+func (u *Users) Add(addr, pw string, replace bool) error {
+	if pw == "" {
 		return errors.New("maildir: empty password")
 	}
-	cost := u.Cost
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	h, err := password.Hash(pw, u.Cost)
 	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
