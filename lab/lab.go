@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -89,6 +90,9 @@ type Env struct {
 	// Topology is the whole lab, for services that gather every Spec's
 	// Records (the DNS servers).
 	Topology Topology
+	// AuthLimit is the lab's one login limiter, shared by every service
+	// that checks passwords.
+	AuthLimit *authlimit.Limiter
 }
 
 // Addr returns the host:port of spec under env's base port.
@@ -178,7 +182,7 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin, Topology: l.Topology}
+	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin, Topology: l.Topology, AuthLimit: &authlimit.Limiter{}}
 	if env.Bin == "" {
 		env.Bin = "applayer"
 	}

@@ -111,6 +111,9 @@ func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 		MXPort:   s.env.BasePort + 25,
 		Logger:   s.env.Logger.With("service", s.spec.Name),
 		Trace:    s.env.Trace,
+		// One limiter for the lab: a guess at crepes.fr counts at
+		// hamburger.edu too.
+		AuthLimit: s.env.AuthLimit,
 	})
 	if err != nil {
 		return nil, s.fail(err)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/mail/maildir"
 	"github.com/applayer/applayer/mail/smtp"
@@ -61,6 +62,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Trace records the relay dialogues; nil records nothing.
 	Trace *transcript.Recorder
+	// AuthLimit slows password guessing across sessions
+	// (internal/authlimit); nil gives the server's two listeners one of
+	// their own, shared. A process with other servers that check
+	// passwords gives them all the same one.
+	AuthLimit *authlimit.Limiter
 }
 
 // MTA is the mail system behind one or more SMTP listeners. It implements

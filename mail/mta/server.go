@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/mail/smtpserver"
 )
 
@@ -26,6 +27,10 @@ type Server struct {
 // NewServer builds the two SMTP servers for m. tlsConfig enables STARTTLS
 // (and so AUTH) on both.
 func NewServer(m *MTA, tlsConfig *tls.Config) *Server {
+	lim := m.cfg.AuthLimit
+	if lim == nil {
+		lim = &authlimit.Limiter{}
+	}
 	mk := func(sub bool) *smtpserver.Server {
 		return &smtpserver.Server{
 			Hostname:   m.cfg.Hostname,
@@ -34,6 +39,7 @@ func NewServer(m *MTA, tlsConfig *tls.Config) *Server {
 			TLSConfig:  tlsConfig,
 			Logger:     m.log,
 			Trace:      m.cfg.Trace,
+			AuthLimit:  lim,
 		}
 	}
 	return &Server{MTA: m, MX: mk(false), Submission: mk(true), done: make(chan struct{})}

@@ -2,10 +2,14 @@ package smtpserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"errors"
+	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/mail/smtp"
 )
 
@@ -58,7 +62,25 @@ func (ss *session) auth(arg string) *smtp.Reply {
 	default:
 		return smtp.R(504, smtp.CodeBadParam, "Unrecognized authentication type")
 	}
-	if !a.Authenticate(user, pass) {
+	ctx, cancel := ss.shutdownContext()
+	defer cancel()
+	at, err := ss.srv.lim.Begin(ctx, ss.clientAddr(), user)
+	if err != nil {
+		// Too many failures from this address or on this account, or a
+		// shutdown: nothing was checked (RFC 4954 section 6, 454).
+		ss.auths++
+		if errors.Is(err, authlimit.ErrTooMany) {
+			ss.tr.Note(err.Error())
+		}
+		if ss.auths >= maxAuthFailures {
+			ss.reply(smtp.R(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure: too many failed logins, try again later"))
+			return smtp.R(421, smtp.EnhancedCode{4, 7, 0}, ss.srv.hostname()+" Too many failed authentications")
+		}
+		return smtp.R(454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure: too many failed logins, try again later")
+	}
+	good := a.Authenticate(user, pass)
+	at.Done(good)
+	if !good {
 		if d := ss.srv.AuthFailureDelay; d >= 0 {
 			time.Sleep(orDefault(d, time.Second))
 		}
@@ -72,6 +94,30 @@ func (ss *session) auth(arg string) *smtp.Reply {
 	ss.info.User = user
 	ss.tr.Note("authenticated as " + user)
 	return smtp.R(235, smtp.CodeAuthOK, "Authentication successful")
+}
+
+// clientAddr is the client's IP address, for the login limiter (the zero
+// Addr for a connection that has none, such as a pipe).
+func (ss *session) clientAddr() netip.Addr {
+	if ap, err := netip.ParseAddrPort(ss.info.RemoteAddr.String()); err == nil {
+		return ap.Addr()
+	}
+	return netip.Addr{}
+}
+
+// shutdownContext ends when the server shuts down, so that a login held
+// back by the limiter does not hold the shutdown too.
+func (ss *session) shutdownContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := ss.srv.tracker().Done()
+	go func() {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
 }
 
 // saslStep returns the decoded client response: the initial response when

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/transcript"
 )
@@ -53,6 +54,12 @@ type Server struct {
 	// AuthFailureDelay is how long a wrong password waits for its 535, to
 	// slow down guessing (default 1 second; negative for none).
 	AuthFailureDelay time.Duration
+	// AuthLimit counts failed logins per client address and per account
+	// across sessions, and slows them down (internal/authlimit). Give every
+	// server of a process the same one (the MTA's two listeners share
+	// one; so will POP3, IMAP and webmail); nil gives this server one of
+	// its own.
+	AuthLimit *authlimit.Limiter
 	// CommandTimeout bounds the wait for each command (default 5 minutes).
 	CommandTimeout time.Duration
 	// DataTimeout bounds each read during DATA (default 3 minutes).
@@ -68,6 +75,7 @@ type Server struct {
 
 	once sync.Once
 	t    lifecycle.Tracker
+	lim  *authlimit.Limiter // AuthLimit, or the server's own
 }
 
 func (s *Server) tracker() *lifecycle.Tracker {
@@ -82,6 +90,10 @@ func (s *Server) tracker() *lifecycle.Tracker {
 		s.t.Refusal = []byte("421 4.3.2 Too many connections, try again later\r\n")
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
+		s.lim = s.AuthLimit
+		if s.lim == nil {
+			s.lim = &authlimit.Limiter{}
+		}
 	})
 	return &s.t
 }
