@@ -42,6 +42,7 @@ func newMailServeCmd(g *globals) *cobra.Command {
 		certFile, keyFile  string
 		retry              []time.Duration
 		maxSize            int64
+		pregreet           time.Duration
 	)
 	c := &cobra.Command{
 		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR]",
@@ -103,6 +104,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			srv := mta.NewServer(m, &tls.Config{Certificates: []tls.Certificate{cert}})
 			srv.MX.MaxMessageBytes = maxSize
 			srv.Submission.MaxMessageBytes = maxSize
+			srv.MX.PregreetWait = pregreet
 			var mxl, subl net.Listener
 			if listen != "" {
 				if mxl, err = net.Listen("tcp", listen); err != nil {
@@ -132,6 +134,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.StringVar(&cfg.Hostname, "hostname", "", "this server's name in greetings and trace fields (default mail.FIRST-DOMAIN)")
 	f.StringVar(&resolver, "resolver", "", "DNS server HOST:PORT for MX look-ups (default: the system's)")
 	f.IntVar(&cfg.MXPort, "mx-port", 25, "port to reach other domains' exchangers on")
+	f.DurationVar(&pregreet, "pregreet-wait", smtpserver.DefaultPregreetWait, "on the mail exchanger, how long a client not seen for a day waits between \"220-\" and the greeting's last line; one that talks meanwhile is dropped (negative: none)")
 	f.DurationSliceVar(&retry, "retry", mta.DefaultRetry, "back-off schedule, the last repeating")
 	f.DurationVar(&cfg.GiveUp, "give-up", mta.DefaultGiveUp, "bounce a message still undeliverable after this long")
 	f.Int64Var(&maxSize, "max-size", smtpserver.DefaultMaxMessageBytes, "largest message accepted, in bytes (SIZE)")

@@ -139,7 +139,7 @@ func TestRelayReusesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &countingListener{Listener: inner}
-	srv := &smtpserver.Server{Backend: ex, Logger: quiet, CommandTimeout: 2 * time.Second}
+	srv := &smtpserver.Server{Backend: ex, Logger: quiet, CommandTimeout: 2 * time.Second, PregreetWait: -1}
 	go srv.Serve(l)
 	defer srv.Close()
 	port := inner.Addr().(*net.TCPAddr).Port

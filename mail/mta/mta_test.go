@@ -38,7 +38,7 @@ func serve(t *testing.T, backend smtpserver.Backend, submission bool) int {
 		host = m.Hostname()
 	}
 	s := &smtpserver.Server{Hostname: host, Backend: backend, Submission: submission, Logger: quiet,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, PregreetWait: -1}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestUnreachableStaysQueuedThenFlush(t *testing.T) {
 	if err != nil {
 		t.Skip("port taken meanwhile:", err)
 	}
-	srv := &smtpserver.Server{Backend: ex, Logger: quiet}
+	srv := &smtpserver.Server{Backend: ex, Logger: quiet, PregreetWait: -1}
 	go srv.Serve(el)
 	defer srv.Close()
 	if err := RequestFlush(alice.cfg.Dir); err != nil {

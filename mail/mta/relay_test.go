@@ -112,7 +112,7 @@ func TestRelayInClearWhenTLSFails(t *testing.T) {
 	broken := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return nil, errors.New("no certificate today")
 	}}
-	s := &smtpserver.Server{Hostname: "mx.noanswer.example", Backend: ex, Logger: quiet, TLSConfig: broken}
+	s := &smtpserver.Server{Hostname: "mx.noanswer.example", Backend: ex, Logger: quiet, TLSConfig: broken, PregreetWait: -1}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,8 @@ func (d *printDelivery) Commit() error               { fmt.Println("stored a mes
 
 func Example() {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &smtpserver.Server{Hostname: "hamburger.edu", Backend: printBackend{}, Logger: slog.New(slog.DiscardHandler)}
+	srv := &smtpserver.Server{Hostname: "hamburger.edu", Backend: printBackend{}, Logger: slog.New(slog.DiscardHandler),
+		PregreetWait: -1} // the dialogue below is written at once, before the greeting
 	go srv.Serve(l)
 	defer srv.Close()
 

@@ -24,7 +24,7 @@ func FuzzSession(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		srv := &Server{Hostname: "hamburger.edu", Backend: &memBackend{}, MaxMessageBytes: 1000, MaxErrors: 5,
-			Logger: slog.New(slog.DiscardHandler), CommandTimeout: time.Second, DataTimeout: time.Second}
+			Logger: slog.New(slog.DiscardHandler), CommandTimeout: time.Second, DataTimeout: time.Second, PregreetWait: -1}
 		c, s := net.Pipe()
 		done := make(chan struct{})
 		go func() { srv.serveConn(s); s.Close(); close(done) }()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 	DefaultCommandTimeout  = 5 * time.Minute // RFC 5321 section 4.5.3.2.7
 	DefaultDataTimeout     = 3 * time.Minute // section 4.5.3.2.6, per read
 	DefaultWriteTimeout    = time.Minute
+	DefaultPregreetWait    = time.Second
 )
 
 // Server is an SMTP server. Its exported fields are its configuration, set
@@ -66,6 +68,13 @@ type Server struct {
 	DataTimeout time.Duration
 	// WriteTimeout bounds each write of replies (default 1 minute).
 	WriteTimeout time.Duration
+	// PregreetWait is how long a mail exchanger (not Submission) waits
+	// between the first line of its greeting ("220-") and the last, for a
+	// client that talks first, as RFC 5321 forbids and spam engines do;
+	// such a client is told 521 and dropped (Postfix's postscreen pregreet
+	// test). A client address that has waited once is not made to wait
+	// again for a day. Default DefaultPregreetWait; negative for none.
+	PregreetWait time.Duration
 	// MaxConns bounds simultaneous sessions (default lifecycle.DefaultMaxConns).
 	MaxConns int
 	// Logger receives the server's log lines; nil means slog.Default().
@@ -76,6 +85,9 @@ type Server struct {
 	once sync.Once
 	t    lifecycle.Tracker
 	lim  *authlimit.Limiter // AuthLimit, or the server's own
+
+	passedMu sync.Mutex
+	passed   map[netip.Prefix]time.Time // clients that waited for the greeting, when
 }
 
 func (s *Server) tracker() *lifecycle.Tracker {

@@ -87,7 +87,8 @@ func (d *memDelivery) Commit() error {
 func startServer(t *testing.T, mod func(*Server)) (*Server, *memBackend, string) {
 	t.Helper()
 	b := &memBackend{}
-	s := &Server{Hostname: "hamburger.edu", Backend: b, MaxMessageBytes: 10000, Logger: slog.New(slog.DiscardHandler), AuthFailureDelay: time.Millisecond, CommandTimeout: 5 * time.Second, DataTimeout: 5 * time.Second}
+	s := &Server{Hostname: "hamburger.edu", Backend: b, MaxMessageBytes: 10000, Logger: slog.New(slog.DiscardHandler), AuthFailureDelay: time.Millisecond, CommandTimeout: 5 * time.Second, DataTimeout: 5 * time.Second,
+		PregreetWait: -1} // TestPregreet covers the wait
 	if mod != nil {
 		mod(s)
 	}

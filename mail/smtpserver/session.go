@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -149,8 +150,7 @@ func (ss *session) setConn(c net.Conn) {
 
 func (ss *session) serve() {
 	s := ss.srv
-	ss.reply(smtp.R(220, smtp.EnhancedCode{}, s.hostname()+" ESMTP applayer"))
-	if !ss.flush() {
+	if !ss.greet() {
 		return
 	}
 	maxErr := orDefault(s.MaxErrors, DefaultMaxErrors)
@@ -178,6 +178,108 @@ func (ss *session) serve() {
 			}
 		}
 	}
+}
+
+// pregreetTTL is how long a client that waited for the greeting is not
+// made to wait again (postscreen_greet_ttl), and pregreetMax how many such
+// clients are remembered.
+const (
+	pregreetTTL = 24 * time.Hour
+	pregreetMax = 100_000
+)
+
+// greet sends the 220 greeting. On a mail exchanger, to a client not seen
+// waiting for it lately, the greeting is sent in two lines: "220-" first,
+// then, PregreetWait later, the last line. A client that follows RFC 5321
+// waits for the last line of a reply before it speaks (section 4.2); one
+// that talks in between is a spam engine in a hurry, and is dropped
+// (Postfix's postscreen pregreet test). Honest clients pay the wait once a
+// day per address, submission clients never.
+func (ss *session) greet() bool {
+	s := ss.srv
+	banner := s.hostname() + " ESMTP applayer"
+	client := clientPrefix(ss.info.RemoteAddr)
+	wait := s.PregreetWait
+	if wait == 0 {
+		wait = DefaultPregreetWait
+	}
+	if s.Submission || wait < 0 || s.greetedRecently(client) {
+		ss.reply(smtp.R(220, smtp.EnhancedCode{}, banner))
+		return ss.flush()
+	}
+	first := "220-" + banner
+	ss.tr.Server(first)
+	ss.bw.WriteString(first + "\r\n")
+	if !ss.flush() {
+		return false
+	}
+	ss.r.timeout = wait
+	_, err := ss.br.Peek(1)
+	var ne net.Error
+	switch {
+	case err == nil:
+		ss.tr.Note("client talked before the greeting")
+		ss.reply(smtp.R(521, smtp.EnhancedCode{5, 5, 1}, s.hostname()+" Protocol error: talked before the greeting"))
+		ss.flush()
+		ss.closed = true
+		return false
+	case errors.As(err, &ne) && ne.Timeout() && !s.tracker().ShuttingDown():
+		s.greeted(client)
+	default:
+		ss.readFailed(err)
+		return false
+	}
+	ss.reply(smtp.R(220, smtp.EnhancedCode{}, banner))
+	return ss.flush()
+}
+
+// clientPrefix is what the greeting remembers a client by: its IPv4
+// address, or its IPv6 /64; the zero Prefix for a connection without an
+// address.
+func clientPrefix(a net.Addr) netip.Prefix {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Prefix{}
+	}
+	ip := ap.Addr().Unmap().WithZone("")
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
+
+func (s *Server) greetedRecently(p netip.Prefix) bool {
+	if !p.IsValid() {
+		return false
+	}
+	s.passedMu.Lock()
+	defer s.passedMu.Unlock()
+	t, ok := s.passed[p]
+	return ok && time.Since(t) < pregreetTTL
+}
+
+func (s *Server) greeted(p netip.Prefix) {
+	if !p.IsValid() {
+		return
+	}
+	s.passedMu.Lock()
+	defer s.passedMu.Unlock()
+	if s.passed == nil {
+		s.passed = map[netip.Prefix]time.Time{}
+	}
+	if len(s.passed) >= pregreetMax {
+		for k, t := range s.passed {
+			if time.Since(t) >= pregreetTTL || len(s.passed) >= pregreetMax {
+				delete(s.passed, k)
+			}
+			if len(s.passed) < pregreetMax/2 {
+				break
+			}
+		}
+	}
+	s.passed[p] = time.Now()
 }
 
 // commandWaiting reports whether a whole command line is already buffered:
