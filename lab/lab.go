@@ -12,8 +12,10 @@
 // service, then serve them all. Shutdown stops them in reverse order.
 //
 // Ports are the base port plus an offset (the protocol's well-known port
-// where it has one: HTTP is base+80, DNS base+53), so that no service needs
-// root and --base-port moves the whole lab. Hosts differ by loopback address
+// where it has one: DNS is base+53, SMTP base+25; HTTP is base+8080, the
+// HTTP alternate port, because browsers refuse base+80 = 10080), so that no
+// service needs root and --base-port moves the whole lab. No default port
+// is on the browsers' restricted list (see [RestrictedPorts]). Hosts differ by loopback address
 // (127.0.0.0/8 needs no set-up on Linux).
 package lab
 
@@ -24,6 +26,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -84,6 +88,12 @@ type Env struct {
 	Trace    *transcript.Recorder
 	// Bin is how "try" lines spell the applayer command.
 	Bin string
+	// Dir is the lab's data directory: each service keeps its files in a
+	// directory of its own under it (emptied when the service starts, kept
+	// after it stops), so that the paths the try lines print are short and
+	// stay the same from one run to the next. Empty: each service uses a
+	// temporary directory, removed at shutdown.
+	Dir string
 	// Lookup returns the address (host:port) of another service by Spec
 	// name, so that services can find each other.
 	Lookup func(name string) (string, bool)
@@ -93,6 +103,21 @@ type Env struct {
 	// AuthLimit is the lab's one login limiter, shared by every service
 	// that checks passwords.
 	AuthLimit *authlimit.Limiter
+}
+
+// ServiceDir returns a fresh, empty directory for a service's files: Dir/name,
+// emptied, when the lab has a data directory; else a new temporary
+// directory, and temp is true (the service removes it at shutdown).
+func (env *Env) ServiceDir(name string) (dir string, temp bool, err error) {
+	if env.Dir == "" {
+		dir, err = os.MkdirTemp("", "applayer-lab-"+name+"-")
+		return dir, true, err
+	}
+	dir = filepath.Join(env.Dir, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", false, err
+	}
+	return dir, false, os.MkdirAll(dir, 0o700)
 }
 
 // Addr returns the host:port of spec under env's base port.
@@ -157,7 +182,9 @@ type Lab struct {
 	Topology Topology
 	Logger   *slog.Logger
 	Trace    *transcript.Recorder
-	Bin      string
+	// Bin and Dir are the Env's (see there).
+	Bin string
+	Dir string
 
 	mu       sync.Mutex
 	running  []named
@@ -182,7 +209,7 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin, Topology: l.Topology, AuthLimit: &authlimit.Limiter{}}
+	env := &Env{BasePort: l.Topology.BasePort, Logger: logger, Trace: l.Trace, Bin: l.Bin, Dir: l.Dir, Topology: l.Topology, AuthLimit: &authlimit.Limiter{}}
 	if env.Bin == "" {
 		env.Bin = "applayer"
 	}
@@ -208,7 +235,7 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 		}
 		if err != nil {
 			l.Shutdown(context.Background())
-			return nil, fmt.Errorf("lab: %s: %w", spec.Name, err)
+			return nil, bindError(spec.Name, err, l.Topology.BasePort)
 		}
 		l.mu.Lock()
 		l.running = append(l.running, named{spec.Name, svc})

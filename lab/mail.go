@@ -93,11 +93,11 @@ func (s *mailService) resolver() (mta.Resolver, error) {
 func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 	domain := s.spec.Args["domain"]
 	if s.dir == "" {
-		d, err := os.MkdirTemp("", "applayer-lab-"+domain+"-")
+		d, temp, err := s.env.ServiceDir(domain)
 		if err != nil {
 			return nil, err
 		}
-		s.dir, s.tempDir = d, true
+		s.dir, s.tempDir = d, temp
 	}
 	res, err := s.resolver()
 	if err != nil {
@@ -132,6 +132,13 @@ func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 		}
 		s.users = append(s.users, addr)
 		s.passFile[addr] = pf
+		// The Maildir exists from the start, so that the try line's ls
+		// works before the first message.
+		for _, sub := range []string{"tmp", "new", "cur"} {
+			if err := os.MkdirAll(filepath.Join(m.Store().MaildirPath(addr), sub), 0o700); err != nil {
+				return nil, s.fail(err)
+			}
+		}
 	}
 	cert, err := tlsutil.LoadOrCreate(filepath.Join(s.dir, "tls"), []string{"mail." + domain, domain, s.spec.Host})
 	if err != nil {
@@ -165,22 +172,23 @@ func (s *mailService) endpoints(mxAddr, certFile string) []Endpoint {
 	case "hamburger.edu":
 		peer = "alice@crepes.fr"
 	}
+	sp := ShowPath
 	mxTry := s.env.Bin + " mail send --server " + mxAddr + " --from someone@example.org --to " + user + " --subject hello --body 'straight to the exchanger' --trace"
+	eps := []Endpoint{{Service: s.spec.Name, Proto: "smtp", Addr: mxAddr, Try: mxTry}}
 	if user != "" {
-		mxTry += "   # then: ls " + filepath.Join(s.srv.MTA.Store().MaildirPath(user), "new")
+		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "maildir " + user, Addr: mxAddr,
+			Try: "ls " + sp(filepath.Join(s.srv.MTA.Store().MaildirPath(user), "new"))})
 	}
-	subTry := ""
 	if user != "" && peer != "" {
-		subTry = s.env.Bin + " mail send --server " + s.subAddr + " --starttls --cacert " + certFile +
-			" --user " + user + " --password-file " + s.passFile[user] +
+		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "submission", Addr: s.subAddr, Try: s.env.Bin +
+			" mail send --server " + s.subAddr + " --starttls --cacert " + sp(certFile) +
+			" --user " + user + " --password-file " + sp(s.passFile[user]) +
 			" --from " + user + " --to " + peer + " --subject ketchup --body 'Do you like ketchup?' --trace" +
-			"   # lands in " + peer + "'s Maildir: the ls on " + peerDomain(peer) + "'s smtp row; queue: " +
-			s.env.Bin + " mail queue list --data " + s.dir
+			"   # lands in " + peer + "'s Maildir (" + peerDomain(peer) + "'s maildir row)"})
 	}
-	return []Endpoint{
-		{Service: s.spec.Name, Proto: "smtp", Addr: mxAddr, Try: mxTry},
-		{Service: s.spec.Name, Proto: "submission", Addr: s.subAddr, Try: subTry},
-	}
+	eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "queue", Addr: s.subAddr,
+		Try: s.env.Bin + " mail queue list --data " + sp(s.dir)})
+	return eps
 }
 
 // peerDomain is the domain part of an address.

@@ -16,20 +16,21 @@ import (
 func init() {
 	Kinds["web"] = newWebService
 	defaultSpecs = append(defaultSpecs, Spec{
-		Name: "web", Kind: "web", Host: "127.0.80.1", Port: 80,
+		Name: "web", Kind: "web", Host: "127.0.80.1", Port: 8080,
 		Records: []string{"www.someschool.edu. 300 IN A 127.0.80.1"},
 	})
 }
 
 // webService is www.someschool.edu: the sample site (a page and a dozen
-// objects) and the cookie demo with its SQLite database, both in a
-// temporary directory removed at shutdown. Args: "root" serves that
+// objects) and the cookie demo with its SQLite database, both in the
+// service's directory (see [Env.ServiceDir]). Args: "root" serves that
 // directory instead of the generated site.
 type webService struct {
 	spec Spec
 	env  *Env
 	addr string
 	dir  string
+	temp bool // dir is removed at shutdown
 	srv  *web.Server
 	fsrv *web.FileServer
 	st   store.Store
@@ -41,11 +42,11 @@ func newWebService(spec Spec, env *Env) (Service, error) {
 }
 
 func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
-	dir, err := os.MkdirTemp("", "applayer-lab-web-")
+	dir, temp, err := s.env.ServiceDir(s.spec.Name)
 	if err != nil {
 		return nil, err
 	}
-	s.dir = dir
+	s.dir, s.temp = dir, temp
 	root := s.spec.Args["root"]
 	if root == "" {
 		root = filepath.Join(dir, "site")
@@ -85,9 +86,14 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 		_, port, _ := net.SplitHostPort(s.addr)
 		try = s.env.Bin + " web get http://" + name + ":" + port + "/ --objects --dns " + res
 	}
+	// One curl visits the demo page (a visit counted, the cookie set or
+	// sent) and then asks whoami: run again, the count grows, because the
+	// jar keeps the cookie between runs.
+	jar := ShowPath(filepath.Join(dir, "cookies.txt"))
+	cookie := "curl -sS -b " + jar + " -c " + jar + " " + base + "_demo/ -o /dev/null " + base + "_demo/whoami"
 	return []Endpoint{
 		{Service: s.spec.Name, Proto: "http " + name, Addr: s.addr, Try: try},
-		{Service: s.spec.Name, Proto: "http cookie demo", Addr: s.addr, Try: "curl -c jar.txt -b jar.txt " + base + "_demo/whoami"},
+		{Service: s.spec.Name, Proto: "http cookie demo", Addr: s.addr, Try: cookie},
 	}, nil
 }
 
@@ -107,7 +113,7 @@ func (s *webService) Shutdown(ctx context.Context) error {
 	if s.fsrv != nil {
 		s.fsrv.Close()
 	}
-	if s.dir != "" {
+	if s.temp {
 		os.RemoveAll(s.dir)
 	}
 	return err

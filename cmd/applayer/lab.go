@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -21,26 +25,49 @@ func newLabCmd(g *globals) *cobra.Command {
 }
 
 func newLabUpCmd(g *globals) *cobra.Command {
-	var basePort int
+	var (
+		basePort int
+		dataDir  string
+	)
 	c := &cobra.Command{
-		Use:   "up [--base-port N]",
+		Use:   "up [--base-port N] [--data DIR]",
 		Short: "Start every service on loopback, print how to try each, and run until Ctrl-C",
 		Long: `Start every service built so far on loopback addresses, print a table of
 service, protocol, address and a command to try each, and run until Ctrl-C or
-SIGTERM, then shut everything down gracefully.
+SIGTERM, then shut everything down gracefully. Started by 'go run', the lab
+also stops when 'go run' does (kill %1 in the shell that started it).
 
 Every port is the base port plus an offset (the protocol's well-known port
-where it has one), so --base-port moves the whole lab.`,
-		Example: exampleLines("applayer lab up", "applayer lab up --base-port 20000 --trace"),
+where it has one), so --base-port moves the whole lab.
+
+The lab keeps its files in --data (default ~/.cache/applayer/lab): each
+service's files (Maildirs, queues, certificates, passwords, the cookie demo's
+database) in a directory of its own, emptied when the lab starts and kept
+after it stops, and a copy of the applayer binary in DIR/bin, so that every
+command in the TRY column runs as printed, from any directory.`,
+		Example: exampleLines("go run ./cmd/applayer lab up", "applayer lab up --base-port 20000 --trace"),
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			logger, err := g.logger()
 			if err != nil {
 				return err
 			}
+			stopWithParent()
+			if dataDir == "" {
+				if dataDir, err = defaultLabDir(basePort); err != nil {
+					return err
+				}
+			}
+			if dataDir, err = filepath.Abs(dataDir); err != nil {
+				return err
+			}
+			bin, err := labBinary(filepath.Join(dataDir, "bin"))
+			if err != nil {
+				return fmt.Errorf("lab up: a copy of the binary for the try lines: %w", err)
+			}
 			topo := lab.DefaultTopology()
 			topo.BasePort = basePort
-			l := &lab.Lab{Topology: topo, Logger: logger, Trace: g.recorder(os.Stderr), Bin: "applayer"}
+			l := &lab.Lab{Topology: topo, Logger: logger, Trace: g.recorder(os.Stderr), Bin: bin, Dir: dataDir}
 			ctx, cancel := signalContext()
 			defer cancel()
 			eps, err := l.Start(ctx)
@@ -48,13 +75,8 @@ where it has one), so --base-port moves the whole lab.`,
 				return err
 			}
 			out := c.OutOrStdout()
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tPROTOCOL\tADDRESS\tTRY")
-			for _, e := range eps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Service, e.Proto, e.Addr, e.Try)
-			}
-			tw.Flush()
-			fmt.Fprintln(out, "\nThe lab is up. Ctrl-C stops it.")
+			printTable(out, eps)
+			fmt.Fprintf(out, "\nThe lab is up; its files are in %s. Ctrl-C stops it.\n", lab.ShowPath(dataDir))
 
 			var runErr error
 			select {
@@ -71,6 +93,87 @@ where it has one), so --base-port moves the whole lab.`,
 		},
 	}
 	c.Flags().IntVar(&basePort, "base-port", lab.DefaultBasePort, "every service's port is this plus its offset")
+	c.Flags().StringVar(&dataDir, "data", "", "the lab's files (default ~/.cache/applayer/lab, or lab-BASE for another --base-port)")
 	g.addTrace(c)
 	return c
+}
+
+func printTable(out io.Writer, eps []lab.Endpoint) {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tPROTOCOL\tADDRESS\tTRY")
+	for _, e := range eps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Service, e.Proto, e.Addr, e.Try)
+	}
+	tw.Flush()
+}
+
+// defaultLabDir is the user cache directory's applayer/lab, with the base
+// port in the name when it is not the default one, so that two labs do not
+// share files.
+func defaultLabDir(base int) (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("lab up: no cache directory (%w): give --data DIR", err)
+	}
+	name := "lab"
+	if base != lab.DefaultBasePort {
+		name += "-" + strconv.Itoa(base)
+	}
+	return filepath.Join(dir, "applayer", name), nil
+}
+
+// labBinary returns how the try lines spell the applayer command: plain
+// "applayer" when that is this binary on the PATH; else a copy of this
+// binary in dir (a `go run` binary is deleted when go run exits), named by
+// its path.
+func labBinary(dir string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if onPath, err := exec.LookPath("applayer"); err == nil && sameFile(onPath, self) {
+		return "applayer", nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "applayer")
+	if sameFile(dst, self) {
+		return lab.ShowPath(dst), nil
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(dir, ".applayer-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	// A rename, not a rewrite: a try line running the old copy keeps it.
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", err
+	}
+	return lab.ShowPath(dst), nil
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }

@@ -7,11 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 var bin string
@@ -173,58 +171,5 @@ func TestSendLost(t *testing.T) {
 	out, _, code := run(t, "", "upper", "send", "--server", pc.LocalAddr().String(), "--timeout", "20ms", "--count", "2", "--interval", "1ms", "x")
 	if code != 0 || !strings.Contains(out, "2 sent, 0 received, 100.0% lost") {
 		t.Errorf("--count with every datagram lost: exit %d, stdout %q", code, out)
-	}
-}
-
-func TestLabUp(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	if port <= 2000 {
-		t.Skip("ephemeral port too low for a base port")
-	}
-	base := port - 2000
-	cmd := exec.Command(bin, "lab", "up", "--base-port", strconv.Itoa(base), "--log-level", "warn")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stdout)
-	var table []string
-	for sc.Scan() {
-		table = append(table, sc.Text())
-		if strings.Contains(sc.Text(), "The lab is up") {
-			break
-		}
-	}
-	text := strings.Join(table, "\n")
-	upperAddr := "127.0.0.1:" + strconv.Itoa(port)
-	if !strings.Contains(text, "SERVICE") || !strings.Contains(text, upperAddr) || !strings.Contains(text, "upper send") {
-		t.Fatalf("lab up printed:\n%s\nstderr: %s", text, stderr.String())
-	}
-	out, _, code := run(t, "", "upper", "send", "--tcp", "--server", upperAddr, "in the lab")
-	if code != 0 || out != "IN THE LAB\n" {
-		t.Errorf("send to the lab: exit %d, %q", code, out)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() {
-		for sc.Scan() {
-		}
-		done <- cmd.Wait()
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("lab after SIGTERM: %v; stderr %s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Error("lab did not stop after SIGTERM")
 	}
 }
