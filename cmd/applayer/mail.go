@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/mail/message"
 	"github.com/applayer/applayer/mail/mta"
@@ -43,6 +44,7 @@ func newMailServeCmd(g *globals) *cobra.Command {
 		retry              []time.Duration
 		maxSize            int64
 		pregreet           time.Duration
+		maxConns           int
 	)
 	c := &cobra.Command{
 		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR]",
@@ -67,13 +69,10 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 		Example: exampleLines(
 			"applayer mail user add --data /tmp/hamburger bob@hamburger.edu",
 			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger",
-			"applayer mail serve --domain crepes.fr --data /tmp/crepes --listen 127.0.25.1:2525 \\\n      --submission 127.0.25.1:5870 --resolver 127.0.53.53:10053 --mx-port 10025",
+			"applayer mail serve --domain crepes.fr --data /tmp/crepes --listen 127.0.25.1:2525 \\\n      --submission 127.0.25.1:5870 --dns 127.0.53.53:10053 --upstream-port 10025",
 		),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if len(cfg.Domains) == 0 || cfg.Dir == "" {
-				return errors.New("mail serve: --domain and --data are required")
-			}
 			logger, err := g.logger()
 			if err != nil {
 				return err
@@ -105,6 +104,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			srv.MX.MaxMessageBytes = maxSize
 			srv.Submission.MaxMessageBytes = maxSize
 			srv.MX.PregreetWait = pregreet
+			srv.MX.MaxConns, srv.Submission.MaxConns = maxConns, maxConns
 			var mxl, subl net.Listener
 			if listen != "" {
 				if mxl, err = net.Listen("tcp", listen); err != nil {
@@ -132,65 +132,54 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.StringVar(&listen, "listen", "127.0.0.1:2525", "mail exchanger address (\"\" to disable)")
 	f.StringVar(&submission, "submission", "127.0.0.1:5870", "submission address (\"\" to disable)")
 	f.StringVar(&cfg.Hostname, "hostname", "", "this server's name in greetings and trace fields (default mail.FIRST-DOMAIN)")
-	f.StringVar(&resolver, "resolver", "", "DNS server HOST:PORT for MX look-ups (default: the system's)")
-	f.IntVar(&cfg.MXPort, "mx-port", 25, "port to reach other domains' exchangers on")
+	f.StringVar(&resolver, "dns", "", "look MX and addresses up with this DNS server, HOST:PORT, e.g. the lab's resolver (default: the system's)")
+	f.IntVar(&cfg.MXPort, "upstream-port", 25, "port to reach other domains' exchangers on")
+	// The names of an earlier release, kept working.
+	f.StringVar(&resolver, "resolver", "", "")
+	f.MarkDeprecated("resolver", "use --dns")
+	f.IntVar(&cfg.MXPort, "mx-port", 25, "")
+	f.MarkDeprecated("mx-port", "use --upstream-port")
 	f.DurationVar(&pregreet, "pregreet-wait", smtpserver.DefaultPregreetWait, "on the mail exchanger, how long a client not seen for a day waits between \"220-\" and the greeting's last line; one that talks meanwhile is dropped (negative: none)")
 	f.DurationSliceVar(&retry, "retry", mta.DefaultRetry, "back-off schedule, the last repeating")
 	f.DurationVar(&cfg.GiveUp, "give-up", mta.DefaultGiveUp, "bounce a message still undeliverable after this long")
 	f.Int64Var(&maxSize, "max-size", smtpserver.DefaultMaxMessageBytes, "largest message accepted, in bytes (SIZE)")
+	f.IntVar(&maxConns, "max-conns", lifecycle.DefaultMaxConns, "most sessions served at once, on each of --listen and --submission (-1: no limit)")
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
+	c.MarkFlagRequired("domain")
+	c.MarkFlagRequired("data")
 	g.addTrace(c)
 	return c
 }
 
 func newMailUserCmd() *cobra.Command {
-	var dir, passwordFile string
 	c := &cobra.Command{
-		Use:   "user add|del|list --data DIR [ADDRESS]",
+		Use:   "user",
 		Short: "Manage the mail server's users (passwords are stored bcrypt-hashed)",
-		Long: `Manage the users of the mail server that uses DIR. A user is an e-mail address;
-"add" reads the password from --password-file or, without it, the first line
-of standard input. Changes take effect in a running server at once.`,
-		Example: exampleLines(
-			"echo pickles | applayer mail user add --data /tmp/hamburger bob@hamburger.edu",
-			"applayer mail user list --data /tmp/hamburger",
-			"applayer mail user del --data /tmp/hamburger bob@hamburger.edu",
-		),
-		Args: cobra.RangeArgs(1, 2),
+		Long: `Manage the users of the mail server that uses DIR. A user is an e-mail address.
+Changes take effect in a running server at once.`,
+	}
+	// --data on every subcommand, required.
+	dataFlag := func(c *cobra.Command, dir *string) {
+		c.Flags().StringVar(dir, "data", "", "the mail server's data directory (required)")
+		c.MarkFlagRequired("data")
+	}
+	var addDir, passwordFile string
+	add := &cobra.Command{
+		Use:   "add --data DIR ADDRESS",
+		Short: "Add a user, or change a user's password",
+		Long: `Add a user (an e-mail address), or change its password. The password is read
+from --password-file or, without it, from the first line of standard input.`,
+		Example: exampleLines("echo pickles | applayer mail user add --data /tmp/hamburger bob@hamburger.edu"),
+		Args:    namedArgs("ADDRESS"),
 		RunE: func(c *cobra.Command, args []string) error {
-			if dir == "" {
-				return errors.New("mail user: --data is required")
-			}
-			st, err := mta.OpenUsers(dir)
+			st, err := mta.OpenUsers(addDir)
 			if err != nil {
 				return err
 			}
-			op := args[0]
-			need := map[string]int{"add": 2, "del": 2, "list": 1}
-			n, ok := need[op]
-			if !ok {
-				return fmt.Errorf("mail user: unknown operation %q (want add, del or list)", op)
-			}
-			if len(args) != n {
-				return fmt.Errorf("mail user %s: wrong number of arguments", op)
-			}
-			switch op {
-			case "list":
-				users, err := st.List()
-				if err != nil {
-					return err
-				}
-				for _, u := range users {
-					fmt.Fprintln(c.OutOrStdout(), u)
-				}
-				return nil
-			case "del":
-				return st.Del(args[1])
-			}
-			addr, err := smtp.ParseAddress(args[1])
+			addr, err := smtp.ParseAddress(args[0])
 			if err != nil {
-				return fmt.Errorf("mail user add: %q is not an address: %w", args[1], err)
+				return fmt.Errorf("%q is not an address: %w", args[0], err)
 			}
 			pw, err := readPassword(passwordFile, c.InOrStdin())
 			if err != nil {
@@ -203,8 +192,46 @@ of standard input. Changes take effect in a running server at once.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "data", "", "the mail server's data directory")
-	c.Flags().StringVar(&passwordFile, "password-file", "", "read the password from this file (first line)")
+	dataFlag(add, &addDir)
+	add.Flags().StringVar(&passwordFile, "password-file", "", "read the password from this file (first line)")
+	var delDir string
+	del := &cobra.Command{
+		Use:     "del --data DIR ADDRESS",
+		Short:   "Remove a user (the Maildir stays)",
+		Example: exampleLines("applayer mail user del --data /tmp/hamburger bob@hamburger.edu"),
+		Args:    namedArgs("ADDRESS"),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, err := mta.OpenUsers(delDir)
+			if err != nil {
+				return err
+			}
+			return st.Del(args[0])
+		},
+	}
+	dataFlag(del, &delDir)
+	var listDir string
+	list := &cobra.Command{
+		Use:     "list --data DIR",
+		Short:   "List the users",
+		Example: exampleLines("applayer mail user list --data /tmp/hamburger"),
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			st, err := mta.OpenUsers(listDir)
+			if err != nil {
+				return err
+			}
+			users, err := st.List()
+			if err != nil {
+				return err
+			}
+			for _, u := range users {
+				fmt.Fprintln(c.OutOrStdout(), u)
+			}
+			return nil
+		},
+	}
+	dataFlag(list, &listDir)
+	c.AddCommand(add, del, list)
 	return c
 }
 
@@ -230,45 +257,56 @@ func readPassword(file string, in io.Reader) (string, error) {
 }
 
 func newMailQueueCmd() *cobra.Command {
-	var dir string
 	c := &cobra.Command{
-		Use:   "queue list|flush|delete ID --data DIR",
+		Use:   "queue",
 		Short: "Show and manage the outgoing queue, also while the server runs",
-		Long: `Show and manage the outgoing queue of the mail server that uses DIR.
-
-  list          every queued message: ID, size, age, sender, pending recipients,
-                attempts, next attempt and last answer
-  flush         ask the running server to retry every queued message now
-  delete ID     remove a message from the queue (no bounce is sent)`,
-		Example: exampleLines(
-			"applayer mail queue list --data /tmp/crepes",
-			"applayer mail queue flush --data /tmp/crepes",
-		),
-		Args: cobra.RangeArgs(1, 2),
-		RunE: func(c *cobra.Command, args []string) error {
-			if dir == "" {
-				return errors.New("mail queue: --data is required")
+	}
+	var listDir, flushDir, deleteDir string
+	list := &cobra.Command{
+		Use:   "list --data DIR",
+		Short: "Show every queued message",
+		Long: `Show every queued message of the mail server that uses DIR: ID, size, age,
+sender, pending recipients, attempts, next attempt and last answer.`,
+		Example: exampleLines("applayer mail queue list --data /tmp/crepes"),
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			items, err := mta.ListQueue(listDir)
+			if err != nil {
+				return err
 			}
-			switch {
-			case args[0] == "list" && len(args) == 1:
-				items, err := mta.ListQueue(dir)
-				if err != nil {
-					return err
-				}
-				return printQueue(c.OutOrStdout(), items)
-			case args[0] == "flush" && len(args) == 1:
-				if err := mta.RequestFlush(dir); err != nil {
-					return err
-				}
-				fmt.Fprintln(c.ErrOrStderr(), "flush requested; a running server retries every queued message within a second")
-				return nil
-			case args[0] == "delete" && len(args) == 2:
-				return mta.DeleteQueued(dir, args[1])
-			}
-			return fmt.Errorf("mail queue: want list, flush or delete ID (got %q)", strings.Join(args, " "))
+			return printQueue(c.OutOrStdout(), items)
 		},
 	}
-	c.Flags().StringVar(&dir, "data", "", "the mail server's data directory")
+	flush := &cobra.Command{
+		Use:     "flush --data DIR",
+		Short:   "Ask the running server to retry every queued message now",
+		Example: exampleLines("applayer mail queue flush --data /tmp/crepes"),
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := mta.RequestFlush(flushDir); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.ErrOrStderr(), "flush requested; a running server retries every queued message within a second")
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use:     "delete --data DIR ID",
+		Short:   "Remove a message from the queue (no bounce is sent)",
+		Example: exampleLines("applayer mail queue delete --data /tmp/crepes ID"),
+		Args:    namedArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return mta.DeleteQueued(deleteDir, args[0])
+		},
+	}
+	for _, sc := range []struct {
+		c   *cobra.Command
+		dir *string
+	}{{list, &listDir}, {flush, &flushDir}, {del, &deleteDir}} {
+		sc.c.Flags().StringVar(sc.dir, "data", "", "the mail server's data directory (required)")
+		sc.c.MarkFlagRequired("data")
+		c.AddCommand(sc.c)
+	}
 	return c
 }
 
@@ -361,6 +399,9 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 			case c.Flags().Changed("body"):
 				m.Body = body
 			default:
+				if isTerminal(c.InOrStdin()) {
+					fmt.Fprintln(c.ErrOrStderr(), "mail send: no --body or --body-file: reading the body from standard input; end it with Ctrl-D")
+				}
 				b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), smtpserver.DefaultMaxMessageBytes))
 				if err != nil {
 					return err
@@ -447,6 +488,8 @@ With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`
 	f.StringVar(&cacert, "cacert", "", "trust this PEM certificate (e.g. the server's DATA/tls/cert.pem)")
 	f.BoolVar(&insecure, "insecure", false, "accept any server certificate (lab use only)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "bound on each SMTP command")
+	c.MarkFlagRequired("from")
+	c.MarkFlagRequired("to")
 	g.addTrace(c)
 	return c
 }

@@ -11,8 +11,8 @@ import (
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "applayer: %v\n", err)
+	if c, err := newRoot().ExecuteC(); err != nil {
+		fmt.Fprintln(os.Stderr, errorLine(c, err))
 		os.Exit(1)
 	}
 }

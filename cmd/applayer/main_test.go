@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 var bin string
@@ -46,16 +49,109 @@ func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, cod
 	return o.String(), e.String(), code
 }
 
+// allCommands returns every command under the root, the root first.
+func allCommands() []*cobra.Command {
+	var all []*cobra.Command
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		all = append(all, c)
+		for _, sub := range c.Commands() {
+			if !sub.Hidden && sub.Name() != "help" {
+				walk(sub)
+			}
+		}
+	}
+	walk(newRoot())
+	return all
+}
+
+// TestHelpEverywhere: every command of the root answers --help, with a
+// usage, exit 0.
 func TestHelpEverywhere(t *testing.T) {
-	for _, args := range [][]string{{}, {"upper"}, {"upper", "serve"}, {"upper", "send"}, {"lab"}, {"lab", "up"}, {"version"}} {
-		out, errOut, code := run(t, "", append(args, "--help")...)
+	cmds := allCommands()
+	if len(cmds) < 20 {
+		t.Fatalf("only %d commands under the root", len(cmds))
+	}
+	for _, c := range cmds {
+		args := append(strings.Fields(commandName(c)), "--help")
+		if c == c.Root() {
+			args = []string{"--help"}
+		}
+		out, errOut, code := run(t, "", args...)
 		if code != 0 || !strings.Contains(out, "Usage:") {
-			t.Errorf("applayer %s --help: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+			t.Errorf("applayer %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
 		}
 	}
 	out, _, code := run(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "applayer ") || !strings.Contains(out, "go1.") {
 		t.Errorf("version: %q, exit %d", out, code)
+	}
+}
+
+// TestOneLanguage: a flag name means one thing everywhere. For each idea,
+// the names that must not be used for it (the name to use instead), and
+// short flags only where they are shared by every command with the long
+// name.
+func TestOneLanguage(t *testing.T) {
+	banned := map[string]string{
+		"resolver": "dns", "dns-server": "dns", "nameserver": "dns",
+		"mx-port": "upstream-port", "dest-port": "upstream-port",
+		"addr": "listen", "bind": "listen",
+		"dir": "data", "data-dir": "data",
+		"maxconns": "max-conns", "max-connections": "max-conns",
+	}
+	shorts := map[string]map[string]bool{} // long name -> shorthands used
+	longs := map[string]int{}              // long name -> commands with it
+	for _, c := range allCommands() {
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Deprecated != "" {
+				return // an old name kept working, hidden from --help
+			}
+			if use, ok := banned[f.Name]; ok {
+				t.Errorf("applayer %s --%s: the same idea is --%s elsewhere", commandName(c), f.Name, use)
+			}
+			longs[f.Name]++
+			if shorts[f.Name] == nil {
+				shorts[f.Name] = map[string]bool{}
+			}
+			if f.ShorthandDeprecated == "" {
+				shorts[f.Name][f.Shorthand] = true
+			}
+		})
+	}
+	for name, sh := range shorts {
+		if len(sh) > 1 {
+			t.Errorf("--%s has a short form on some commands and not on others (or two): %v", name, sh)
+		}
+	}
+	if longs["listen"] < 3 || longs["data"] < 3 {
+		t.Errorf("the walk found too few flags: %v", longs)
+	}
+}
+
+// TestErrors: one "applayer: " prefix and the command's name once; a
+// missing argument named; a mistyped flag answered with the close one.
+func TestErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"upper", "send", "--bogus"}, "applayer: upper send: unknown flag: --bogus"},
+		{[]string{"web", "get"}, "applayer: web get: missing URL"},
+		{[]string{"web", "get", "--objekts", "http://127.0.0.1:1/"}, "did you mean --objects?"},
+		{[]string{"mail", "send", "--serevr", "x"}, "did you mean --server?"},
+		{[]string{"mail", "user", "add", "x@y.z"}, `applayer: mail user add: required flag(s) "data" not set`},
+		{[]string{"mail", "queue", "delete", "--data", "/nonexistent"}, "applayer: mail queue delete: missing ID"},
+		{[]string{"web", "serve"}, `applayer: web serve: required flag(s) "root" not set`},
+	} {
+		_, errOut, code := run(t, "", tt.args...)
+		if code != 1 || !strings.Contains(errOut, tt.want) || strings.Count(errOut, "applayer: ") != 1 || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("applayer %s: exit %d, stderr %q; want one line with %q", strings.Join(tt.args, " "), code, errOut, tt.want)
+		}
+		name := strings.Join(tt.args[:2], " ")
+		if strings.Count(errOut, name+":") > 1 {
+			t.Errorf("applayer %s: %q names the command twice", strings.Join(tt.args, " "), errOut)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals holds the flags every subcommand shares.
@@ -40,7 +41,7 @@ dialogue to stderr the way the textbook prints it (C: ... / S: ...).`,
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%s: %w (see '%s --help')", c.CommandPath(), err, c.CommandPath())
+		return fmt.Errorf("%s: %w%s (see '%s --help')", commandName(c), err, suggestFlag(c, err), c.CommandPath())
 	})
 	root.AddCommand(newVersionCmd(), newUpperCmd(g), newWebCmd(g), newDNSCmd(g), newMailCmd(g), newLabCmd(g))
 	return root
@@ -84,4 +85,99 @@ func signalContext() (context.Context, context.CancelFunc) {
 // exampleLines indents example command lines for cobra's Example field.
 func exampleLines(lines ...string) string {
 	return "  " + strings.Join(lines, "\n  ")
+}
+
+// commandName is the command's path without the root's name ("mail send"),
+// the prefix of its error messages; main adds "applayer: " before it.
+func commandName(c *cobra.Command) string {
+	p := c.CommandPath()
+	if r := c.Root(); r != c {
+		p = strings.TrimPrefix(p, r.Name()+" ")
+	}
+	return p
+}
+
+// errorLine is how main prints an error from command c: one "applayer: "
+// prefix, then the command's name unless the message already starts with
+// its first word, and for a wrong number of arguments the usage line.
+func errorLine(c *cobra.Command, err error) string {
+	msg := err.Error()
+	if c == nil || c == c.Root() {
+		return "applayer: " + msg
+	}
+	name := commandName(c)
+	first, _, _ := strings.Cut(name, " ")
+	if !strings.HasPrefix(msg, first+":") && !strings.HasPrefix(msg, first+" ") {
+		msg = name + ": " + msg
+	}
+	if strings.Contains(msg, " arg(s)") {
+		msg += " (usage: " + c.UseLine() + ")"
+	}
+	return "applayer: " + msg
+}
+
+// namedArgs is a cobra.PositionalArgs for a command that takes exactly the
+// arguments named, e.g. namedArgs("URL"): a missing one is named in the
+// error.
+func namedArgs(names ...string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		switch {
+		case len(args) < len(names):
+			return fmt.Errorf("missing %s (usage: %s)", strings.Join(names[len(args):], " and "), c.UseLine())
+		case len(args) > len(names):
+			return fmt.Errorf("too many arguments: want %s, got %q (usage: %s)", strings.Join(names, " "), args, c.UseLine())
+		}
+		return nil
+	}
+}
+
+// suggestFlag returns "; did you mean --server?" for an unknown flag close
+// to one the command has.
+func suggestFlag(c *cobra.Command, err error) string {
+	msg := err.Error()
+	_, bad, ok := strings.Cut(msg, "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	bad, _, _ = strings.Cut(bad, "=")
+	best, bestD := "", 3
+	visit := func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
+		d := editDistance(bad, f.Name)
+		if strings.HasPrefix(f.Name, bad) && len(bad) >= 3 {
+			d = min(d, 1)
+		}
+		if d < bestD {
+			best, bestD = f.Name, d
+		}
+	}
+	c.Flags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	if best == "" {
+		return ""
+	}
+	return "; did you mean --" + best + "?"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

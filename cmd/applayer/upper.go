@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/upper"
 	"github.com/spf13/cobra"
 )
@@ -59,9 +60,10 @@ it sends, until it closes. UTF-8 aware; bytes that are not UTF-8 pass through.`,
 	f.BoolVar(&useUDP, "udp", false, "serve UDP")
 	f.BoolVar(&useTCP, "tcp", false, "serve TCP")
 	f.StringVarP(&srv.Addr, "listen", "l", upper.DefaultAddr, "address to listen on")
+	f.MarkShorthandDeprecated("listen", "use --listen, as every server does")
 	f.DurationVar(&srv.IdleTimeout, "idle-timeout", 5*time.Minute, "drop a TCP client that sends nothing for this long")
 	f.DurationVar(&srv.WriteTimeout, "write-timeout", 30*time.Second, "drop a TCP client that does not read its answers for this long")
-	f.IntVar(&srv.MaxConns, "max-conns", 4096, "most TCP clients served at once")
+	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most TCP clients served at once (-1: no limit)")
 	g.addTrace(c)
 	return c
 }
@@ -153,6 +155,7 @@ comes back; interactive TCP keeps one connection and sends a line at a time.`,
 	f.BoolVar(&useUDP, "udp", false, "use UDP (the default)")
 	f.BoolVar(&useTCP, "tcp", false, "use TCP")
 	f.StringVarP(&server, "server", "s", upper.DefaultAddr, "server address, HOST:PORT")
+	f.MarkShorthandDeprecated("server", "use --server, as every client does")
 	f.DurationVar(&timeout, "timeout", upper.DefaultUDPTimeout, "UDP: how long to wait for each answer; TCP: for the whole exchange (10s when unset)")
 	f.IntVar(&retries, "retries", 2, "UDP: how many times to resend an unanswered datagram")
 	f.IntVarP(&count, "count", "c", 0, "UDP: send the sentence this many times and print a summary")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
@@ -72,9 +73,6 @@ servers can share one store.`,
 			if err != nil {
 				return err
 			}
-			if root == "" {
-				return fmt.Errorf("--root is required: the directory to serve")
-			}
 			fsrv, err := web.NewFileServer(root)
 			if err != nil {
 				return fmt.Errorf("--root: %w", err)
@@ -123,7 +121,9 @@ servers can share one store.`,
 	}
 	f := c.Flags()
 	f.StringVar(&root, "root", "", "directory to serve (required)")
+	c.MarkFlagRequired("root")
 	f.StringVarP(&srv.Addr, "listen", "l", web.DefaultAddr, "address to listen on")
+	f.MarkShorthandDeprecated("listen", "use --listen, as every server does")
 	f.BoolVar(&allowWrite, "allow-write", false, "accept PUT and DELETE")
 	f.StringVar(&authFile, "auth", "", "credentials file (user:bcrypt-hash lines) required for PUT and DELETE")
 	f.StringVar(&accessLog, "access-log", "", "write a Combined Log Format line per request to this file (- for stdout)")
@@ -131,7 +131,7 @@ servers can share one store.`,
 	f.DurationVar(&srv.HeaderTimeout, "header-timeout", 10*time.Second, "time allowed from a request's first byte to the end of its head")
 	f.DurationVar(&srv.BodyTimeout, "body-timeout", 30*time.Second, "time allowed for each read of a request body")
 	f.DurationVar(&srv.WriteTimeout, "write-timeout", 30*time.Second, "time allowed for each write to the client")
-	f.IntVar(&srv.MaxConns, "max-conns", 4096, "most connections served at once")
+	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most connections served at once (-1: no limit)")
 	f.IntVar(&srv.Pollers, "pollers", 0, "epoll pollers that keep idle connections and serve their requests in order (0: GOMAXPROCS-1, at least 1; -1: none, a goroutine per connection)")
 	f.Int64Var(&maxBody, "max-body", web.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 	f.StringVar(&db, "db", "", "the cookie demo's database: a SQLite file (default: web-demo.sqlite in the user cache directory), a postgres:// URL, or memory")
@@ -174,7 +174,7 @@ func newWebPasswdCmd() *cobra.Command {
 		Example: exampleLines(
 			"echo 's3cret' | applayer web passwd alice >> site.passwd",
 		),
-		Args: cobra.ExactArgs(1),
+		Args: namedArgs("USER"),
 		RunE: func(c *cobra.Command, args []string) error {
 			b, err := io.ReadAll(io.LimitReader(c.InOrStdin(), 1024))
 			if err != nil {
@@ -230,7 +230,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			"applayer web get http://127.0.0.1:10080/_demo/ --cookie-jar cookies.txt",
 			"applayer web get http://127.0.0.1:10080/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
 		),
-		Args: cobra.ExactArgs(1),
+		Args: namedArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			f.Trace = g.recorder(os.Stderr)
 			if f.Parallel < 1 {

@@ -118,7 +118,7 @@ func TestCLI(t *testing.T) {
 
 	bob := daemon(t, "--domain", "hamburger.edu", "--data", hamburger, "--listen", mx, "--submission", "")
 	daemon(t, "--domain", "crepes.fr", "--data", crepes, "--listen", "", "--submission", sub,
-		"--resolver", resolver, "--mx-port", strconv.Itoa(mxPort), "--retry", "1h")
+		"--dns", resolver, "--upstream-port", strconv.Itoa(mxPort), "--retry", "1h")
 	waitListening(t, mx)
 	waitListening(t, sub)
 

@@ -101,7 +101,7 @@ func TestSIGKILL(t *testing.T) {
 	start := func() {
 		cmd := exec.Command(bin, "mail", "serve", "--domain", "crepes.fr", "--data", data,
 			"--listen", "127.0.0.1:"+strconv.Itoa(mxPort), "--submission", sub,
-			"--mx-port", strconv.Itoa(sinkPort), "--retry", "20ms", "--log-level", "warn")
+			"--upstream-port", strconv.Itoa(sinkPort), "--retry", "20ms", "--log-level", "warn")
 		cmd.Stderr = logFile
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
