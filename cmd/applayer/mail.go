@@ -356,8 +356,8 @@ standard input.
 
 With --trace the dialogue prints like the textbook's (S: 220 ..., C: HELO ...).`,
 		Example: exampleLines(
-			"applayer mail send --server 127.0.0.1:2525 --from alice@crepes.fr --to bob@hamburger.edu \\\n      --subject ketchup --body 'Do you like ketchup?' --trace",
-			"applayer mail send --server 127.0.25.1:10587 --starttls --cacert DIR/tls/cert.pem \\\n      --user alice@crepes.fr --password-file alice.pass --from alice@crepes.fr \\\n      --to bob@hamburger.edu --subject photo --body-file note.txt --attach photo.png",
+			"applayer mail send --server 127.0.25.2:10025 --from alice@crepes.fr --to bob@hamburger.edu \\\n      --subject ketchup --body 'Do you like ketchup?' --trace     # the lab's hamburger.edu exchanger",
+			"applayer mail send --server 127.0.25.1:10587 --starttls --cacert ~/.cache/applayer/lab/crepes.fr/tls/cert.pem \\\n      --user alice@crepes.fr --password-file ~/.cache/applayer/lab/crepes.fr/alice.pass --from alice@crepes.fr \\\n      --to bob@hamburger.edu --subject photo --body-file note.txt --attach photo.png",
 		),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -225,10 +225,11 @@ Netscape cookies.txt format curl uses (-b/-c), so the two can share a jar.
 --cache-dir keeps a local copy of each object and revalidates it with a
 conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 		Example: exampleLines(
-			"applayer web get http://127.0.0.1:10080/ --objects",
-			"applayer web get http://127.0.0.1:10080/ --objects --non-persistent --parallel 5",
-			"applayer web get http://127.0.0.1:10080/_demo/ --cookie-jar cookies.txt",
-			"applayer web get http://127.0.0.1:10080/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
+			"applayer web get http://127.0.80.1:18080/ --objects                 # the lab's www.someschool.edu",
+			"applayer web get http://www.someschool.edu:18080/ --objects --dns 127.0.53.53:10053",
+			"applayer web get http://127.0.80.1:18080/ --objects --non-persistent --parallel 5",
+			"applayer web get http://127.0.80.1:18080/_demo/ --cookie-jar cookies.txt",
+			"applayer web get http://127.0.80.1:18080/files/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
 		),
 		Args: namedArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
