@@ -1,4 +1,4 @@
-package mta
+package main
 
 import (
 	"bytes"
@@ -52,10 +52,13 @@ func fakeDNS(t *testing.T, records ...string) string {
 	return pc.LocalAddr().String()
 }
 
+// The mail commands as a user runs them: these tests build nothing of
+// their own, they run the binary TestMain built.
+
 // cli runs the applayer binary and returns stdout, stderr and the error.
 func cli(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := exec.Command(applayerBinary(t), args...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -66,7 +69,7 @@ func cli(t *testing.T, stdin string, args ...string) (string, string, error) {
 // daemon starts `applayer mail serve ...` and stops it (SIGKILL) at the end.
 func daemon(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(applayerBinary(t), append([]string{"mail", "serve", "--log-level", "warn"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"mail", "serve", "--log-level", "warn"}, args...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +150,7 @@ func TestCLI(t *testing.T) {
 	}
 	inbox := filepath.Join(hamburger, "mail", "hamburger.edu", "bob", "new")
 	var msg []byte
-	waitFor(t, "bob's mail", func() bool {
+	waitFor(t, "bob's mail", 10*time.Second, func() bool {
 		ents, _ := os.ReadDir(inbox)
 		if len(ents) == 1 {
 			msg, _ = os.ReadFile(filepath.Join(inbox, ents[0].Name()))
@@ -167,7 +170,7 @@ func TestCLI(t *testing.T) {
 	if _, trace, err := send("pickles"); err != nil {
 		t.Fatalf("mail send while the next hop is down: %v\n%s", err, trace)
 	}
-	waitFor(t, "a failed attempt in the queue", func() bool {
+	waitFor(t, "a failed attempt in the queue", 10*time.Second, func() bool {
 		out, _, _ := cli(t, "", "mail", "queue", "list", "--data", crepes)
 		return strings.Contains(out, "bob@hamburger.edu") && strings.Contains(out, "4.4.1")
 	})
@@ -182,11 +185,11 @@ func TestCLI(t *testing.T) {
 	if _, e, err := cli(t, "", "mail", "queue", "flush", "--data", crepes); err != nil {
 		t.Fatalf("queue flush: %v %s", err, e)
 	}
-	waitFor(t, "delivery after flush", func() bool {
+	waitFor(t, "delivery after flush", 10*time.Second, func() bool {
 		ents, _ := os.ReadDir(inbox)
 		return len(ents) == 2
 	})
-	waitFor(t, "an empty queue", func() bool {
+	waitFor(t, "an empty queue", 10*time.Second, func() bool {
 		out, _, _ := cli(t, "", "mail", "queue", "list", "--data", crepes)
 		return out == "queue is empty\n"
 	})

@@ -1,4 +1,4 @@
-package mta
+package main
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mail/mta"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
 	"github.com/applayer/applayer/mail/smtpserver"
@@ -57,6 +60,25 @@ func token(msg string) string {
 	return t
 }
 
+// serveSink runs an exchanger (no submission) whose backend is sink, and
+// returns its port.
+func serveSink(t *testing.T, backend smtpserver.Backend) int {
+	t.Helper()
+	cert, err := tlsutil.LoadOrCreate(t.TempDir(), []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &smtpserver.Server{Hostname: "sink.example", Backend: backend, Logger: slog.New(slog.DiscardHandler),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,7 +98,7 @@ func TestSIGKILL(t *testing.T) {
 		t.Skip("builds and kills a server process; skipped in -short mode")
 	}
 	dir := t.TempDir()
-	bin := applayerBinary(t)
+	bin := bin
 	data := filepath.Join(dir, "data")
 	add := exec.Command(bin, "mail", "user", "add", "--data", data, "alice@crepes.fr")
 	add.Stdin = strings.NewReader("pw\n")
@@ -85,7 +107,7 @@ func TestSIGKILL(t *testing.T) {
 	}
 
 	sink := &tokenSink{got: map[string]int{}}
-	sinkPort := serve(t, sink, false)
+	sinkPort := serveSink(t, sink)
 	mxPort, subPort := freePort(t), freePort(t)
 	sub := "127.0.0.1:" + strconv.Itoa(subPort)
 
@@ -188,7 +210,7 @@ func TestSIGKILL(t *testing.T) {
 	// Let the last server drain the queue.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		q, _ := ListQueue(data)
+		q, _ := mta.ListQueue(data)
 		if len(q) == 0 {
 			break
 		}
