@@ -59,6 +59,12 @@ func init() {
 		auth("dns-someschool", "127.0.53.12", "someschool.edu.", ""),
 		auth("dns-exotiquecuisine", "127.0.53.13", "exotiquecuisine.com.", ""),
 		auth("dns-auth", "127.0.53.19", "", "domain"),
+		// The registrar story's server: it serves newschool.com (and .edu,
+		// .fr) from the start, but no TLD delegates to it until the
+		// "dns update" line registers the domain.
+		Spec{Name: "dns-newschool", Kind: "dns-auth", Host: "127.0.53.30", Port: 53,
+			Args:    map[string]string{"zones": "newschool.com.,newschool.edu.,newschool.fr.", "unregistered": "true"},
+			Records: []string{"www.newschool.com. 300 IN A 127.0.80.30", "www.newschool.edu. 300 IN A 127.0.80.30", "www.newschool.fr. 300 IN A 127.0.80.30"}},
 		Spec{Name: "resolver", Kind: "dns-resolver", Host: labResolverHost, Port: 53},
 	)
 	// The textbook's own examples: a replicated web server whose addresses
@@ -96,7 +102,9 @@ type dnsPlan struct {
 type planZone struct {
 	origin string
 	host   string // the server's address
-	recs   []zone.Record
+	// unregistered: no delegation in the parent (the registrar adds it).
+	unregistered bool
+	recs         []zone.Record
 }
 
 // nsName is the name server of a zone: "ns.<zone>", in the zone itself so
@@ -129,7 +137,7 @@ func planDNS(t Topology) (*dnsPlan, error) {
 				return nil, fmt.Errorf("dns: zone %s is served by both %s and %s", z, other, s.Name)
 			}
 			p.server[z] = s.Name
-			p.zones[z] = &planZone{origin: z, host: s.Host}
+			p.zones[z] = &planZone{origin: z, host: s.Host, unregistered: s.Args["unregistered"] != ""}
 		}
 	}
 	if _, ok := p.zones["."]; !ok {
@@ -207,7 +215,7 @@ func planDNS(t Topology) (*dnsPlan, error) {
 		// in the parent.
 		home := p.deepest(ns)
 		home.recs = append(home.recs, rr(ns, 3600, addr, dns.TypeA))
-		if o != "." {
+		if o != "." && !z.unregistered {
 			parent := p.deepest(mustParent(o))
 			parent.recs = append(parent.recs, rr(o, 3600, &dns.NS{Host: ns}, dns.TypeNS))
 			if parent != home {
@@ -321,8 +329,8 @@ func (s *dnsAuth) Bind(ctx context.Context) ([]Endpoint, error) {
 	if s.key != "" && len(s.zones) > 0 {
 		tld := strings.TrimSuffix(s.zones[0].Origin, ".")
 		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "dns update", Addr: s.addr, Try: fmt.Sprintf(
-			`printf 'server %s %s\nzone %s\nupdate add newschool.%s. 300 NS ns.newschool.%s.\nupdate add ns.newschool.%s. 300 A 127.0.53.30\nsend\n' | nsupdate -y hmac-sha256:%s:%s && dig @%s -p %s +norec www.newschool.%s`,
-			host, port, tld, tld, tld, tld, registrarKeyName, s.key, host, port, tld)})
+			`printf 'server %s %s\nzone %s\nupdate add newschool.%s. 300 NS ns.newschool.%s.\nupdate add ns.newschool.%s. 300 A 127.0.53.30\nsend\n' | nsupdate -y hmac-sha256:%s:%s && dig @%s -p %s www.newschool.%s`,
+			host, port, tld, tld, tld, tld, registrarKeyName, s.key, labResolverHost, port, tld)})
 	}
 	return eps, nil
 }

@@ -150,6 +150,10 @@ func TestTryLines(t *testing.T) {
 		peertest.Require(t, p.name, p.pkg)
 	}
 	l := startLab(t, []string{bin})
+	// Before the registrar's update, the TLD knows nothing of newschool.
+	if out, _ := sh(t, t.TempDir(), fmt.Sprintf("dig @127.0.53.2 -p %d +norec www.newschool.com", l.base+53)); !strings.Contains(out, "NXDOMAIN") {
+		t.Errorf("newschool.com is delegated before the update:\n%s", out)
+	}
 	if len(l.rows) < 20 {
 		t.Fatalf("lab up printed %d rows:\n%+v", len(l.rows), l.rows)
 	}
@@ -170,6 +174,10 @@ func TestTryLines(t *testing.T) {
 			if strings.Contains(out, bad) {
 				t.Errorf("%s %s: %s\nprints %s:\n%s", r.service, r.proto, r.try, bad, out)
 			}
+		}
+		if r.proto == "dns update" && (!strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "IN\tA\t127.0.80.30")) {
+			// The registrar's walk: root, TLD, then newschool's own server.
+			t.Errorf("%s %s: the registrar story does not end with an answer:\n%s", r.service, r.proto, out)
 		}
 		if strings.Contains(r.proto, "cookie") {
 			again, err := sh(t, filepath.Dir(home), r.try)
