@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/applayer/applayer/internal/authlimit"
@@ -182,6 +183,14 @@ type Lab struct {
 	Topology Topology
 	Logger   *slog.Logger
 	Trace    *transcript.Recorder
+	// TraceSink, when set, takes every service's dialogues instead of
+	// Trace, each line labelled with its service's name; TraceOnly
+	// limits them to the services named (a Spec name, or a host name
+	// among its Records: "mail-crepes" or "mail.crepes.fr"), and
+	// TraceSecrets shows passwords instead of <redacted>.
+	TraceSink    transcript.Sink
+	TraceOnly    []string
+	TraceSecrets bool
 	// Bin and Dir are the Env's (see there).
 	Bin string
 	Dir string
@@ -226,8 +235,22 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 	}
 
 	var eps []Endpoint
+	if err := l.checkTraceOnly(); err != nil {
+		return nil, err
+	}
 	for _, spec := range l.Topology.Services {
-		svc, err := Kinds[spec.Kind](spec, env)
+		senv := *env
+		if l.TraceSink != nil {
+			senv.Trace = nil
+			if l.traced(spec) {
+				name := spec.Name
+				senv.Trace = transcript.New(transcript.SinkFunc(func(e transcript.Event) {
+					e.Proto = name + " " + e.Proto
+					l.TraceSink.Record(e)
+				})).ShowSecrets(l.TraceSecrets)
+			}
+		}
+		svc, err := Kinds[spec.Kind](spec, &senv)
 		if err == nil {
 			var e []Endpoint
 			e, err = svc.Bind(ctx)
@@ -281,4 +304,48 @@ func (l *Lab) Shutdown(ctx context.Context) error {
 	}
 	l.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// serviceNames are the names a service answers to in TraceOnly: its Spec
+// name and the host names of its Records.
+func serviceNames(s Spec) []string {
+	names := []string{s.Name}
+	for _, r := range s.Records {
+		if f := strings.Fields(r); len(f) > 0 {
+			names = append(names, strings.TrimSuffix(strings.ToLower(f[0]), "."))
+		}
+	}
+	return names
+}
+
+func (l *Lab) traced(s Spec) bool {
+	if len(l.TraceOnly) == 0 {
+		return true
+	}
+	for _, n := range serviceNames(s) {
+		for _, want := range l.TraceOnly {
+			if strings.EqualFold(strings.TrimSuffix(want, "."), n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkTraceOnly refuses a name in TraceOnly that no service answers to.
+func (l *Lab) checkTraceOnly() error {
+	for _, want := range l.TraceOnly {
+		found := false
+		var all []string
+		for _, s := range l.Topology.Services {
+			all = append(all, s.Name)
+			for _, n := range serviceNames(s) {
+				found = found || strings.EqualFold(strings.TrimSuffix(want, "."), n)
+			}
+		}
+		if !found {
+			return fmt.Errorf("lab: --trace %s: no such service (services: %s; or a host name such as mail.crepes.fr)", want, strings.Join(all, ", "))
+		}
+	}
+	return nil
 }

@@ -6,8 +6,11 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/internal/transcript"
 
 	"github.com/applayer/applayer/upper"
 )
@@ -123,5 +126,45 @@ func TestBindConflict(t *testing.T) {
 		t.Errorf("the first service's port was not released: %v", err)
 	} else {
 		again.Close()
+	}
+}
+
+// TestTraceLabels: with a TraceSink every line names its service, and
+// TraceOnly keeps the services named (by Spec name or host name).
+func TestTraceLabels(t *testing.T) {
+	base := freeBase(t)
+	topo := upperOnly(base)
+	topo.Services = append(topo.Services, Spec{Name: "upper2", Kind: "upper", Host: "127.0.0.2", Port: 2000,
+		Records: []string{"upper2.example.com. 300 IN A 127.0.0.2"}})
+	var mu sync.Mutex
+	var lines []transcript.Event
+	sink := transcript.SinkFunc(func(e transcript.Event) { mu.Lock(); lines = append(lines, e); mu.Unlock() })
+	l := &Lab{Topology: topo, Logger: slog.New(slog.DiscardHandler), TraceSink: sink, TraceOnly: []string{"upper2.example.com."}}
+	eps, err := l.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Shutdown(context.Background())
+	for _, ep := range eps {
+		if ep.Proto == "upper/tcp" {
+			if _, err := upper.SendTCP(context.Background(), ep.Addr, []byte("x"), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l.Shutdown(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) == 0 {
+		t.Fatal("nothing traced")
+	}
+	for _, e := range lines {
+		if !strings.HasPrefix(e.Proto, "upper2 ") {
+			t.Errorf("traced %q: want only upper2's lines, labelled", e.Proto)
+		}
+	}
+	bad := &Lab{Topology: topo, TraceSink: sink, TraceOnly: []string{"nosuch"}}
+	if _, err := bad.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "no such service") {
+		t.Errorf("TraceOnly nosuch: %v", err)
 	}
 }

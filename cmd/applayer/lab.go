@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/lab"
 	"github.com/spf13/cobra"
 )
@@ -30,7 +32,7 @@ func newLabUpCmd(g *globals) *cobra.Command {
 		dataDir  string
 	)
 	c := &cobra.Command{
-		Use:   "up [--base-port N] [--data DIR]",
+		Use:   "up [--base-port N] [--data DIR] [--trace [SERVICE...]]",
 		Short: "Start every service on loopback, print how to try each, and run until Ctrl-C",
 		Long: `Start every service built so far on loopback addresses, print a table of
 service, protocol, address and a command to try each, and run until Ctrl-C or
@@ -40,14 +42,23 @@ also stops when 'go run' does (kill %1 in the shell that started it).
 Every port is the base port plus an offset (the protocol's well-known port
 where it has one), so --base-port moves the whole lab.
 
+--trace prints every service's protocol dialogue on stderr, each line
+labelled with its service; names after it (a SERVICE column entry or a host
+name: mail-crepes, mail.hamburger.edu, www.someschool.edu) trace only those.
+
 The lab keeps its files in --data (default ~/.cache/applayer/lab): each
 service's files (Maildirs, queues, certificates, passwords, the cookie demo's
 database) in a directory of its own, emptied when the lab starts and kept
 after it stops, and a copy of the applayer binary in DIR/bin, so that every
 command in the TRY column runs as printed, from any directory.`,
-		Example: exampleLines("go run ./cmd/applayer lab up", "applayer lab up --base-port 20000 --trace"),
-		Args:    cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		Example: exampleLines("go run ./cmd/applayer lab up", "go run ./cmd/applayer lab up --trace mail.hamburger.edu", "applayer lab up --base-port 20000 --trace"),
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 && !g.trace {
+				return fmt.Errorf("unexpected %q: service names go with --trace (lab up --trace %s)", args, strings.Join(args, " "))
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
 			logger, err := g.logger()
 			if err != nil {
 				return err
@@ -67,7 +78,10 @@ command in the TRY column runs as printed, from any directory.`,
 			}
 			topo := lab.DefaultTopology()
 			topo.BasePort = basePort
-			l := &lab.Lab{Topology: topo, Logger: logger, Trace: g.recorder(os.Stderr), Bin: bin, Dir: dataDir}
+			l := &lab.Lab{Topology: topo, Logger: logger, Bin: bin, Dir: dataDir, TraceOnly: args, TraceSecrets: g.secrets}
+			if g.trace {
+				l.TraceSink = transcript.NewTextSink(os.Stderr)
+			}
 			ctx, cancel := signalContext()
 			defer cancel()
 			eps, err := l.Start(ctx)
