@@ -91,8 +91,13 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 	// jar keeps the cookie between runs.
 	jar := ShowPath(filepath.Join(dir, "cookies.txt"))
 	cookie := "curl -sS -b " + jar + " -c " + jar + " " + base + "_demo/ -o /dev/null " + base + "_demo/whoami"
+	// The textbook's RTT model on one machine: a 20 ms round trip added
+	// by the client, persistent then non-persistent.
+	rtt := s.env.Bin + " web get " + base + " --objects --rtt 20ms"
 	return []Endpoint{
 		{Service: s.spec.Name, Proto: "http " + name, Addr: s.addr, Try: try},
+		{Service: s.spec.Name, Proto: "http persistent", Addr: s.addr, Try: rtt},
+		{Service: s.spec.Name, Proto: "http non-persistent", Addr: s.addr, Try: rtt + " --non-persistent"},
 		{Service: s.spec.Name, Proto: "http cookie demo", Addr: s.addr, Try: cookie},
 	}, nil
 }

@@ -228,6 +228,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			"applayer web get http://127.0.80.1:18080/ --objects                 # the lab's www.someschool.edu",
 			"applayer web get http://www.someschool.edu:18080/ --objects --dns 127.0.53.53:10053",
 			"applayer web get http://127.0.80.1:18080/ --objects --non-persistent --parallel 5",
+			"applayer web get http://127.0.80.1:18080/ --objects --rtt 20ms          # then --non-persistent: 2 RTT per object",
 			"applayer web get http://127.0.80.1:18080/_demo/ --cookie-jar cookies.txt",
 			"applayer web get http://127.0.80.1:18080/files/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
 		),
@@ -333,6 +334,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&jarFile, "cookie-jar", "", "read and write cookies in this Netscape cookies.txt file")
 	fl.StringVar(&cacheDir, "cache-dir", "", "keep objects here and revalidate them with conditional GET")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "time allowed for each request")
+	fl.DurationVar(&f.RTT, "rtt", 0, "add this round-trip delay per connection set-up and per request (e.g. 20ms), to see the textbook's RTT model on loopback")
 	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
 	return c

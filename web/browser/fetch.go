@@ -46,6 +46,13 @@ type Fetcher struct {
 	Progress func(u *url.URL, done, total int64)
 	// Trace records every request and response head.
 	Trace *transcript.Recorder
+	// RTT, when positive, adds a round-trip delay in user space: once
+	// before each connection is set up (the TCP handshake's round trip,
+	// also added to the connection's measured RTT) and once per
+	// request/response exchange. On loopback, where a real round trip
+	// takes microseconds, it shows the textbook's model (persistent: 1
+	// RTT per object after the first; non-persistent: 2) on one machine.
+	RTT time.Duration
 	// Resolver looks up host names (nil: the system's). Each name is
 	// looked up once per Get or Page, and the time it took is reported
 	// apart from the TCP handshake.
@@ -229,6 +236,21 @@ func (w *worker) getFollowing(ctx context.Context, u *url.URL, dst io.Writer) (O
 	return Object{URL: u}, fmt.Errorf("%s: more than ten redirects", u)
 }
 
+// delay waits one simulated round trip (RTT), or until ctx ends.
+func (f *Fetcher) delay(ctx context.Context) error {
+	if f.RTT <= 0 {
+		return nil
+	}
+	t := time.NewTimer(f.RTT)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // fetch gets one URL over the worker's connection for its host (or a new
 // one) and writes the body to dst.
 func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects bool) (obj Object) {
@@ -251,7 +273,13 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 			}
 			dial, err := f.resolve(ctx, run, u.Hostname(), port)
 			if err == nil {
+				err = f.delay(ctx)
+			}
+			if err == nil {
 				c, err = web.Dial(ctx, dial, f.Trace)
+			}
+			if err == nil {
+				c.Connect += f.RTT
 			}
 			if err != nil {
 				obj.Err = err
@@ -266,7 +294,10 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 			w.conns[addr] = c
 		}
 		obj.Conn = w.ids[c]
-		err := w.exchange(ctx, c, u, dst, &obj, redirects)
+		err := f.delay(ctx)
+		if err == nil {
+			err = w.exchange(ctx, c, u, dst, &obj, redirects)
+		}
 		if err == nil {
 			break
 		}

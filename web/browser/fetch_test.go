@@ -201,3 +201,20 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 	}
 	return w.buf.Write(p)
 }
+
+// TestRTTDelay: with RTT set, every connection's measured round trip
+// includes the added delay, so the report's RTT is at least RTT whatever
+// loopback's own round trip.
+func TestRTTDelay(t *testing.T) {
+	addr := siteServer(t)
+	for _, nonPersistent := range []bool{false, true} {
+		f := &Fetcher{RTT: 3 * time.Millisecond, NonPersistent: nonPersistent}
+		rep, err := f.Page(context.Background(), "http://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.RTT < f.RTT || rep.Conns < 1 {
+			t.Errorf("non-persistent %v: report RTT %v over %d connections, want at least %v", nonPersistent, rep.RTT, rep.Conns, f.RTT)
+		}
+	}
+}
