@@ -111,6 +111,8 @@ func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 		MXPort:   s.env.BasePort + 25,
 		Logger:   s.env.Logger.With("service", s.spec.Name),
 		Trace:    s.env.Trace,
+		// Relays leave from this host's own address.
+		LocalAddr: net.ParseIP(s.spec.Host),
 		// One limiter for the lab: a guess at crepes.fr counts at
 		// hamburger.edu too.
 		AuthLimit: s.env.AuthLimit,

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
 )
@@ -68,7 +70,19 @@ func aliceToBob(t *testing.T, withDNS bool) {
 			t.Skip("the lab has no DNS resolver kind")
 		}
 	}
-	l := &Lab{Topology: topo, Logger: slog.New(slog.DiscardHandler)}
+	// The trace shows whom hamburger.edu's exchanger talks to: crepes.fr's
+	// own address, the relay's local address.
+	var mu sync.Mutex
+	peers := map[string]bool{}
+	sink := transcript.SinkFunc(func(e transcript.Event) {
+		if strings.HasPrefix(e.Proto, "mail-hamburger ") {
+			host, _, _ := net.SplitHostPort(e.Peer)
+			mu.Lock()
+			peers[host] = true
+			mu.Unlock()
+		}
+	})
+	l := &Lab{Topology: topo, Logger: slog.New(slog.DiscardHandler), TraceSink: sink}
 	eps, err := l.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +127,11 @@ func aliceToBob(t *testing.T, withDNS bool) {
 				if !strings.Contains(string(b), want) {
 					t.Errorf("bob's message lacks %q:\n%s", want, b)
 				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !peers["127.0.25.1"] || peers["127.0.0.1"] {
+				t.Errorf("hamburger.edu's exchanger saw peers %v, want crepes.fr's 127.0.25.1", peers)
 			}
 			return
 		}

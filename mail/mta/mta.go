@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Trace records the relay dialogues; nil records nothing.
 	Trace *transcript.Recorder
+	// LocalAddr, when set, is the address relays connect from (in the
+	// lab, the host's own loopback address, so that the receiving side
+	// sees 127.0.25.1 rather than 127.0.0.1).
+	LocalAddr net.IP
 	// AuthLimit slows password guessing across sessions
 	// (internal/authlimit); nil gives the server's two listeners one of
 	// their own, shared. A process with other servers that check

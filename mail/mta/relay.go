@@ -177,7 +177,7 @@ func (m *MTA) dialOnce(ctx context.Context, h hop, tryTLS bool) (*smtpclient.Cli
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: timeout, Trace: m.cfg.Trace})
+	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: timeout, Trace: m.cfg.Trace, LocalAddr: m.cfg.LocalAddr})
 	if err != nil {
 		return nil, err
 	}

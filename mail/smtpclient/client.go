@@ -42,6 +42,9 @@ type Options struct {
 	// NoPipelining sends one command at a time even to a server that
 	// offers PIPELINING, so a trace reads like the textbook's dialogue.
 	NoPipelining bool
+	// LocalAddr, when set, is the local IP address Dial connects from
+	// (a lab host's own loopback address); port 0 lets the kernel choose.
+	LocalAddr net.IP
 }
 
 // Client is one SMTP connection.
@@ -66,6 +69,9 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	var d net.Dialer
 	if opts.Timeout > 0 {
 		d.Timeout = opts.Timeout
+	}
+	if opts.LocalAddr != nil {
+		d.LocalAddr = &net.TCPAddr{IP: opts.LocalAddr}
 	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
