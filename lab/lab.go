@@ -238,6 +238,18 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 	if err := l.checkTraceOnly(); err != nil {
 		return nil, err
 	}
+	// A dialogue between two traced services is recorded by both ends;
+	// the server's side is shown, the client's (whose peer is a lab
+	// service's listening address) left out.
+	tracedAddr := map[string]bool{}
+	for _, sp := range l.Topology.Services {
+		if l.traced(sp) {
+			tracedAddr[env.Addr(sp)] = true
+			if p, err := strconv.Atoi(sp.Args["submission"]); err == nil {
+				tracedAddr[net.JoinHostPort(sp.Host, strconv.Itoa(l.Topology.BasePort+p))] = true
+			}
+		}
+	}
 	for _, spec := range l.Topology.Services {
 		senv := *env
 		if l.TraceSink != nil {
@@ -245,6 +257,9 @@ func (l *Lab) Start(ctx context.Context) ([]Endpoint, error) {
 			if l.traced(spec) {
 				name := spec.Name
 				senv.Trace = transcript.New(transcript.SinkFunc(func(e transcript.Event) {
+					if tracedAddr[e.Peer] {
+						return
+					}
 					e.Proto = name + " " + e.Proto
 					l.TraceSink.Record(e)
 				})).ShowSecrets(l.TraceSecrets)

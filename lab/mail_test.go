@@ -75,6 +75,9 @@ func aliceToBob(t *testing.T, withDNS bool) {
 	var mu sync.Mutex
 	peers := map[string]bool{}
 	sink := transcript.SinkFunc(func(e transcript.Event) {
+		if strings.HasPrefix(e.Proto, "mail-crepes ") && strings.HasPrefix(e.Peer, "127.0.25.2:") {
+			t.Errorf("the relay's dialogue is shown from both ends: %+v", e)
+		}
 		if strings.HasPrefix(e.Proto, "mail-hamburger ") {
 			host, _, _ := net.SplitHostPort(e.Peer)
 			mu.Lock()
