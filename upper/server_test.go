@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -108,19 +109,24 @@ func TestTCPHalfClose(t *testing.T) {
 	}
 }
 
-// TestTCPSplitRune sends a multi-byte character in two writes with a pause,
-// so that the server surely reads it in two pieces.
+// TestTCPSplitRune sends a multi-byte character split across two writes,
+// the second only once the server has answered the first: "CAF" comes back
+// while the first byte of é is held, so the server surely read the
+// character in two pieces.
 func TestTCPSplitRune(t *testing.T) {
 	addr, _ := startServer(t, &Server{})
 	c := dial(t, addr)
 	c.SetNoDelay(true)
-	io.WriteString(c, "caf\xc3") // first byte of é
-	time.Sleep(50 * time.Millisecond)
+	c.SetReadDeadline(time.Now().Add(testutil.Patience)) // a server that held "CAF" back fails, not hangs
+	io.WriteString(c, "caf\xc3")                         // first byte of é
+	if got := readN(t, c, 3); got != "CAF" {
+		t.Fatalf("first piece: got %q, want %q (the lone lead byte held back)", got, "CAF")
+	}
 	io.WriteString(c, "\xa9\xff")
 	c.CloseWrite()
 	got, _ := io.ReadAll(c)
-	if want := "CAFÉ\xff"; string(got) != want {
-		t.Errorf("got %q, want %q", got, want)
+	if want := "É\xff"; string(got) != want {
+		t.Errorf("second piece: got %q, want %q", got, want)
 	}
 }
 
@@ -196,10 +202,7 @@ func TestTCPBurst(t *testing.T) {
 		c.Close()
 	}
 	conns = nil
-	deadline := time.Now().Add(5 * time.Second)
-	for s.tracker().Conns() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the closed clients' slots are freed", func() bool { return s.tracker().Conns() == 0 })
 	c := dial(t, addr)
 	io.WriteString(c, "still here")
 	if got := readN(t, c, 10); got != "STILL HERE" {
@@ -400,15 +403,18 @@ func TestTranscript(t *testing.T) {
 	if _, _, err := conn.Exchange(context.Background(), []byte("yo"), time.Second, 0); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // the TCP handler records its close after the client returns
-	mu.Lock()
-	defer mu.Unlock()
 	var got []string
-	for _, e := range events {
-		if e.Dir != transcript.Note {
-			got = append(got, e.Proto+" "+e.Dir.String()+": "+e.Text)
+	testutil.WaitFor(t, "four dialogue lines recorded", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		got = got[:0]
+		for _, e := range events {
+			if e.Dir != transcript.Note {
+				got = append(got, e.Proto+" "+e.Dir.String()+": "+e.Text)
+			}
 		}
-	}
+		return len(got) >= 4
+	})
 	want := []string{"upper/tcp C: hi", "upper/tcp S: HI", "upper/udp C: yo", "upper/udp S: YO"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -1,0 +1,42 @@
+// Package testutil holds what tests across the tree share for waiting on
+// events: a condition polled until it holds, or a port until it accepts.
+// The deadline fails the test with a message saying what never happened;
+// it is a bound on a hang, never a measurement, so it is generous.
+package testutil
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// Patience bounds every wait: long enough for a loaded CI machine, short
+// enough that a hang fails the run instead of stalling it.
+const Patience = 30 * time.Second
+
+// WaitFor polls cond until it returns true, and fails the test naming what
+// after Patience.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting after %v: %s", Patience, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// WaitListening waits until a TCP connection to addr succeeds (an external
+// server that was started has bound its port).
+func WaitListening(t testing.TB, addr string) {
+	t.Helper()
+	WaitFor(t, addr+" accepts TCP connections", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+}
