@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -169,9 +170,7 @@ func TestConnectionLimit(t *testing.T) {
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	for srv.Conns() < 2 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "both connections counted", func() bool { return srv.Conns() >= 2 })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
@@ -190,10 +191,10 @@ func TestMalformedRequests(t *testing.T) {
 }
 
 func TestShutdownLetsRequestFinish(t *testing.T) {
-	started := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	srv := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
 		close(started)
-		time.Sleep(200 * time.Millisecond)
+		<-release // until Shutdown has begun
 		io.WriteString(w, "finished")
 	})}
 	addr := startServer(t, srv)
@@ -209,9 +210,19 @@ func TestShutdownLetsRequestFinish(t *testing.T) {
 		done <- string(b)
 	}()
 	<-started
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctx) }()
+	testutil.WaitFor(t, "Shutdown closes the listener", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	close(release)
+	if err := <-shut; err != nil {
 		t.Fatal(err)
 	}
 	if got := <-done; got != "finished" {
@@ -253,7 +264,7 @@ func TestTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	time.Sleep(50 * time.Millisecond)
+	testutil.WaitFor(t, "the response head in the transcript", func() bool { return strings.Contains(buf.String(), "S: Content-Length: 26") })
 	out := buf.String()
 	for _, want := range []string{"C: GET /a.txt HTTP/1.1", "C: Host: " + addr, "S: HTTP/1.1 200 OK", "S: Content-Length: 26", "Authorization: Basic <redacted>"} {
 		if !strings.Contains(out, want) {
