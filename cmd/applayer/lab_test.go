@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/lab"
 )
 
@@ -256,7 +257,7 @@ func TestLabStopsWithGoRun(t *testing.T) {
 	l.cmd.Process.Signal(syscall.SIGTERM) // the go run process, not the lab
 	<-l.done
 	l.done <- nil
-	waitFor(t, "the lab's ports to be free after go run was killed", 20*time.Second, func() bool {
+	testutil.WaitFor(t, "the lab's ports to be free after go run was killed", func() bool {
 		ln, err := net.Listen("tcp", upperAddr)
 		if err != nil {
 			return false
@@ -264,18 +265,6 @@ func TestLabStopsWithGoRun(t *testing.T) {
 		ln.Close()
 		return true
 	})
-}
-
-// waitFor polls cond until it holds, failing the test at the deadline.
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 var _ = lab.DefaultBasePort

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/miekg/dns"
 )
 
@@ -150,7 +151,7 @@ func TestCLI(t *testing.T) {
 	}
 	inbox := filepath.Join(hamburger, "mail", "hamburger.edu", "bob", "new")
 	var msg []byte
-	waitFor(t, "bob's mail", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "bob's mail", func() bool {
 		ents, _ := os.ReadDir(inbox)
 		if len(ents) == 1 {
 			msg, _ = os.ReadFile(filepath.Join(inbox, ents[0].Name()))
@@ -170,7 +171,7 @@ func TestCLI(t *testing.T) {
 	if _, trace, err := send("pickles"); err != nil {
 		t.Fatalf("mail send while the next hop is down: %v\n%s", err, trace)
 	}
-	waitFor(t, "a failed attempt in the queue", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "a failed attempt in the queue", func() bool {
 		out, _, _ := cli(t, "", "mail", "queue", "list", "--data", crepes)
 		return strings.Contains(out, "bob@hamburger.edu") && strings.Contains(out, "4.4.1")
 	})
@@ -185,11 +186,11 @@ func TestCLI(t *testing.T) {
 	if _, e, err := cli(t, "", "mail", "queue", "flush", "--data", crepes); err != nil {
 		t.Fatalf("queue flush: %v %s", err, e)
 	}
-	waitFor(t, "delivery after flush", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "delivery after flush", func() bool {
 		ents, _ := os.ReadDir(inbox)
 		return len(ents) == 2
 	})
-	waitFor(t, "an empty queue", 10*time.Second, func() bool {
+	testutil.WaitFor(t, "an empty queue", func() bool {
 		out, _, _ := cli(t, "", "mail", "queue", "list", "--data", crepes)
 		return out == "queue is empty\n"
 	})

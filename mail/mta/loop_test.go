@@ -7,10 +7,12 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
 	"github.com/applayer/applayer/mail/smtpserver"
@@ -100,13 +102,13 @@ func TestBounceBeforeOthersFinish(t *testing.T) {
 	if err := submit(t, sub, "alice@crepes.fr", "dave@bouncy.example", "frank@bouncy.example", "gina@bouncy.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the bounce for dave", func() bool { return mailCount(alice, "alice@crepes.fr") == 1 })
+	testutil.WaitFor(t, "the bounce for dave", func() bool { return mailCount(alice, "alice@crepes.fr") == 1 })
 	b := readMail(t, alice, "alice@crepes.fr", 0)
 	if !strings.Contains(b, "Final-Recipient: rfc822; dave@bouncy.example") || strings.Contains(b, "frank@") || strings.Contains(b, "Final-Recipient: rfc822; gina") {
 		t.Errorf("bounce should name dave only:\n%s", b)
 	}
 	// The state is saved just after the bounce.
-	waitFor(t, "frank pending and dave reported", func() bool {
+	testutil.WaitFor(t, "frank pending and dave reported", func() bool {
 		q, _ := ListQueue(alice.cfg.Dir)
 		return len(q) == 1 && strings.Join(q[0].Pending(), ",") == "frank@bouncy.example" &&
 			q[0].State.Rcpts["dave@bouncy.example"] != nil && q[0].State.Rcpts["dave@bouncy.example"].Reported
@@ -116,18 +118,31 @@ func TestBounceBeforeOthersFinish(t *testing.T) {
 	}
 }
 
-// countingListener counts accepted connections.
+// countingListener counts accepted connections, and those the server has
+// closed.
 type countingListener struct {
 	net.Listener
-	n atomic.Int32
+	n, closed atomic.Int32
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	l.n.Add(1)
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countingListener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.closed.Add(1) })
+	return c.Conn.Close()
 }
 
 // TestRelayReusesConnections sends several queued messages for one
@@ -149,18 +164,18 @@ func TestRelayReusesConnections(t *testing.T) {
 		if err := submit(t, sub, "alice@crepes.fr", "x@implicit.example"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "delivery", func() bool { return ex.got.Load() == int32(i+1) })
+		testutil.WaitFor(t, "delivery", func() bool { return ex.got.Load() == int32(i+1) })
 	}
 	if n := l.n.Load(); n != 1 {
 		t.Errorf("3 messages used %d connections, want 1", n)
 	}
 	// The exchanger drops the idle session (its timeout); the next message
 	// must still go through, on a new connection.
-	time.Sleep(2500 * time.Millisecond)
+	testutil.WaitFor(t, "the exchanger closing the idle session", func() bool { return l.closed.Load() == 1 })
 	if err := submit(t, sub, "alice@crepes.fr", "x@implicit.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery after the exchanger closed the session", func() bool { return ex.got.Load() == 4 })
+	testutil.WaitFor(t, "delivery after the exchanger closed the session", func() bool { return ex.got.Load() == 4 })
 	if n := l.n.Load(); n != 2 {
 		t.Errorf("after a dropped session: %d connections in all, want 2", n)
 	}
@@ -180,7 +195,7 @@ func TestRelayKeeps8BitMIME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the relay", func() bool { return ex.got.Load() == 1 })
+	testutil.WaitFor(t, "the relay", func() bool { return ex.got.Load() == 1 })
 	if ex.got8bit.Load() != 1 {
 		t.Error("the relayed MAIL FROM lacked BODY=8BITMIME")
 	}
@@ -203,7 +218,7 @@ func TestGiveUp(t *testing.T) {
 	if err := submit(t, sub, "alice@crepes.fr", "slow@bouncy.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the expiry bounce", func() bool { return mailCount(m, "alice@crepes.fr") == 1 })
+	testutil.WaitFor(t, "the expiry bounce", func() bool { return mailCount(m, "alice@crepes.fr") == 1 })
 	b := readMail(t, m, "alice@crepes.fr", 0)
 	for _, want := range []string{"Final-Recipient: rfc822; slow@bouncy.example", "Action: failed", "Status: 4.4.7", "gave up after 200ms", "451 4.3.0 try later"} {
 		if !strings.Contains(b, want) {
@@ -213,5 +228,5 @@ func TestGiveUp(t *testing.T) {
 	if n := ex.tries.Load(); n < 2 {
 		t.Errorf("exchanger saw %d attempts before the give-up, want several", n)
 	}
-	waitFor(t, "an empty queue", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
+	testutil.WaitFor(t, "an empty queue", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
@@ -91,17 +92,6 @@ func submit(t *testing.T, port int, user string, to ...string) error {
 	return err
 }
 
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func mailCount(m *MTA, addr string) int {
 	l, _ := m.store.List(addr)
 	return len(l)
@@ -147,7 +137,7 @@ func TestAliceToBob(t *testing.T) {
 	if err := submit(t, subPort, "alice@crepes.fr", "bob@hamburger.edu", "alice@crepes.fr"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "bob's mail", func() bool { return mailCount(bob, "bob@hamburger.edu") == 1 })
+	testutil.WaitFor(t, "bob's mail", func() bool { return mailCount(bob, "bob@hamburger.edu") == 1 })
 	if n := mailCount(alice, "alice@crepes.fr"); n != 1 {
 		t.Errorf("alice's own copy: %d messages, want 1", n)
 	}
@@ -165,7 +155,7 @@ func TestAliceToBob(t *testing.T) {
 	if own := readMail(t, alice, "alice@crepes.fr", 0); !strings.HasPrefix(own, "Return-Path: <alice@crepes.fr>\r\nReceived: ") {
 		t.Errorf("alice's own copy does not start with Return-Path and Received:\n%s", own)
 	}
-	waitFor(t, "empty queue", func() bool { q, _ := ListQueue(alice.cfg.Dir); return len(q) == 0 })
+	testutil.WaitFor(t, "empty queue", func() bool { q, _ := ListQueue(alice.cfg.Dir); return len(q) == 0 })
 }
 
 // scripted is an exchanger whose answer to each message is scripted.
@@ -210,7 +200,7 @@ func TestTemporaryThenAccepted(t *testing.T) {
 	if err := submit(t, sub, "alice@crepes.fr", "carol@noanswer.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery after two refusals", func() bool { return ex.got.Load() == 1 })
+	testutil.WaitFor(t, "delivery after two refusals", func() bool { return ex.got.Load() == 1 })
 	if n := ex.tries.Load(); n != 3 {
 		t.Errorf("exchanger saw %d attempts, want 3", n)
 	}
@@ -227,7 +217,7 @@ func TestPermanentFailureBounces(t *testing.T) {
 	if err := submit(t, sub, "alice@crepes.fr", "dave@bouncy.example", "erin@nomail.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the bounce", func() bool { return mailCount(alice, "alice@crepes.fr") == 1 })
+	testutil.WaitFor(t, "the bounce", func() bool { return mailCount(alice, "alice@crepes.fr") == 1 })
 	b := readMail(t, alice, "alice@crepes.fr", 0)
 	for _, want := range []string{"Content-Type: multipart/report; report-type=delivery-status", "message/delivery-status",
 		"Final-Recipient: rfc822; dave@bouncy.example", "Status: 5.6.0", "Diagnostic-Code: smtp; 554 5.6.0 we hate ketchup",
@@ -252,7 +242,7 @@ func TestUnreachableStaysQueuedThenFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	var item QueueItem
-	waitFor(t, "a failed attempt", func() bool {
+	testutil.WaitFor(t, "a failed attempt", func() bool {
 		q, _ := ListQueue(alice.cfg.Dir)
 		if len(q) == 1 && q[0].State.Rcpts["frank@implicit.example"] != nil {
 			item = q[0]
@@ -282,8 +272,8 @@ func TestUnreachableStaysQueuedThenFlush(t *testing.T) {
 	if err := RequestFlush(alice.cfg.Dir); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery after flush", func() bool { return ex.got.Load() == 1 })
-	waitFor(t, "empty queue", func() bool { q, _ := ListQueue(alice.cfg.Dir); return len(q) == 0 })
+	testutil.WaitFor(t, "delivery after flush", func() bool { return ex.got.Load() == 1 })
+	testutil.WaitFor(t, "empty queue", func() bool { q, _ := ListQueue(alice.cfg.Dir); return len(q) == 0 })
 }
 
 func TestDeleteQueued(t *testing.T) {
@@ -412,7 +402,7 @@ func TestDSNNeverToNullSender(t *testing.T) {
 	if _, err := m.enqueueBytes([]byte("Subject: bounce of a bounce\r\n\r\nx\r\n"), Envelope{To: []string{"x@bouncy.example"}, Arrived: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the attempt", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
+	testutil.WaitFor(t, "the attempt", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
 	time.Sleep(50 * time.Millisecond)
 	if q, _ := ListQueue(m.cfg.Dir); len(q) != 0 || ex.tries.Load() != 1 {
 		t.Errorf("after a failed message from <>: queue %d, exchanger tries %d; want 0 and 1 (no DSN)", len(q), ex.tries.Load())

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpserver"
 )
@@ -124,7 +125,7 @@ func TestRelayInClearWhenTLSFails(t *testing.T) {
 	if err := submit(t, sub, "alice@crepes.fr", "carol@noanswer.example"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery in clear", func() bool { return ex.got.Load() == 1 })
+	testutil.WaitFor(t, "delivery in clear", func() bool { return ex.got.Load() == 1 })
 }
 
 // greylister offers PIPELINING and refuses every MAIL FROM for now, so the
@@ -187,7 +188,7 @@ func TestPipelinedMailRefusedForNow(t *testing.T) {
 		}
 		return q[0].State.Rcpts["carol@noanswer.example"]
 	}
-	waitFor(t, "an attempt or a bounce", func() bool { return attempted() != nil || mailCount(alice, "alice@crepes.fr") > 0 })
+	testutil.WaitFor(t, "an attempt or a bounce", func() bool { return attempted() != nil || mailCount(alice, "alice@crepes.fr") > 0 })
 	if n := mailCount(alice, "alice@crepes.fr"); n != 0 {
 		t.Fatalf("alice got %d bounces for a temporary refusal:\n%s", n, readMail(t, alice, "alice@crepes.fr", 0))
 	}

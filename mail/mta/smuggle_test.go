@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 // rawHop is a next hop that records the bytes it is sent, as they are: a
@@ -174,7 +175,7 @@ func TestSmugglingDoesNotReachNextHop(t *testing.T) {
 	if r := send("Subject: clean\r\n\r\nhello\r\n.\r\n"); !strings.HasPrefix(r, "250") {
 		t.Fatalf("clean message = %q", r)
 	}
-	waitFor(t, "the clean message at the next hop", func() bool { b, _ := hop.snapshot(); return len(b) == 1 })
+	testutil.WaitFor(t, "the clean message at the next hop", func() bool { b, _ := hop.snapshot(); return len(b) == 1 })
 	bodies, cmds := hop.snapshot()
 	if !bytes.Contains(bodies[0], []byte("Subject: clean")) || !canonical(bodies[0]) {
 		t.Errorf("next hop got %q", bodies[0])
@@ -200,7 +201,7 @@ func TestRelayNormalisesLineEnds(t *testing.T) {
 		}
 		n++
 	}
-	waitFor(t, "every queued message at the next hop", func() bool { b, _ := hop.snapshot(); return len(b) == n })
+	testutil.WaitFor(t, "every queued message at the next hop", func() bool { b, _ := hop.snapshot(); return len(b) == n })
 	bodies, cmds := hop.snapshot()
 	for _, b := range bodies {
 		if !canonical(b) || !bytes.Contains(b, []byte("forged")) {
