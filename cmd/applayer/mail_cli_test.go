@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/applayer/applayer/internal/testutil"
 	"github.com/miekg/dns"
@@ -78,18 +77,6 @@ func daemon(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s", addr)
-}
-
 // TestCLI drives the mail commands as a user would: users, two servers
 // finding each other through DNS, a traced submission with an attachment,
 // the queue while the next hop is down, flush, and errors.
@@ -123,8 +110,8 @@ func TestCLI(t *testing.T) {
 	bob := daemon(t, "--domain", "hamburger.edu", "--data", hamburger, "--listen", mx, "--submission", "")
 	daemon(t, "--domain", "crepes.fr", "--data", crepes, "--listen", "", "--submission", sub,
 		"--dns", resolver, "--upstream-port", strconv.Itoa(mxPort), "--retry", "1h")
-	waitListening(t, mx)
-	waitListening(t, sub)
+	testutil.WaitListening(t, mx)
+	testutil.WaitListening(t, sub)
 
 	att := filepath.Join(dir, "recipe.txt")
 	os.WriteFile(att, []byte("flour, eggs, milk\n"), 0o644)
@@ -182,7 +169,7 @@ func TestCLI(t *testing.T) {
 
 	// bob's server is back; flush instead of waiting an hour.
 	daemon(t, "--domain", "hamburger.edu", "--data", hamburger, "--listen", mx, "--submission", "")
-	waitListening(t, mx)
+	testutil.WaitListening(t, mx)
 	if _, e, err := cli(t, "", "mail", "queue", "flush", "--data", crepes); err != nil {
 		t.Fatalf("queue flush: %v %s", err, e)
 	}

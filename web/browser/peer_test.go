@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -35,17 +36,7 @@ func TestFetcherAgainstPythonServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		stop := func() { cancel(); cmd.Wait() }
-		for i := 0; ; i++ {
-			if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-				c.Close()
-				break
-			}
-			if i > 100 {
-				stop()
-				t.Fatal("python3 http.server did not start")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		testutil.WaitListening(t, "127.0.0.1:"+port)
 		f := &Fetcher{}
 		rep, err := f.Page(ctx, "http://127.0.0.1:"+port+"/page.html", nil)
 		stop()

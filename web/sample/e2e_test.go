@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/demo"
 	"github.com/applayer/applayer/web/store"
@@ -127,16 +128,7 @@ func startChrome(t *testing.T) *webDriver {
 		cmd.Wait()
 	})
 	d := &webDriver{t: t, base: "http://127.0.0.1:" + strconv.Itoa(port)}
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("chromedriver did not start:\n%s", logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.WaitListening(t, "127.0.0.1:"+strconv.Itoa(port))
 	profile := t.TempDir()
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"browserName": "chrome",
@@ -203,13 +195,10 @@ return {Images: +s.getAttribute("data-images"), OK: +s.getAttribute("data-images
 	// identifier; the 303 answer brings the browser back to the page.
 	d.call("POST", "/session/"+d.session+"/execute/sync", map[string]any{"script": `document.querySelector("input[name=note]").value = "from <Chromium>"; document.querySelector("form[action=note]").submit();`, "args": []any{}})
 	var after struct{ Count, Notes string }
-	for i := 0; i < 50; i++ {
+	testutil.WaitFor(t, "the page after posting the form", func() bool {
 		d.eval(`var c = document.getElementById("count"), n = document.getElementById("notes"); return {Count: c ? c.textContent : "", Notes: n ? n.textContent : ""};`, &after)
-		if after.Count == "4" {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return after.Count == "4"
+	})
 	if after.Count != "4" || after.Notes != "from <Chromium>" {
 		t.Errorf("after posting the form: count %q, notes %q; want 4 and the note", after.Count, after.Notes)
 	}
