@@ -339,7 +339,7 @@ func TestSymlinkOutOfRoot(t *testing.T) {
 	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644)
 	addr, dir := startFileServer(t, nil)
 	if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "abs-link")); err != nil {
-		t.Skip("no symlinks here:", err)
+		t.Fatal(err)
 	}
 	rel, _ := filepath.Rel(dir, filepath.Join(outside, "secret"))
 	os.Symlink(rel, filepath.Join(dir, "rel-link"))

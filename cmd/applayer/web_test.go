@@ -48,7 +48,7 @@ func TestWebGetOutput(t *testing.T) {
 
 	fifo := filepath.Join(dir, "pipe")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skip("no named pipes here:", err)
+		t.Fatal(err)
 	}
 	got := make(chan string, 1)
 	go func() {
