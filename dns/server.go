@@ -448,6 +448,7 @@ func (s *Server) serveConn(c net.Conn) {
 			}
 			return
 		}
+		t.Busy(c)
 		n := int(binary.BigEndian.Uint16(lenbuf[:]))
 		if n > cap(buf) {
 			buf = make([]byte, n)
