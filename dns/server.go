@@ -101,9 +101,14 @@ type Server struct {
 	// WriteTimeout bounds each TCP write (default 10 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds simultaneous TCP connections (default
-	// lifecycle.DefaultMaxConns).
+	// lifecycle.DefaultMaxConns). At the limit, connections waiting for a
+	// query are evicted to make room, and past half of it the idle timeout
+	// is cut to a tenth, at least a second (see lifecycle.Tracker).
 	MaxConns int
-	Logger   *slog.Logger
+	// MaxConnsPerClient bounds one client address's (an IPv6 /64's) TCP
+	// connections at once (default MaxConns/8, at least 1; negative: none).
+	MaxConnsPerClient int
+	Logger            *slog.Logger
 	// Trace records a one-line summary of every query and response.
 	Trace *transcript.Recorder
 
@@ -122,6 +127,7 @@ func (s *Server) tracker() *lifecycle.Tracker {
 		s.pending = make(chan struct{}, n)
 		s.t.Name = "dns"
 		s.t.MaxConns = s.MaxConns
+		s.t.MaxConnsPerClient = s.MaxConnsPerClient
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
 	})
@@ -448,6 +454,7 @@ func (s *Server) serveConn(c net.Conn) {
 			}
 			return
 		}
+		t.Busy(c)
 		n := int(binary.BigEndian.Uint16(lenbuf[:]))
 		if n > cap(buf) {
 			buf = make([]byte, n)

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -155,18 +154,26 @@ func TestIdleTimeoutCloses(t *testing.T) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	srv := &Server{Handler: HandlerFunc(NotFound), MaxConns: 2}
+	// Two connections busy in their handler: nothing idle to evict.
+	hold, working := make(chan struct{}), make(chan struct{}, 2)
+	srv := &Server{Handler: HandlerFunc(func(w ResponseWriter, r *Request) {
+		if r.Path == "/hold" {
+			working <- struct{}{}
+			<-hold
+		}
+		NotFound(w, r)
+	}), MaxConns: 2, MaxConnsPerClient: -1}
 	addr := startServer(t, srv)
-	var conns []net.Conn
+	defer close(hold)
 	for i := 0; i < 2; i++ {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		conns = append(conns, c)
+		io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+		<-working
 	}
-	testutil.WaitFor(t, "both connections counted", func() bool { return srv.Conns() >= 2 })
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

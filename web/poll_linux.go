@@ -85,6 +85,7 @@ func (c *conn) park() bool {
 	}
 	if c.release == nil {
 		c.release = s.t.Detach(c.nc)
+		s.t.Idle(c.nc, func() bool { return c.poll.evict(c) })
 	}
 	return c.poll.park(c)
 }
@@ -134,6 +135,7 @@ func (p *poller) park(c *conn) bool {
 		return false
 	}
 	c.idleSince = time.Now()
+	p.s.t.Idle(c.nc, nil) // parked connections are the first evicted
 	c.parked = true
 	p.parked[c.fd] = c
 	p.link(c)
@@ -147,6 +149,21 @@ func (p *poller) park(c *conn) bool {
 		return false
 	}
 	c.registered = true
+	return true
+}
+
+// evict closes c if it is still parked: the Tracker makes room for a new
+// connection when the server is at MaxConns (lifecycle.Tracker.Idle).
+func (p *poller) evict(c *conn) bool {
+	p.mu.Lock()
+	if !c.parked {
+		p.mu.Unlock()
+		return false
+	}
+	p.unpark(c)
+	p.mu.Unlock()
+	c.tr.Note("evicted: idle while the server is full; closing")
+	c.release()
 	return true
 }
 
@@ -299,14 +316,16 @@ func (p *poller) sweep() time.Time {
 		p.mu.Unlock()
 		return time.Time{}
 	}
-	for p.head != nil && now.Sub(p.head.idleSince) >= p.head.idle {
+	// The idle timeout, cut under load (lifecycle.Tracker.Timeout), is the
+	// same for every connection, so the list stays in order of expiry.
+	for p.head != nil && now.Sub(p.head.idleSince) >= p.s.t.Timeout(p.head.idle) {
 		c := p.head
 		p.unpark(c)
 		expired = append(expired, c)
 	}
 	next := now.Add(time.Second)
 	if p.head != nil {
-		if t := p.head.idleSince.Add(p.head.idle); t.Before(next) {
+		if t := p.head.idleSince.Add(p.s.t.Timeout(p.head.idle)); t.Before(next) {
 			next = t
 		}
 	}

@@ -67,6 +67,14 @@ type Server struct {
 	// once its request has come (a few at a time; the rest are closed at
 	// once).
 	MaxConns int
+	// MaxConnsPerClient bounds the connections of one client address (an
+	// IPv6 /64) served at once; one over it is answered as one over
+	// MaxConns. Default MaxConns/8, at least 1; negative: no limit. When
+	// the server is at MaxConns, a new connection evicts idle keep-alive
+	// connections instead (the biggest client's first), and past half of
+	// MaxConns the idle timeout is cut to a tenth, at least a second
+	// (see lifecycle.Tracker).
+	MaxConnsPerClient int
 	// Pollers is how many epoll pollers keep idle keep-alive connections
 	// and serve their ready requests (Linux; see poll_linux.go). The
 	// default, 0, is GOMAXPROCS-1 and at least 1: a poller is a loop that
@@ -107,6 +115,7 @@ func (s *Server) init() *lifecycle.Tracker {
 	s.once.Do(func() {
 		s.t.Name = "web"
 		s.t.MaxConns = s.MaxConns
+		s.t.MaxConnsPerClient = s.MaxConnsPerClient
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
 		s.t.OnShutdown = s.stopPollers
@@ -278,12 +287,16 @@ func (c *conn) serve() (parked, escalated bool) {
 				return true, escalated
 			}
 			c.escalate() // waiting here blocks
-			if !c.extendRead(c.idle, true) {
+			if !c.extendRead(s.t.Timeout(c.idle), true) || !s.t.Idle(c.nc, nil) {
 				c.tr.Note("server shutting down")
 				return false, c.escalated
 			}
 			if err := c.waitReadable(); err != nil {
 				c.noteReadEnd(err, "idle")
+				return false, c.escalated
+			}
+			if !s.t.Busy(c.nc) {
+				c.tr.Note("evicted: idle while the server is full; closing")
 				return false, c.escalated
 			}
 			c.reader()

@@ -35,7 +35,7 @@ echo "|---|---:|---:|---:|"
 for s in $SERVERS; do
 	port=$(free_port)
 	if [ "$s" = applayer ]; then
-		timeout "$SERVER_TIMEOUT" "$WORK/bin/applayer" web serve --root "$WORK/tree" --listen 127.0.0.1:"$port" --log-level warn --max-conns $((N + 100)) --no-demo &
+		timeout "$SERVER_TIMEOUT" "$WORK/bin/applayer" web serve --root "$WORK/tree" --listen 127.0.0.1:"$port" --log-level warn --max-conns $((N + 100)) --max-conns-per-client -1 --no-demo &
 		PIDS+=($!)
 		wait_port "$port"
 	else

@@ -15,12 +15,15 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +31,11 @@ import (
 
 // DefaultMaxConns is the connection limit when Tracker.MaxConns is zero.
 const DefaultMaxConns = 4096
+
+// DefaultIPv6Prefix is the prefix length that makes IPv6 addresses one
+// client when Tracker.IPv6Prefix is zero: a /64 is what one subscriber or
+// one host is given, and may pick addresses from at will.
+const DefaultIPv6Prefix = 64
 
 // ErrClosed is returned by Serve methods after Shutdown or Close when the
 // Tracker was given no error of the protocol's own.
@@ -39,10 +47,27 @@ type Tracker struct {
 	// Name labels log lines, e.g. "upper/tcp".
 	Name string
 	// MaxConns bounds the connections served at once (default
-	// DefaultMaxConns; negative means no limit). A connection accepted over
-	// the limit is closed at once, so that a flood of idle connections
+	// DefaultMaxConns; negative means no limit). A connection accepted at
+	// the limit makes room by evicting idle connections (see Idle): those
+	// of the clients holding the most connections, longest idle first, an
+	// eighth of the idle ones at a time (at least 1, at most 32), as nginx
+	// closes idle keep-alive connections when it runs out. When none is
+	// idle, the new connection is refused: closed at once, so that a flood
 	// cannot make later clients wait unseen in the listen queue.
 	MaxConns int
+	// MaxConnsPerClient bounds the connections served at once for one
+	// client: an IPv4 address, or an IPv6 network of IPv6Prefix bits
+	// (IPv4-mapped IPv6 addresses count as the IPv4 address). A connection
+	// over it is refused as one over MaxConns is (Refusal, Refuse).
+	// Default (zero): MaxConns/8 and at least 1, so 512 with the default
+	// MaxConns (and 512 when MaxConns is negative); negative means no limit.
+	// Connections whose remote address is not IP (Unix sockets, pipes) are
+	// not limited.
+	MaxConnsPerClient int
+	// IPv6Prefix is how many leading bits of an IPv6 address name one client
+	// for MaxConnsPerClient and eviction (default DefaultIPv6Prefix, 64;
+	// 128 counts every address on its own).
+	IPv6Prefix int
 	// Logger receives accept errors, refused connections and recovered
 	// panics. Nil means slog.Default().
 	Logger *slog.Logger
@@ -73,7 +98,11 @@ type Tracker struct {
 	listeners map[net.Listener]struct{}
 	packets   map[net.PacketConn]struct{}
 	conns     map[net.Conn]*connState
-	refusing  atomic.Int32 // Refuse calls running
+	byConn    sync.Map             // net.Conn to *connState, read without mu
+	clients   map[netip.Prefix]int // connections per client, under mu
+	evicting  int                  // evicted connections not yet gone, under mu
+	live      atomic.Int64         // len(conns) - evicting
+	refusing  atomic.Int32         // Refuse calls running
 	shutdown  atomic.Bool
 	done      chan struct{} // closed when shutdown starts
 	handlers  sync.WaitGroup
@@ -100,6 +129,7 @@ func (t *Tracker) init() {
 		t.listeners = make(map[net.Listener]struct{})
 		t.packets = make(map[net.PacketConn]struct{})
 		t.conns = make(map[net.Conn]*connState)
+		t.clients = make(map[netip.Prefix]int)
 	}
 }
 
@@ -114,17 +144,107 @@ func (t *Tracker) Done() <-chan struct{} {
 // ShuttingDown reports whether Shutdown or Close has begun.
 func (t *Tracker) ShuttingDown() bool { return t.shutdown.Load() }
 
-// ReadDeadline sets c's read deadline to now+d (no deadline when d <= 0) and
-// reports whether the connection should go on reading. It returns false once
-// shutdown has begun; setting the deadline before checking closes the race
-// with Shutdown, which sets the flag before it wakes readers.
+// ReadDeadline sets c's read deadline to now+d (no deadline when d <= 0),
+// with d cut under load (see Timeout), and reports whether the connection
+// should go on reading. It returns false once shutdown has begun, or once
+// the connection has been evicted; setting the deadline before checking
+// closes the race with Shutdown and eviction, which set their flag before
+// they wake readers.
+//
+// ReadDeadline also marks c idle, waiting for its client's next move (see
+// Idle): a handler calls it only before such a read, and may call Busy when
+// the read returns data. c is the connection the handler was given, or a
+// connection wrapping it that has a NetConn method (crypto/tls.Conn).
 func (t *Tracker) ReadDeadline(c net.Conn, d time.Duration) bool {
+	now := time.Now()
 	var dl time.Time
 	if d > 0 {
-		dl = time.Now().Add(d)
+		dl = now.Add(t.Timeout(d))
 	}
 	c.SetReadDeadline(dl)
+	if st := t.state(c); st != nil && !st.markIdle(now) {
+		return false
+	}
 	return !t.shutdown.Load()
+}
+
+// Timeouts shrink under load, as Postfix's do in its stress mode: when more
+// than StressLoad of MaxConns are in use, Timeout hands out a tenth of an
+// idle timeout, but never less than StressFloor (nor more than the timeout
+// itself), so that connections held idle are let go sooner and the slots
+// come back to clients that use them.
+const (
+	StressLoad  = 0.5
+	StressFloor = time.Second
+)
+
+// Timeout returns d, the idle timeout a server would give a connection
+// waiting for its client, cut to max(d/10, StressFloor) while the server is
+// more than StressLoad full (never longer than d). ReadDeadline applies it;
+// a server that sets its idle deadlines itself calls it.
+func (t *Tracker) Timeout(d time.Duration) time.Duration {
+	limit := t.limit()
+	if limit <= 0 || float64(t.live.Load()) <= StressLoad*float64(limit) {
+		return d
+	}
+	return max(d/10, min(d, StressFloor))
+}
+
+// Idle marks c, a tracked connection, as waiting for its client's next
+// move, from now: while the server is at MaxConns, the Tracker may evict it
+// to make room for a new connection. ReadDeadline calls it; a handler that
+// waits in other ways calls it itself. evict, when not nil, is how a
+// detached connection (see Detach), which no handler reads, is evicted:
+// it is called from the accept loop, without the Tracker's lock, and must
+// release the connection before it returns true, or return false when the
+// connection is no longer idle. Without evict, evicting sets the
+// connection's read deadline to now, so its handler's read fails, and
+// makes ReadDeadline and Busy report false. Idle reports false when c has
+// been evicted already.
+func (t *Tracker) Idle(c net.Conn, evict func() bool) bool {
+	st := t.state(c)
+	if st == nil {
+		return true
+	}
+	if evict != nil && st.evict.Load() == nil {
+		st.evict.Store(&evict)
+	}
+	return st.markIdle(time.Now())
+}
+
+// Busy marks c as working on its client's request: it is not evicted until
+// it is idle again. It reports false when c was evicted while idle, in
+// which case the handler should end the connection (its next ReadDeadline
+// reports false too).
+func (t *Tracker) Busy(c net.Conn) bool {
+	st := t.state(c)
+	if st == nil {
+		return true
+	}
+	for {
+		old := st.idle.Load()
+		if old == evictedMark {
+			return false
+		}
+		if old == 0 || st.idle.CompareAndSwap(old, 0) {
+			return true
+		}
+	}
+}
+
+// state finds c's state, looking through wrappers such as tls.Conn.
+func (t *Tracker) state(c net.Conn) *connState {
+	for range 4 {
+		if v, ok := t.byConn.Load(c); ok {
+			return v.(*connState)
+		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		c = w.NetConn()
+	}
+	return nil
 }
 
 // Conns reports how many connections are being served.
@@ -231,30 +351,197 @@ func isTemporary(err error) bool {
 
 // connState is what the Tracker knows of a connection.
 type connState struct {
-	detached bool // under mu
+	c        net.Conn
+	client   netip.Prefix // the zero Prefix when the address is not IP
+	detached bool         // under mu
+	pending  bool         // evicted and counted in evicting, under mu
+	// idle is when the connection last began to wait for its client, in
+	// Unix nanoseconds; 0 while busy, evictedMark once evicted.
+	idle  atomic.Int64
+	evict atomic.Pointer[func() bool] // how to evict it, when detached
 }
 
-func (t *Tracker) track(c net.Conn) *connState {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.shutdown.Load() {
-		return nil
-	}
-	limit := t.MaxConns
-	if limit == 0 {
-		limit = DefaultMaxConns
-	}
-	if limit > 0 && len(t.conns) >= limit {
-		now := time.Now().UnixNano()
-		if last := t.lastWarn.Load(); now-last > int64(time.Second) && t.lastWarn.CompareAndSwap(last, now) {
-			t.logger().Warn("connection limit reached; refusing connections", "server", t.Name, "limit", limit, "remote", c.RemoteAddr().String())
+const evictedMark = -1
+
+// markIdle records that the connection waits from now; false if evicted.
+func (st *connState) markIdle(now time.Time) bool {
+	ns := now.UnixNano()
+	for {
+		old := st.idle.Load()
+		if old == evictedMark {
+			return false
 		}
+		if st.idle.CompareAndSwap(old, ns) {
+			return true
+		}
+	}
+}
+
+func (t *Tracker) limit() int {
+	if t.MaxConns == 0 {
+		return DefaultMaxConns
+	}
+	return t.MaxConns
+}
+
+func (t *Tracker) perClient() int {
+	switch n := t.MaxConnsPerClient; {
+	case n != 0:
+		return n
+	case t.limit() > 0:
+		return max(t.limit()/8, 1)
+	default:
+		return DefaultMaxConns / 8
+	}
+}
+
+// clientOf is the client a remote address belongs to: an IPv4 address, or
+// an IPv6 network of bits6 bits; the zero Prefix when addr is not IP.
+func clientOf(addr net.Addr, bits6 int) netip.Prefix {
+	var ip netip.Addr
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip = a.AddrPort().Addr()
+	case *net.UDPAddr:
+		ip = a.AddrPort().Addr()
+	default:
+		ap, err := netip.ParseAddrPort(addr.String())
+		if err != nil {
+			return netip.Prefix{}
+		}
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return netip.PrefixFrom(ip, 32)
+	}
+	if bits6 <= 0 || bits6 > 128 {
+		bits6 = DefaultIPv6Prefix
+	}
+	p, _ := ip.Prefix(bits6)
+	return p
+}
+
+// maxEvict bounds the connections evicted at once, as nginx closes up to 32
+// idle keep-alive connections (an eighth of them) when it runs out.
+const maxEvict = 32
+
+func (t *Tracker) track(c net.Conn) *connState {
+	var client netip.Prefix
+	if a := c.RemoteAddr(); a != nil {
+		client = clientOf(a, t.IPv6Prefix)
+	}
+	for try := 0; ; try++ {
+		t.mu.Lock()
+		if t.shutdown.Load() {
+			t.mu.Unlock()
+			return nil
+		}
+		if per := t.perClient(); per > 0 && client.IsValid() && t.clients[client] >= per {
+			t.mu.Unlock()
+			t.warn("per-client connection limit reached; refusing the client's connections", c, per)
+			return nil
+		}
+		limit := t.limit()
+		var detached []func() bool
+		if limit > 0 && len(t.conns)-t.evicting >= limit && try == 0 {
+			detached = t.evictIdle()
+		}
+		if limit <= 0 || len(t.conns)-t.evicting < limit {
+			st := &connState{c: c, client: client}
+			t.conns[c] = st
+			t.byConn.Store(c, st)
+			t.clients[client]++
+			t.live.Store(int64(len(t.conns) - t.evicting))
+			t.handlers.Add(1)
+			t.mu.Unlock()
+			return st
+		}
+		t.mu.Unlock()
+		if len(detached) == 0 {
+			t.warn("connection limit reached and no idle connection to evict; refusing connections", c, limit)
+			return nil
+		}
+		// Their release takes mu.
+		for _, evict := range detached {
+			evict()
+		}
+	}
+}
+
+func (t *Tracker) warn(msg string, c net.Conn, limit int) {
+	now := time.Now().UnixNano()
+	if last := t.lastWarn.Load(); now-last > int64(time.Second) && t.lastWarn.CompareAndSwap(last, now) {
+		t.logger().Warn(msg, "server", t.Name, "limit", limit, "remote", c.RemoteAddr().String())
+	}
+}
+
+// evictIdle picks idle connections to evict, under mu: the clients holding
+// the most connections first, and each client's longest idle first; an
+// eighth of the idle connections, at least one and at most maxEvict. It
+// evicts those a handler reads at once, and returns how to evict the
+// detached ones, which must be called without mu.
+func (t *Tracker) evictIdle() (detached []func() bool) {
+	type cand struct {
+		st    *connState
+		n     int
+		since int64
+	}
+	var cands []cand
+	for _, st := range t.conns {
+		since := st.idle.Load()
+		if since <= 0 || st.detached && st.evict.Load() == nil {
+			continue
+		}
+		cands = append(cands, cand{st, t.clients[st.client], since})
+	}
+	if len(cands) == 0 {
 		return nil
 	}
-	st := &connState{}
-	t.conns[c] = st
-	t.handlers.Add(1)
-	return st
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return cmp.Compare(a.since, b.since)
+	})
+	n := min(max(len(cands)/8, 1), maxEvict)
+	for _, cd := range cands[:n] {
+		st := cd.st
+		if st.detached {
+			evict, since := *st.evict.Load(), cd.since
+			detached = append(detached, func() bool {
+				if evict() {
+					return true
+				}
+				// Busy again: not a candidate until it is idle anew.
+				st.idle.CompareAndSwap(since, 0)
+				return false
+			})
+			continue
+		}
+		if !st.idle.CompareAndSwap(cd.since, evictedMark) {
+			continue // busy again, or idle anew: spare it
+		}
+		st.pending = true
+		t.evicting++
+		st.c.SetReadDeadline(time.Now())
+	}
+	t.live.Store(int64(len(t.conns) - t.evicting))
+	return detached
+}
+
+// forget ends the tracking of c; under mu.
+func (t *Tracker) forget(c net.Conn, st *connState) {
+	delete(t.conns, c)
+	t.byConn.Delete(c)
+	if t.clients[st.client]--; t.clients[st.client] <= 0 {
+		delete(t.clients, st.client)
+	}
+	if st.pending {
+		st.pending = false
+		t.evicting--
+	}
+	t.live.Store(int64(len(t.conns) - t.evicting))
 }
 
 func (t *Tracker) run(c net.Conn, st *connState, handle func(net.Conn)) {
@@ -264,7 +551,7 @@ func (t *Tracker) run(c net.Conn, st *connState, handle func(net.Conn)) {
 		// owns the rest.
 		detached := st.detached
 		if !detached {
-			delete(t.conns, c)
+			t.forget(c, st)
 		}
 		t.mu.Unlock()
 		if !detached {
@@ -288,15 +575,17 @@ func (t *Tracker) recoverConn(c net.Conn) {
 // It is called at most once per connection.
 // The returned release closes c and ends its tracking; it must be called
 // once (later calls do nothing), from any goroutine. Until then c counts
-// against MaxConns, Close closes it and Shutdown waits for its release.
+// against MaxConns, Close closes it and Shutdown waits for its release;
+// marked with Idle and an evict function, it may be evicted.
 // It lets a server keep an idle connection without a goroutine.
 func (t *Tracker) Detach(c net.Conn) (release func()) {
 	t.mu.Lock()
-	t.conns[c].detached = true
+	st := t.conns[c]
+	st.detached = true
 	t.mu.Unlock()
 	return sync.OnceFunc(func() {
 		t.mu.Lock()
-		delete(t.conns, c)
+		t.forget(c, st)
 		t.mu.Unlock()
 		c.Close()
 		t.handlers.Done()

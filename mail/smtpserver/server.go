@@ -76,7 +76,15 @@ type Server struct {
 	// again for a day. Default DefaultPregreetWait; negative for none.
 	PregreetWait time.Duration
 	// MaxConns bounds simultaneous sessions (default lifecycle.DefaultMaxConns).
+	// At the limit, sessions waiting for their client are evicted to make
+	// room (told 421 Timeout), and past half of it the command and data
+	// timeouts are cut to a tenth, at least a second, as in Postfix's
+	// stress mode (see lifecycle.Tracker).
 	MaxConns int
+	// MaxConnsPerClient bounds one client address's (an IPv6 /64's)
+	// sessions at once (default MaxConns/8, at least 1; negative: none);
+	// one over it is told 421 as one over MaxConns.
+	MaxConnsPerClient int
 	// Logger receives the server's log lines; nil means slog.Default().
 	Logger *slog.Logger
 	// Trace records every dialogue; nil records nothing.
@@ -97,6 +105,7 @@ func (s *Server) tracker() *lifecycle.Tracker {
 			s.t.Name = "submission"
 		}
 		s.t.MaxConns = s.MaxConns
+		s.t.MaxConnsPerClient = s.MaxConnsPerClient
 		// RFC 5321 section 3.8: a server that cannot take the session
 		// says so with 421 and closes.
 		s.t.Refusal = []byte("421 4.3.2 Too many connections, try again later\r\n")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -94,8 +95,10 @@ type session struct {
 	linger bool // closed with client data unread: drain a little first
 }
 
-// reader applies the current timeout to every read and gives up when the
-// server shuts down (lifecycle.Tracker.ReadDeadline).
+// reader applies the current timeout to every read (cut under load) and
+// gives up when the server shuts down or evicts the idle session
+// (lifecycle.Tracker.ReadDeadline); an evicted session is told 421 4.4.2
+// as one that timed out.
 type reader struct {
 	s       *session
 	timeout time.Duration
@@ -104,10 +107,18 @@ type reader struct {
 var errShutdown = errors.New("smtpserver: shutting down")
 
 func (r *reader) Read(p []byte) (int, error) {
-	if !r.s.srv.tracker().ReadDeadline(r.s.conn, r.timeout) {
+	t := r.s.srv.tracker()
+	if !t.ReadDeadline(r.s.conn, r.timeout) {
+		if !t.ShuttingDown() {
+			return 0, os.ErrDeadlineExceeded // evicted while idle
+		}
 		return 0, errShutdown
 	}
-	return r.s.conn.Read(p)
+	n, err := r.s.conn.Read(p)
+	if n > 0 {
+		t.Busy(r.s.conn)
+	}
+	return n, err
 }
 
 func (s *Server) serveConn(c net.Conn) {
