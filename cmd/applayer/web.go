@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
@@ -260,7 +261,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			ctx, cancel := signalContext()
 			defer cancel()
 			var out io.Writer = c.OutOrStdout()
-			var file *os.File // the temporary file renamed to output at the end
+			var file *atomicfile.File // becomes output at the end
 			if output != "" && output != "-" {
 				if target, err := filepath.EvalSymlinks(output); err == nil {
 					// A symbolic link is written through, as curl does,
@@ -277,12 +278,11 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 					defer dev.Close()
 					out = dev
 				} else {
-					file, err = os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".*.part")
+					file, err = atomicfile.Create(output, 0o644)
 					if err != nil {
 						return err
 					}
-					defer os.Remove(file.Name())
-					defer file.Close()
+					defer file.Discard()
 					out = file
 				}
 			} else if objects {
@@ -311,16 +311,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				return err
 			}
 			if file != nil {
-				if err := file.Chmod(0o644); err != nil {
-					return err
-				}
-				if err := file.Sync(); err != nil {
-					return err
-				}
-				if err := file.Close(); err != nil {
-					return err
-				}
-				return os.Rename(file.Name(), output)
+				return file.Commit()
 			}
 			return nil
 		},
