@@ -13,6 +13,7 @@ import (
 
 	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/lifecycle"
+	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
@@ -253,7 +254,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				if _, _, err := net.SplitHostPort(dnsAddr); err != nil {
 					dnsAddr = net.JoinHostPort(dnsAddr, "53")
 				}
-				f.Resolver = browser.ResolverAt(dnsAddr)
+				f.Resolver = stubresolver.At(dnsAddr)
 			}
 			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
 				f.Progress = newProgressBar(os.Stderr)
