@@ -101,7 +101,7 @@ type Server struct {
 	// WriteTimeout bounds each TCP write (default 10 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds simultaneous TCP connections (default
-	// lifecycle.DefaultMaxConns).
+	// lifecycle.DefaultMaxConns; negative for none).
 	MaxConns int
 	Logger   *slog.Logger
 	// Trace records a one-line summary of every query and response.

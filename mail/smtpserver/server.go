@@ -75,7 +75,8 @@ type Server struct {
 	// test). A client address that has waited once is not made to wait
 	// again for a day. Default DefaultPregreetWait; negative for none.
 	PregreetWait time.Duration
-	// MaxConns bounds simultaneous sessions (default lifecycle.DefaultMaxConns).
+	// MaxConns bounds simultaneous sessions (default
+	// lifecycle.DefaultMaxConns; negative for none).
 	MaxConns int
 	// Logger receives the server's log lines; nil means slog.Default().
 	Logger *slog.Logger
