@@ -101,9 +101,10 @@ type Server struct {
 	// WriteTimeout bounds each TCP write (default 10 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds simultaneous TCP connections (default
-	// lifecycle.DefaultMaxConns). At the limit, connections waiting for a
-	// query are evicted to make room, and past half of it the idle timeout
-	// is cut to a tenth, at least a second (see lifecycle.Tracker).
+	// lifecycle.DefaultMaxConns; negative for none). At the limit,
+	// connections waiting for a query are evicted to make room, and past
+	// half of it the idle timeout is cut to a tenth, at least a second (see
+	// lifecycle.Tracker).
 	MaxConns int
 	// MaxConnsPerClient bounds one client address's (an IPv6 /64's) TCP
 	// connections at once (default MaxConns/8, at least 1; negative: none).

@@ -42,7 +42,8 @@ type Server struct {
 	// write may block at most this long (default 30 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds simultaneous TCP clients (default
-	// lifecycle.DefaultMaxConns); clients over the limit are closed at once.
+	// lifecycle.DefaultMaxConns; negative for none); clients over the
+	// limit are closed at once.
 	MaxConns int
 	// Logger receives the server's log lines; nil means slog.Default().
 	Logger *slog.Logger

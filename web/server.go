@@ -63,7 +63,7 @@ type Server struct {
 	// with sendfile (default 30 seconds).
 	WriteTimeout time.Duration
 	// MaxConns bounds connections served at once (default
-	// lifecycle.DefaultMaxConns); a connection over it is answered 503
+	// lifecycle.DefaultMaxConns; negative for none); a connection over it is answered 503
 	// once its request has come (a few at a time; the rest are closed at
 	// once).
 	MaxConns int

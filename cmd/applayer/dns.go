@@ -131,7 +131,7 @@ NOTIFY (give the primary --notify with the secondary's address).`,
 				p.AllowTransfer = append(p.AllowTransfer, pfx)
 			}
 			if len(p.AllowTransfer) > 0 {
-				p.AllowTransfer = append(p.AllowTransfer, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+				p.AllowTransfer = append(p.AllowTransfer, netprefix.Loopback()...)
 			}
 			p.Notify = notify
 			p.Attach(auth)
@@ -243,7 +243,7 @@ root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
 				r.Allow = append(r.Allow, p)
 			}
 			if len(r.Allow) > 0 {
-				r.Allow = append(r.Allow, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+				r.Allow = append(r.Allow, netprefix.Loopback()...)
 			}
 			srv := &dns.Server{Handler: r, UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/lab"
 	"github.com/spf13/cobra"
@@ -160,24 +161,16 @@ func labBinary(dir string) (string, error) {
 		return "", err
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(dir, ".applayer-*")
+	// A rename, not a rewrite: a try line running the old copy keeps it.
+	tmp, err := atomicfile.Create(dst, 0o755)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Discard()
 	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
 		return "", err
 	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	// A rename, not a rewrite: a try line running the old copy keeps it.
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return "", err
 	}
 	return lab.ShowPath(dst), nil

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/lifecycle"
+	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
@@ -253,7 +255,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				if _, _, err := net.SplitHostPort(dnsAddr); err != nil {
 					dnsAddr = net.JoinHostPort(dnsAddr, "53")
 				}
-				f.Resolver = browser.ResolverAt(dnsAddr)
+				f.Resolver = stubresolver.At(dnsAddr)
 			}
 			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
 				f.Progress = newProgressBar(os.Stderr)
@@ -261,7 +263,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			ctx, cancel := signalContext()
 			defer cancel()
 			var out io.Writer = c.OutOrStdout()
-			var file *os.File // the temporary file renamed to output at the end
+			var file *atomicfile.File // becomes output at the end
 			if output != "" && output != "-" {
 				if target, err := filepath.EvalSymlinks(output); err == nil {
 					// A symbolic link is written through, as curl does,
@@ -278,12 +280,11 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 					defer dev.Close()
 					out = dev
 				} else {
-					file, err = os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".*.part")
+					file, err = atomicfile.Create(output, 0o644)
 					if err != nil {
 						return err
 					}
-					defer os.Remove(file.Name())
-					defer file.Close()
+					defer file.Discard()
 					out = file
 				}
 			} else if objects {
@@ -312,16 +313,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				return err
 			}
 			if file != nil {
-				if err := file.Chmod(0o644); err != nil {
-					return err
-				}
-				if err := file.Sync(); err != nil {
-					return err
-				}
-				if err := file.Close(); err != nil {
-					return err
-				}
-				return os.Rename(file.Name(), output)
+				return file.Commit()
 			}
 			return nil
 		},

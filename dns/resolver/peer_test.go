@@ -14,6 +14,7 @@ import (
 	"github.com/applayer/applayer/dns"
 	"github.com/applayer/applayer/dns/zone"
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/stubresolver"
 )
 
 // TestResolveThroughBIND resolves through a hierarchy whose authoritative
@@ -109,10 +110,7 @@ controls { };
 func TestStdlibAndDigUseOurResolver(t *testing.T) {
 	port := startHierarchy(t, nil)
 	addr := serveResolver(t, &Resolver{Hints: rootHints(), UpstreamPort: port})
-	gr := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
+	gr := stubresolver.At(addr)
 	ips, err := gr.LookupHost(context.Background(), "www.example.test")
 	if err != nil || len(ips) != 2 {
 		t.Errorf("net.Resolver.LookupHost = %v, %v", ips, err)

@@ -10,15 +10,12 @@ import (
 	"github.com/applayer/applayer/internal/netprefix"
 )
 
-var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-
 // allowed reports whether a client may use the resolver.
 func (r *Resolver) allowed(a netip.Addr) bool {
-	allow := r.Allow
-	if len(allow) == 0 {
-		allow = loopback
+	if len(r.Allow) == 0 {
+		return netprefix.IsLoopback(a)
 	}
-	return netprefix.ContainsAny(allow, a)
+	return netprefix.ContainsAny(r.Allow, a)
 }
 
 var msgPool = sync.Pool{New: func() any { return new(servScratch) }}

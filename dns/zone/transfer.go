@@ -14,8 +14,6 @@ import (
 	"github.com/applayer/applayer/internal/netprefix"
 )
 
-var loopbackNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-
 // axfrChunk bounds the records, and axfrBytes the approximate size, of one
 // message of a transfer (a message may not exceed 65535 bytes).
 const (
@@ -34,12 +32,8 @@ func (p *Primary) ServeTransfer(w dns.ResponseWriter, r *dns.Request) {
 	req := r.Msg
 	var m dns.Msg
 	m.SetReply(req)
-	allow := p.AllowTransfer
-	if len(allow) == 0 {
-		allow = loopbackNets
-	}
 	ok := signed
-	if netprefix.ContainsAny(allow, r.Remote.Addr()) {
+	if len(p.AllowTransfer) == 0 && netprefix.IsLoopback(r.Remote.Addr()) || netprefix.ContainsAny(p.AllowTransfer, r.Remote.Addr()) {
 		ok = true
 	}
 	z := p.Authority.Zone(req.Question[0].Name)

@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/internal/atomicfile"
 )
 
 // Primary lets a registrar change an Authority's zones with RFC 2136
@@ -434,34 +434,9 @@ func WriteFile(path string, z *Zone) error {
 		b.WriteString(rr.String())
 		b.WriteByte('\n')
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op once renamed
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
+	perm := os.FileMode(0o600)
 	if st, err := os.Stat(path); err == nil {
-		os.Chmod(tmp, st.Mode().Perm())
+		perm = st.Mode().Perm()
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.WriteFile(path, []byte(b.String()), perm)
 }

@@ -53,3 +53,16 @@ func ContainsAny(ps []netip.Prefix, a netip.Addr) bool {
 	}
 	return false
 }
+
+// loopback is the list of loopback networks.
+var loopback = [...]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// Loopback returns the loopback networks, 127.0.0.0/8 and ::1/128: the
+// default allow list of the resolver and of zone transfers, and what is
+// always allowed when an allow list is given. Each call returns a new
+// slice, which the caller may append to.
+func Loopback() []netip.Prefix { return append([]netip.Prefix(nil), loopback[:]...) }
+
+// IsLoopback reports whether a is in Loopback(), also in the IPv4-mapped
+// form (::ffff:127.0.0.1), which netip.Addr.IsLoopback does not count.
+func IsLoopback(a netip.Addr) bool { return ContainsAny(loopback[:], a) }

@@ -48,3 +48,23 @@ func TestContainsMapped(t *testing.T) {
 		t.Error("::/0 contains an IPv4 address")
 	}
 }
+
+func TestLoopback(t *testing.T) {
+	for s, want := range map[string]bool{
+		"127.0.0.1": true, "127.255.0.9": true, "::1": true, "::ffff:127.0.0.1": true,
+		"128.0.0.1": false, "::2": false, "10.0.0.1": false, "::ffff:10.0.0.1": false,
+	} {
+		a := netip.MustParseAddr(s)
+		if got := IsLoopback(a); got != want {
+			t.Errorf("IsLoopback(%s) = %v, want %v", s, got, want)
+		}
+		if got := ContainsAny(Loopback(), a); got != want {
+			t.Errorf("ContainsAny(Loopback(), %s) = %v, want %v", s, got, want)
+		}
+	}
+	l := Loopback()
+	l[0] = netip.MustParsePrefix("10.0.0.0/8")
+	if IsLoopback(netip.MustParseAddr("10.0.0.1")) || !IsLoopback(netip.MustParseAddr("127.0.0.1")) {
+		t.Error("changing what Loopback returned changed the list")
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/applayer/applayer/internal/atomicfile"
 )
 
 // Names of the files a self-signed certificate is kept in.
@@ -55,11 +57,11 @@ func LoadOrCreate(dir string, hosts []string) (tls.Certificate, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return tls.Certificate{}, fmt.Errorf("tlsutil: %w", err)
 	}
-	if err := writeAtomic(kf, keyPEM, 0o600); err != nil {
-		return tls.Certificate{}, err
+	if err := atomicfile.WriteFile(kf, keyPEM, 0o600); err != nil {
+		return tls.Certificate{}, fmt.Errorf("tlsutil: %w", err)
 	}
-	if err := writeAtomic(cf, certPEM, 0o644); err != nil {
-		return tls.Certificate{}, err
+	if err := atomicfile.WriteFile(cf, certPEM, 0o644); err != nil {
+		return tls.Certificate{}, fmt.Errorf("tlsutil: %w", err)
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
 }
@@ -121,27 +123,4 @@ func CertPool(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("tlsutil: no certificate in %s", file)
 	}
 	return p, nil
-}
-
-func writeAtomic(name string, data []byte, mode os.FileMode) error {
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("tlsutil: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("tlsutil: %w", err)
-	}
-	return nil
 }

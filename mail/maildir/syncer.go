@@ -1,8 +1,9 @@
 package maildir
 
 import (
-	"os"
 	"sync"
+
+	"github.com/applayer/applayer/internal/atomicfile"
 )
 
 // Syncer fsyncs directories with group commit: requests that arrive while
@@ -50,7 +51,7 @@ func (s *Syncer) batch() {
 	s.pending = map[string][]chan error{}
 	s.mu.Unlock()
 	for d, waiters := range batch {
-		err := syncDir(d)
+		err := atomicfile.SyncDir(d)
 		for _, w := range waiters {
 			w <- err
 		}
@@ -69,16 +70,4 @@ func (s *Syncer) drain() {
 		}
 		s.mu.Unlock()
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/password"
 )
 
@@ -175,25 +176,7 @@ func (u *Users) update(f func(map[string]string) error) error {
 	// A temporary file of its own (two `mail user add` at once do not
 	// write into one), fsynced before the rename and the directory after
 	// it, so a crash leaves the old file or the new one, never an empty one.
-	tmp, err := os.CreateTemp(filepath.Dir(u.Path), ".users-*.tmp")
-	if err != nil {
-		return fmt.Errorf("maildir: %w", err)
-	}
-	_, err = tmp.Write(b.Bytes())
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), u.Path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(u.Path))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteFile(u.Path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	u.mu.Lock()

@@ -2,6 +2,7 @@ package mta
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +25,14 @@ import (
 // retry, the second, and so on; the last entry repeats.
 var DefaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour}
 
-// DefaultGiveUp is how long a message may wait in the queue.
-const DefaultGiveUp = 5 * 24 * time.Hour
+// Defaults of Config's fields.
+const (
+	// DefaultGiveUp is how long a message may wait in the queue.
+	DefaultGiveUp      = 5 * 24 * time.Hour
+	DefaultMaxHops     = 50
+	DefaultMXPort      = 25
+	DefaultConcurrency = 8
+)
 
 // Config configures an MTA. Dir and Domains are required.
 type Config struct {
@@ -40,24 +47,28 @@ type Config struct {
 	RelayDomains []string
 	// MaxHops refuses a message that already carries this many Received:
 	// fields when it is to be relayed (RFC 5321 section 6.3, mail loops;
-	// default 50).
+	// default DefaultMaxHops).
 	MaxHops int
 	// Hostname is this server's name (greeting, Received:, DSNs; default
 	// "mail." + the first domain).
 	Hostname string
 	// Resolver finds exchangers (default: the system's resolver).
 	Resolver Resolver
-	// MXPort is the port exchangers are reached on (default 25).
+	// MXPort is the port exchangers are reached on (default
+	// DefaultMXPort).
 	MXPort int
 	// Retry is the back-off schedule (default DefaultRetry); tests use
 	// milliseconds.
 	Retry []time.Duration
 	// GiveUp is how long a temporary failure is retried (default
-	// DefaultGiveUp).
+	// DefaultGiveUp; negative for none: the first temporary failure
+	// bounces).
 	GiveUp time.Duration
-	// Concurrency bounds delivery attempts at once (default 8).
+	// Concurrency bounds delivery attempts at once (default
+	// DefaultConcurrency).
 	Concurrency int
-	// Timeout bounds each SMTP command of a relay (default 2 minutes).
+	// Timeout bounds each SMTP command of a relay (default
+	// smtpclient.DefaultTimeout, 2 minutes).
 	Timeout time.Duration
 	// Logger receives log lines; nil means slog.Default().
 	Logger *slog.Logger
@@ -129,31 +140,22 @@ func Open(cfg Config) (*MTA, error) {
 		}
 		m.relayTo[d] = true
 	}
+	// Zero means the default; a negative hop or attempt count would
+	// refuse or stall everything, so it means the default too.
 	if m.cfg.MaxHops <= 0 {
-		m.cfg.MaxHops = 50
+		m.cfg.MaxHops = DefaultMaxHops
 	}
-	if m.cfg.Hostname == "" {
-		m.cfg.Hostname = "mail." + strings.ToLower(cfg.Domains[0])
+	if m.cfg.Concurrency <= 0 {
+		m.cfg.Concurrency = DefaultConcurrency
 	}
-	if m.cfg.Resolver == nil {
-		m.cfg.Resolver = DNSResolver("")
-	}
-	if m.cfg.MXPort == 0 {
-		m.cfg.MXPort = 25
-	}
+	m.cfg.Hostname = cmp.Or(m.cfg.Hostname, "mail."+strings.ToLower(cfg.Domains[0]))
+	m.cfg.Resolver = cmp.Or(m.cfg.Resolver, DNSResolver(""))
+	m.cfg.MXPort = cmp.Or(m.cfg.MXPort, DefaultMXPort)
 	if len(m.cfg.Retry) == 0 {
 		m.cfg.Retry = DefaultRetry
 	}
-	if m.cfg.GiveUp == 0 {
-		m.cfg.GiveUp = DefaultGiveUp
-	}
-	if m.cfg.Concurrency <= 0 {
-		m.cfg.Concurrency = 8
-	}
-	m.log = cfg.Logger
-	if m.log == nil {
-		m.log = slog.Default()
-	}
+	m.cfg.GiveUp = cmp.Or(m.cfg.GiveUp, DefaultGiveUp)
+	m.log = cmp.Or(cfg.Logger, slog.Default())
 	st, err := maildir.Open(cfg.Dir)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/applayer/applayer/internal/atomicfile"
 )
 
 // Envelope is the first line of a queue file.
@@ -261,11 +263,7 @@ func writeState(qd, id string, st *State) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(qd, id+stateSuffix+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(qd, id+stateSuffix))
+	return atomicfile.WriteFileNoSync(filepath.Join(qd, id+stateSuffix), b, 0o600)
 }
 
 // cleanQueue removes what a crash left behind: temporary files, and state

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
@@ -173,11 +172,7 @@ func (m *MTA) dial(ctx context.Context, h hop) (*smtpclient.Client, error) {
 }
 
 func (m *MTA) dialOnce(ctx context.Context, h hop, tryTLS bool) (*smtpclient.Client, error) {
-	timeout := m.cfg.Timeout
-	if timeout == 0 {
-		timeout = 2 * time.Minute
-	}
-	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: timeout, Trace: m.cfg.Trace, LocalAddr: m.cfg.LocalAddr})
+	c, err := smtpclient.Dial(ctx, h.Addr, smtpclient.Options{LocalName: m.cfg.Hostname, Timeout: m.cfg.Timeout, Trace: m.cfg.Trace, LocalAddr: m.cfg.LocalAddr})
 	if err != nil {
 		return nil, err
 	}

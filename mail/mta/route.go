@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/mail/smtp"
 )
 
@@ -33,13 +34,7 @@ func DNSResolver(addr string) Resolver {
 	if addr == "" {
 		return net.DefaultResolver
 	}
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
+	return stubresolver.At(addr)
 }
 
 // hop is one address to try for a domain.

@@ -75,11 +75,11 @@ type Server struct {
 	// test). A client address that has waited once is not made to wait
 	// again for a day. Default DefaultPregreetWait; negative for none.
 	PregreetWait time.Duration
-	// MaxConns bounds simultaneous sessions (default lifecycle.DefaultMaxConns).
-	// At the limit, sessions waiting for their client are evicted to make
-	// room (told 421 Timeout), and past half of it the command and data
-	// timeouts are cut to a tenth, at least a second, as in Postfix's
-	// stress mode (see lifecycle.Tracker).
+	// MaxConns bounds simultaneous sessions (default
+	// lifecycle.DefaultMaxConns; negative for none). At the limit, sessions
+	// waiting for their client are evicted to make room (told 421 Timeout),
+	// and past half of it the command and data timeouts are cut to a tenth,
+	// at least a second, as in Postfix's stress mode (see lifecycle.Tracker).
 	MaxConns int
 	// MaxConnsPerClient bounds one client address's (an IPv6 /64's)
 	// sessions at once (default MaxConns/8, at least 1; negative: none);

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/applayer/applayer/internal/atomicfile"
 )
 
 // Cache is a client's local copy of fetched objects in a directory,
@@ -60,7 +62,7 @@ func (c *Cache) Store(e CacheEntry, tmp string) error {
 		return err
 	}
 	b, _ := json.Marshal(e)
-	return writeFileAtomic(n+".json", b, 0o644)
+	return atomicfile.WriteFile(n+".json", b, 0o644)
 }
 
 // Temp creates a temporary file in the cache directory for a body being

@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/net/publicsuffix"
+
+	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/web"
 )
 
@@ -113,7 +115,7 @@ func (j *Jar) Save(path string) error {
 		}
 		fmt.Fprintf(&b, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", dom, upperBool(c.Subdomains), c.Path, upperBool(c.Secure), exp, c.Name, c.Value)
 	}
-	return writeFileAtomic(path, []byte(b.String()), 0o600)
+	return atomicfile.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 func upperBool(b bool) string {
@@ -121,34 +123,6 @@ func upperBool(b bool) string {
 		return "TRUE"
 	}
 	return "FALSE"
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // SetCookies stores the cookies of a response's Set-Cookie fields for a
@@ -203,6 +177,7 @@ func parseSetCookie(v, host, reqPath string) (Cookie, bool) {
 	}
 	c := Cookie{Domain: strings.ToLower(host), Name: name, Value: value, Path: defaultPath(reqPath)}
 	var maxAge *int64
+	domain := ""
 	for _, attr := range parts[1:] {
 		k, val, _ := strings.Cut(strings.TrimSpace(attr), "=")
 		val = strings.TrimSpace(val)
@@ -218,19 +193,10 @@ func parseSetCookie(v, host, reqPath string) (Cookie, bool) {
 				maxAge = &n
 			}
 		case "domain":
-			d := strings.ToLower(strings.TrimPrefix(val, "."))
-			if d == "" {
-				continue
+			// The last Domain attribute counts (§5.3 step 4).
+			if d := strings.ToLower(strings.TrimPrefix(val, ".")); d != "" {
+				domain = d
 			}
-			// §5.3 step 6: the request host must domain-match. Without a
-			// public suffix list, a one-label domain ("com", "edu") is
-			// taken for a public suffix (§5.3 step 5): refused unless it
-			// is the host itself, so that one site cannot set cookies for
-			// every site under a top-level domain.
-			if !domainMatch(c.Domain, d) || !strings.Contains(d, ".") && d != c.Domain {
-				return Cookie{}, false
-			}
-			c.Domain, c.Subdomains = d, true
 		case "path":
 			if strings.HasPrefix(val, "/") {
 				c.Path = val
@@ -239,6 +205,23 @@ func parseSetCookie(v, host, reqPath string) (Cookie, bool) {
 			c.Secure = true
 		case "httponly":
 			c.HTTPOnly = true
+		}
+	}
+	if domain != "" {
+		// §5.3 step 5: a public suffix ("co.uk", "com", per the Public
+		// Suffix List, as browsers and curl use it) is refused unless it
+		// is the host itself, which then gets a host-only cookie, so that
+		// one site cannot set cookies for every site under a suffix.
+		// §5.3 step 6: the request host must domain-match.
+		switch {
+		case isPublicSuffix(domain) && domain != c.Domain:
+			return Cookie{}, false
+		case isPublicSuffix(domain):
+			// host-only
+		case !domainMatch(c.Domain, domain):
+			return Cookie{}, false
+		default:
+			c.Domain, c.Subdomains = domain, true
 		}
 	}
 	if maxAge != nil {
@@ -268,6 +251,18 @@ func defaultPath(p string) string {
 		return "/"
 	}
 	return p[:i]
+}
+
+// isPublicSuffix reports whether domain is a public suffix under which
+// independent parties register names. A name the list does not know (a
+// single label such as "test" or "localhost") counts as one, by the
+// list's default rule "*". An IP address is not a suffix of anything.
+func isPublicSuffix(domain string) bool {
+	if net.ParseIP(domain) != nil {
+		return false
+	}
+	ps, _ := publicsuffix.PublicSuffix(domain)
+	return ps == domain
 }
 
 func domainMatch(host, domain string) bool {

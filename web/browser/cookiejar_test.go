@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,6 +94,98 @@ func TestCookieJarSharedWithCurl(t *testing.T) {
 	j.Save(jar)
 	if out, err := exec.Command(curl, "-sS", "-b", jar, ts.URL+"/").CombinedOutput(); err != nil || string(out) != "known 1" {
 		t.Fatalf("curl with our jar: %s %v", out, err)
+	}
+}
+
+// publicSuffixCookies are Set-Cookie fields from a host under a public
+// suffix (RFC 6265 §5.3 step 5), with whether a browser keeps them.
+var publicSuffixCookies = []struct {
+	host, setCookie string
+	keep            bool
+}{
+	{"evil.co.uk", "ps=1; Domain=co.uk", false},
+	{"evil.co.uk", "ps2=1; Domain=.CO.UK; Path=/", false},
+	{"evil.co.uk", "own=2; Domain=evil.co.uk", true},
+	{"evil.github.io", "gh=3; Domain=github.io", false},
+	{"evil.example.test", "tld=4; Domain=test", false},
+}
+
+// TestCookieJarPublicSuffix: a site cannot set a cookie for every site
+// under a public suffix; a public suffix that is the host itself gets a
+// host-only cookie.
+func TestCookieJarPublicSuffix(t *testing.T) {
+	j := &Jar{}
+	for _, c := range publicSuffixCookies {
+		j.SetCookies(c.host, "/", web.Header{{Name: "Set-Cookie", Value: c.setCookie}})
+	}
+	j.SetCookies("co.uk", "/", web.Header{{Name: "Set-Cookie", Value: "self=5; Domain=co.uk"}})
+	for _, tc := range []struct{ host, want string }{
+		{"victim.co.uk", ""},
+		{"victim.github.io", ""},
+		{"victim.example.test", ""},
+		{"www.evil.co.uk", "own=2"},
+		{"evil.co.uk", "own=2"},
+		{"co.uk", "self=5"},
+	} {
+		if got := j.Header(tc.host, "/"); got != tc.want {
+			t.Errorf("Header(%s) = %q, want %q", tc.host, got, tc.want)
+		}
+	}
+	for _, c := range j.Cookies() {
+		if c.Name == "self" && c.Subdomains {
+			t.Errorf("Domain=co.uk from co.uk: %+v, want a host-only cookie", c)
+		}
+	}
+}
+
+// TestCookieJarPublicSuffixLikeCurl: curl, built with libpsl, keeps the
+// same cookies from the same Set-Cookie fields as our jar does. The names
+// are resolved to the loopback test server by --resolve.
+func TestCookieJarPublicSuffixLikeCurl(t *testing.T) {
+	curl := peertest.Require(t, "curl", "curl")
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := strings.Cut(r.Host, ":")
+		for _, c := range publicSuffixCookies {
+			if c.host == host {
+				w.Header().Add("Set-Cookie", c.setCookie)
+			}
+		}
+	}))
+	defer ts.Close()
+	port := ts.Listener.Addr().(*net.TCPAddr).Port
+	hosts := map[string]bool{}
+	for _, c := range publicSuffixCookies {
+		hosts[c.host] = true
+	}
+	for host := range hosts {
+		jar := filepath.Join(t.TempDir(), "jar.txt")
+		u := fmt.Sprintf("http://%s:%d/", host, port)
+		if out, err := exec.Command(curl, "-sS", "--resolve", fmt.Sprintf("%s:%d:127.0.0.1", host, port), "-c", jar, u).CombinedOutput(); err != nil {
+			t.Fatalf("curl %s: %s %v", u, out, err)
+		}
+		cj, err := LoadJar(jar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		curlKept := map[string]bool{}
+		for _, c := range cj.Cookies() {
+			curlKept[c.Name] = true
+		}
+		ours := &Jar{}
+		for _, c := range publicSuffixCookies {
+			if c.host != host {
+				continue
+			}
+			ours.SetCookies(host, "/", web.Header{{Name: "Set-Cookie", Value: c.setCookie}})
+			name, _, _ := strings.Cut(c.setCookie, "=")
+			weKept := false
+			for _, k := range ours.Cookies() {
+				weKept = weKept || k.Name == name
+			}
+			if curlKept[name] != c.keep || weKept != c.keep {
+				t.Errorf("%s from %s: curl keeps it %v, we keep it %v, want %v", c.setCookie, host, curlKept[name], weKept, c.keep)
+			}
+		}
 	}
 }
 

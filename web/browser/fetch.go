@@ -583,15 +583,3 @@ func (rep *Report) WriteReport(w io.Writer) {
 	}
 	fmt.Fprintf(w, "measured:                        %s (the model leaves out server and client processing time)\n", ms(rep.Total))
 }
-
-// ResolverAt returns a resolver that sends every query to the DNS server at
-// addr (host:port), over UDP or TCP as the lookup needs.
-func ResolverAt(addr string) *net.Resolver {
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
-}

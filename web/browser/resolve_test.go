@@ -8,12 +8,13 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/web/internal/webtest"
 	"github.com/miekg/dns"
 )
 
 // TestFetcherResolvesThroughDNSServer looks the page's host up through a
-// DNS server (miekg/dns as the oracle) given with ResolverAt, once per run.
+// DNS server (miekg/dns as the oracle) given with stubresolver.At, once per run.
 func TestFetcherResolvesThroughDNSServer(t *testing.T) {
 	addr := siteServer(t)
 	_, port, _ := net.SplitHostPort(addr)
@@ -37,7 +38,7 @@ func TestFetcherResolvesThroughDNSServer(t *testing.T) {
 	go srv.ActivateAndServe()
 	defer srv.Shutdown()
 
-	f := &Fetcher{Resolver: ResolverAt(pc.LocalAddr().String())}
+	f := &Fetcher{Resolver: stubresolver.At(pc.LocalAddr().String())}
 	var page bytes.Buffer
 	rep, err := f.Page(context.Background(), "http://www.someschool.edu:"+port+"/dir/", &page)
 	if err != nil {
@@ -49,7 +50,7 @@ func TestFetcherResolvesThroughDNSServer(t *testing.T) {
 	if seen.Load() == 0 {
 		t.Error("the DNS server saw no query")
 	}
-	if _, err := (&Fetcher{Resolver: ResolverAt(pc.LocalAddr().String())}).Get(context.Background(), "http://nowhere.someschool.edu:"+port+"/", &page); err == nil {
+	if _, err := (&Fetcher{Resolver: stubresolver.At(pc.LocalAddr().String())}).Get(context.Background(), "http://nowhere.someschool.edu:"+port+"/", &page); err == nil {
 		t.Error("a name without an address was fetched")
 	}
 }
