@@ -206,7 +206,7 @@ func newDNSResolveCmd(g *globals) *cobra.Command {
 		timeout           time.Duration
 	)
 	c := &cobra.Command{
-		Use:   "resolve [--listen 127.0.0.1:5353] [--root-hints FILE] [--upstream-port N]",
+		Use:   "resolve [--listen 127.0.0.1:5301] [--root-hints FILE] [--upstream-port N]",
 		Short: "Run a caching, iterative resolver: the textbook's local DNS server",
 		Long: `Answer recursive queries by walking the hierarchy from the root hints (root,
 then TLD, then authoritative), caching answers by TTL, negative answers by
@@ -215,17 +215,24 @@ the SOA minimum, and referrals, so later questions skip the root and the TLD.
 Only loopback clients are served unless --allow adds networks; others get
 REFUSED (never an open resolver). --forward sends questions to other
 resolvers instead of iterating. Without --root-hints the hints name the lab's
-root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
-10053 (the lab's base port + 53).`,
-		Example: exampleLines("applayer dns resolve --upstream-port 10053",
-			"applayer dns resolve --root-hints named.root --listen 127.0.0.1:5353 --trace",
-			"applayer dns resolve --forward 127.0.53.53:10053",
-			"dig @127.0.0.1 -p 5353 www.someschool.edu"),
+root server, 127.0.53.1, asked on the lab's port 10053 (its base port + 53),
+so that with 'applayer lab up' running the defaults just work; with
+--root-hints every server is asked on port 53. The default port, 5301, is
+one nothing common uses (5353 is mDNS's, taken by avahi on many desktops).
+A question answered SERVFAIL is logged with its cause (at most one a
+second).`,
+		Example: exampleLines("applayer dns resolve",
+			"dig @127.0.0.1 -p 5301 www.someschool.edu",
+			"applayer dns resolve --root-hints named.root --listen 127.0.0.1:5301 --trace",
+			"applayer dns resolve --forward 127.0.53.53:10053"),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			logger, err := g.logger()
 			if err != nil {
 				return err
+			}
+			if !c.Flags().Changed("upstream-port") && hintsFile == "" {
+				upstreamPort = labDNSPort
 			}
 			r := &resolver.Resolver{UpstreamPort: upstreamPort, CacheSize: cacheSize, Timeout: timeout, Logger: logger, Trace: g.recorder(os.Stderr), Forward: forward}
 			if hintsFile != "" {
@@ -257,9 +264,9 @@ root server, 127.0.53.1; with 'applayer lab up' running use --upstream-port
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&listen, "listen", "127.0.0.1:5353", "UDP and TCP address to serve on")
+	f.StringVar(&listen, "listen", defaultResolveListen, "UDP and TCP address to serve on")
 	f.StringVar(&hintsFile, "root-hints", "", "root hints file (NS records for . and their addresses); default: the lab's root, 127.0.53.1")
-	f.IntVar(&upstreamPort, "upstream-port", 53, "port of every name server the resolver asks")
+	f.IntVar(&upstreamPort, "upstream-port", 53, "port of every name server the resolver asks (default with the lab's root: 10053)")
 	f.StringArrayVar(&allow, "allow", nil, "client network to serve besides loopback, as CIDR (repeatable)")
 	f.StringArrayVar(&forward, "forward", nil, "forward questions to this resolver, HOST:PORT, instead of iterating (repeatable)")
 	f.IntVar(&cacheSize, "cache-size", resolver.DefaultCacheSize, "most RRsets and negative answers kept in the cache")
@@ -280,14 +287,16 @@ func newDNSQueryCmd(g *globals) *cobra.Command {
 		Short: "Ask a DNS server a question and print the answer the way dig does",
 		Long: `Send one query and print the whole answer like dig: header, flags, and the
 question, answer, authority and additional sections. TYPE defaults to A;
-SERVER defaults to the first nameserver of /etc/resolv.conf.
+SERVER defaults to the lab's local resolver, 127.0.53.53 port 10053 (@system
+asks the first nameserver of /etc/resolv.conf instead).
 
 +tcp asks over TCP; +norecurse clears RD; +short prints only the answers'
 data; +trace walks from the root itself,
 printing each server asked and its answer: the root (from --root-hints, or
 @SERVER, or the lab's root 127.0.53.1), then the TLD, then the authoritative
-server. With +trace, every server is asked on @SERVER's port or
---upstream-port.`,
+server. With +trace, every server is asked on --upstream-port, else
+@SERVER's port, else the lab's 10053 when the walk starts at the lab's root,
+else 53.`,
 		Example: exampleLines("applayer dns query www.example.com @127.0.0.1:5300",
 			"applayer dns query example.com MX @127.0.0.1 -p 5300 +norecurse",
 			"applayer dns query +trace www.someschool.edu @127.0.53.1:10053",
@@ -329,6 +338,9 @@ server. With +trace, every server is asked on @SERVER's port or
 					}
 				default:
 					tr.Hints = lab.RootHints()
+					if tr.Port == 0 {
+						tr.Port = labDNSPort
+					}
 				}
 				if tr.Port == 0 {
 					tr.Port = 53
@@ -336,12 +348,7 @@ server. With +trace, every server is asked on @SERVER's port or
 				fmt.Fprintf(out, "; <<>> applayer dns query <<>> +trace %s %s\n", q.name, q.typ)
 				return tr.Trace(ctx, q.name, q.typ, func(s resolver.Step) { printStep(out, s) })
 			}
-			if q.server == "" {
-				q.server = defaultNameserver()
-			}
-			if q.port == 0 {
-				q.port = 53
-			}
+			q.server, q.port = queryTarget(q.server, q.port)
 			addr := net.JoinHostPort(q.server, strconv.Itoa(q.port))
 			m := new(dns.Msg).SetQuestion(0, q.name, q.typ).SetEDNS(dns.DefaultEDNSSize)
 			m.RecursionDesired = !q.norec
@@ -456,6 +463,35 @@ func parseQueryArgs(args []string) (*queryArgs, error) {
 
 // defaultNameserver returns the first nameserver of /etc/resolv.conf, or
 // 127.0.0.1.
+// The lab's DNS on its default base port: every server, and the local
+// resolver at labResolverHost, listens on labDNSPort.
+const (
+	labDNSPort      = lab.DefaultBasePort + 53
+	labResolverHost = "127.0.53.53"
+	// defaultResolveListen is dns resolve's address: a port nothing common
+	// uses (5353 is mDNS's, which avahi holds on many desktops).
+	defaultResolveListen = "127.0.0.1:5301"
+)
+
+// queryTarget is where dns query sends its question: @SERVER[:PORT] as
+// given, by default the lab's resolver, and "@system" for the first
+// nameserver of /etc/resolv.conf.
+func queryTarget(server string, port int) (string, int) {
+	switch server {
+	case "":
+		server = labResolverHost
+		if port == 0 {
+			port = labDNSPort
+		}
+	case "system":
+		server = defaultNameserver()
+	}
+	if port == 0 {
+		port = 53
+	}
+	return server, port
+}
+
 func defaultNameserver() string {
 	b, err := os.ReadFile("/etc/resolv.conf")
 	if err == nil {

@@ -233,3 +233,38 @@ func TestDNSUpdateSurvivesKill9(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSDefaults: dns query asks the lab's resolver when no server is
+// given (the system's only when asked for), and dns resolve listens on a
+// port no common service uses: 5353 is mDNS's, which avahi holds.
+func TestDNSDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		server string
+		port   int
+		want   string
+	}{
+		{"", 0, "127.0.53.53:10053"},
+		{"", 5300, "127.0.53.53:5300"},
+		{"127.0.0.1", 0, "127.0.0.1:53"},
+		{"127.0.0.1", 5300, "127.0.0.1:5300"},
+	} {
+		s, p := queryTarget(tc.server, tc.port)
+		if got := net.JoinHostPort(s, strconv.Itoa(p)); got != tc.want {
+			t.Errorf("queryTarget(%q, %d) = %s, want %s", tc.server, tc.port, got, tc.want)
+		}
+	}
+	if s, _ := queryTarget("system", 0); s == "system" || s == "" {
+		t.Errorf("@system asks %q, want /etc/resolv.conf's nameserver", s)
+	}
+	_, port, _ := net.SplitHostPort(defaultResolveListen)
+	if port == "5353" {
+		t.Error("dns resolve listens on mDNS's port by default")
+	}
+	if b, err := os.ReadFile("/etc/services"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && strings.HasPrefix(f[1], port+"/") {
+				t.Errorf("dns resolve's default port %s is a known service's: %s", port, line)
+			}
+		}
+	}
+}

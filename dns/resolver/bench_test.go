@@ -61,7 +61,7 @@ func BenchmarkCacheHit(b *testing.B) {
 	raw, _ := q.Pack()
 	w := &discardWriter{}
 	var req dns.Msg
-	rq := &dns.Request{Msg: &req, Remote: netip.MustParseAddrPort("127.0.0.1:5353")}
+	rq := &dns.Request{Msg: &req, Remote: netip.MustParseAddrPort("127.0.0.1:5301")}
 	b.ReportAllocs()
 	for b.Loop() {
 		req.Unpack(raw)

@@ -21,7 +21,7 @@ func Example() {
 		UpstreamPort: 10053, // the lab's base port + 53
 	}
 	// As the lab's local DNS server: loopback clients ask it with RD set.
-	srv := &dns.Server{Addr: "127.0.0.1:5353", Handler: r, UDPWorkers: 64}
+	srv := &dns.Server{Addr: "127.0.0.1:5301", Handler: r, UDPWorkers: 64}
 	go srv.ListenAndServe()
 	defer srv.Close()
 

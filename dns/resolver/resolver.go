@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -74,7 +75,8 @@ type Resolver struct {
 	mu        sync.Mutex
 	inflight  map[string]*call
 	// Upstream counts queries sent to other servers.
-	upstream atomic.Int64
+	upstream   atomic.Int64
+	failLogged atomic.Int64 // when a SERVFAIL was last logged (UnixNano)
 }
 
 func (r *Resolver) init() {
@@ -107,6 +109,16 @@ func (r *Resolver) UpstreamQueries() int64 { return r.upstream.Load() }
 
 // CacheLen returns the number of cached RRsets and negative answers.
 func (r *Resolver) CacheLen() int { r.init(); return r.cache.Len() }
+
+// logFailure says why a query is answered SERVFAIL, at most once a second,
+// so that a flood of failing names cannot flood the log.
+func (r *Resolver) logFailure(name string, t dns.Type, err error) {
+	now, last := time.Now().UnixNano(), r.failLogged.Load()
+	if now-last < int64(time.Second) || !r.failLogged.CompareAndSwap(last, now) {
+		return
+	}
+	r.logger().Warn("resolver: answering SERVFAIL", "name", name, "type", t.String(), "err", err)
+}
 
 func (r *Resolver) logger() *slog.Logger {
 	if r.Logger != nil {
@@ -391,6 +403,7 @@ func (w *walk) askZone(ctx context.Context, zone string, servers []dns.RR, name 
 	order := rand.Perm(len(servers))
 	var missing []string
 	tried := 0
+	var lastErr string // what the last server tried did, for the error
 	try := func(addr netip.Addr, host string) (*dns.Msg, bool) {
 		if w.budget <= 0 {
 			return nil, false
@@ -410,6 +423,7 @@ func (w *walk) askZone(ctx context.Context, zone string, servers []dns.RR, name 
 		resp, err := c.Exchange(ctx, q, target)
 		if err != nil {
 			w.tr.Note(target + ": " + err.Error() + "; next server")
+			lastErr = target + ": " + err.Error()
 			return nil, false
 		}
 		m := resp.Msg
@@ -419,6 +433,7 @@ func (w *walk) askZone(ctx context.Context, zone string, servers []dns.RR, name 
 			return m, true
 		}
 		w.tr.Note(target + ": lame or failing answer (" + m.Rcode.String() + "); next server")
+		lastErr = target + ": lame or failing answer (" + m.Rcode.String() + ")"
 		return nil, false
 	}
 	now := time.Now().UnixNano()
@@ -459,6 +474,9 @@ func (w *walk) askZone(ctx context.Context, zone string, servers []dns.RR, name 
 	}
 	if w.budget <= 0 {
 		return nil, "", ErrTooManyWork
+	}
+	if lastErr != "" {
+		return nil, "", fmt.Errorf("%w for zone %s (%d tried; last, %s)", ErrNoServers, zone, tried, lastErr)
 	}
 	return nil, "", ErrNoServers
 }

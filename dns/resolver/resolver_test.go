@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/applayer/applayer/dns"
 	"github.com/applayer/applayer/dns/zone"
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 // The test hierarchy, each server on its own loopback address and one
@@ -516,3 +518,33 @@ func TestRootHintsSurviveTheCache(t *testing.T) {
 		t.Errorf("after the answers for . NS and a.root. A expired: %+v, %v", res, err)
 	}
 }
+
+// TestServfailSaysWhy: a resolver whose root does not answer says so in
+// its log when it answers SERVFAIL (it was silent at the default level).
+func TestServfailSaysWhy(t *testing.T) {
+	var logs syncBuf
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0") // bound, never read: no answer
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	r := &Resolver{Hints: rootHints(), UpstreamPort: dead.LocalAddr().(*net.UDPAddr).Port, Timeout: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	addr := serveResolver(t, r)
+	resp, err := (&dns.Client{Timeout: 10 * time.Second}).Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "www.example.test.", dns.TypeA), addr)
+	if err != nil || resp.Msg.Rcode != dns.RcodeServFail {
+		t.Fatalf("with a dead root: %v, %v; want SERVFAIL", resp, err)
+	}
+	testutil.WaitFor(t, "the SERVFAIL logged", func() bool { return strings.Contains(logs.String(), "SERVFAIL") })
+	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "www.example.test.") || !strings.Contains(out, "err=") {
+		t.Errorf("log says %q; want a warning naming the question and the cause", out)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -96,7 +96,7 @@ func (r *Resolver) serve(w dns.ResponseWriter, req *dns.Request, quick bool) boo
 	}
 	res, err := r.Resolve(context.Background(), qq.Name, qq.Type)
 	if err != nil {
-		r.logger().Debug("resolver: failed", "name", qq.Name, "type", qq.Type.String(), "err", err)
+		r.logFailure(qq.Name, qq.Type, err)
 		resp.Rcode = dns.RcodeServFail
 		w.WriteMsg(resp)
 		return true
