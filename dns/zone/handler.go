@@ -109,7 +109,15 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, r *dns.Request) {
 		return
 	case q.Type == dns.TypeAXFR || q.Type == dns.TypeIXFR:
 		if !r.TCP {
-			reply(w, req, dns.RcodeFormErr) // transfers need TCP (RFC 5936 §4.2)
+			// Transfers need TCP (RFC 5936 §4.2). AXFR over UDP gets
+			// NOTIMP, as from Knot and NSD; IXFR over UDP, which RFC 1995
+			// allows and we do not serve, FORMERR as from BIND (the three
+			// disagree there).
+			rcode := dns.RcodeFormErr
+			if q.Type == dns.TypeAXFR {
+				rcode = dns.RcodeNotImp
+			}
+			reply(w, req, rcode)
 			return
 		}
 		if a.Transfers == nil {

@@ -121,11 +121,18 @@ func (z *Zone) step(sc *scratch, resp *dns.Msg, qname string, qtype dns.Type) (s
 		}
 	}
 	if qtype == dns.TypeANY {
-		// Everything at the name, as BIND does (RFC 8482 allows less).
+		// One RRset, not everything at the name (RFC 8482 §4.1), as Knot
+		// and NSD answer: ANY is no amplifier. The one with the lowest
+		// type number, with its additional records as if asked for it.
+		var one *rrset
 		for _, s := range exact.sets {
-			resp.Answer = appendSet(resp.Answer, s, owner, false)
+			if one == nil || s.typ < one.typ {
+				one = s
+			}
 		}
-		if len(exact.sets) > 0 {
+		if one != nil {
+			resp.Answer = appendSet(resp.Answer, one, owner, false)
+			z.additional(resp, one)
 			return "", false
 		}
 	} else if s := exact.get(qtype); s != nil {

@@ -3,6 +3,7 @@ package zone
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/applayer/applayer/dns"
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 // freePort returns a loopback port that was free for both UDP and TCP a
@@ -40,14 +42,10 @@ func freePort(t testing.TB) int {
 func waitDNS(t testing.TB, addr, name string) {
 	t.Helper()
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, err := c.Exchange(context.Background(), new(dns.Msg).SetQuestion(0, name, dns.TypeSOA), addr); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no DNS server answered at %s", addr)
+	testutil.WaitFor(t, "a DNS server answering at "+addr, func() bool {
+		_, err := c.Exchange(context.Background(), new(dns.Msg).SetQuestion(0, name, dns.TypeSOA), addr)
+		return err == nil
+	})
 }
 
 // StartNamed runs BIND's named serving the zone files (origin from each
@@ -246,5 +244,120 @@ func TestNamedCheckzoneReadsWhatWeWrite(t *testing.T) {
 	}
 	if n != len(z.Records()) {
 		t.Errorf("named-checkzone printed %d records, we wrote %d:\n%s", n, len(z.Records()), b)
+	}
+}
+
+// startNSD runs NLnet Labs' NSD serving the test zone on a loopback port.
+func startNSD(t testing.TB, file, origin string) string {
+	nsd := peertest.Require(t, "nsd", "nsd")
+	dir := t.TempDir()
+	port := freePort(t)
+	abs, _ := filepath.Abs(file)
+	conf := fmt.Sprintf(`server:
+    ip-address: 127.0.0.1@%d
+    port: %d
+    server-count: 1
+    username: ""
+    zonesdir: %q
+    pidfile: %q
+    zonelistfile: %q
+    xfrdfile: %q
+    database: ""
+remote-control:
+    control-enable: no
+zone:
+    name: %q
+    zonefile: %q
+`, port, port, dir, filepath.Join(dir, "nsd.pid"), filepath.Join(dir, "zone.list"), filepath.Join(dir, "xfrd.state"), origin, abs)
+	cf := filepath.Join(dir, "nsd.conf")
+	os.WriteFile(cf, []byte(conf), 0o644)
+	cmd := exec.Command(nsd, "-d", "-c", cf)
+	logf, _ := os.Create(filepath.Join(dir, "nsd.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitDNS(t, addr, origin)
+	return addr
+}
+
+// TestEdgeCasesAgreeWithKnotAndNSD: what Knot and NSD agree on beyond the
+// data, asked over UDP and TCP: every opcode but QUERY gets NOTIMP, AXFR
+// over UDP gets NOTIMP, and ANY gets one RRset (RFC 8482), not the whole
+// node (BIND's answer, an amplifier). NOTIFY and UPDATE are answered
+// NOTIMP by a server that takes neither, as this one is set up here.
+func TestEdgeCasesAgreeWithKnotAndNSD(t *testing.T) {
+	peers := map[string]string{
+		"knot": startKnot(t, "testdata/example.com.zone", "example.com."),
+		"nsd":  startNSD(t, "testdata/example.com.zone", "example.com."),
+	}
+	ours := startServer(t, loadAuthority(t, "testdata/example.com.zone"))
+	type answer struct {
+		rcode   dns.Rcode
+		answers int
+	}
+	// Raw exchanges: an answer to an unknown opcode may carry no question,
+	// which a client matching answers to questions rightly ignores.
+	ask := func(addr string, tcp bool, opcode dns.Opcode, name string, typ dns.Type) answer {
+		q := new(dns.Msg).SetQuestion(0x4242, name, typ)
+		q.Opcode = opcode
+		wire, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		network := "udp"
+		if tcp {
+			network, wire = "tcp", append([]byte{byte(len(wire) >> 8), byte(len(wire))}, wire...)
+		}
+		c, err := net.Dial(network, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(testutil.Patience))
+		if _, err := c.Write(wire); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 65536)
+		var n int
+		if tcp {
+			if _, err = io.ReadFull(c, b[:2]); err == nil {
+				n = int(b[0])<<8 | int(b[1])
+				_, err = io.ReadFull(c, b[:n])
+			}
+		} else {
+			n, err = c.Read(b)
+		}
+		h, ok := dns.UnpackHeader(b[:n])
+		if err != nil || !ok {
+			t.Fatalf("%s tcp=%v opcode %d %s %v: %v (%d bytes)", addr, tcp, opcode, name, typ, err, n)
+		}
+		return answer{h.Rcode, int(b[6])<<8 | int(b[7])}
+	}
+	type ask1 struct {
+		opcode dns.Opcode
+		name   string
+		typ    dns.Type
+	}
+	cases := []ask1{{dns.OpcodeQuery, "example.com.", dns.TypeANY}, {dns.OpcodeQuery, "www.example.com.", dns.TypeANY}}
+	for _, op := range []dns.Opcode{1, 2, 3, 6, 7, 15} {
+		cases = append(cases, ask1{op, "example.com.", dns.TypeSOA})
+	}
+	for _, tcp := range []bool{false, true} {
+		for _, c := range cases {
+			got := ask(ours, tcp, c.opcode, c.name, c.typ)
+			for name, addr := range peers {
+				if want := ask(addr, tcp, c.opcode, c.name, c.typ); got != want {
+					t.Errorf("tcp=%v opcode %d %s %v: applayer %+v, %s %+v", tcp, c.opcode, c.name, c.typ, got, name, want)
+				}
+			}
+		}
+	}
+	for name, addr := range peers {
+		if got, want := ask(ours, false, dns.OpcodeQuery, "example.com.", dns.TypeAXFR), ask(addr, false, dns.OpcodeQuery, "example.com.", dns.TypeAXFR); got != want {
+			t.Errorf("AXFR over UDP: applayer %+v, %s %+v", got, name, want)
+		}
 	}
 }

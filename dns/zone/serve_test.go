@@ -220,7 +220,7 @@ func TestBadQueries(t *testing.T) {
 		{"two questions", pack(two), dns.RcodeFormErr},
 		{"unknown opcode", pack(notify), dns.RcodeNotImp},
 		{"EDNS version 1", pack(edns1), dns.RcodeBadVers},
-		{"AXFR over UDP", pack(axfr), dns.RcodeFormErr},
+		{"AXFR over UDP", pack(axfr), dns.RcodeNotImp},
 		{"truncated question", pack(two)[:20], dns.RcodeFormErr},
 		{"pointer loop", append(pack(two)[:12:12], 0xc0, 0x0c, 0, 1, 0, 1), dns.RcodeFormErr},
 	} {
