@@ -35,7 +35,9 @@ func newDNSCheckCmd() *cobra.Command {
 		Short: "Check zone files (RFC 1035 master files) and report errors with file and line",
 		Long: `Parse each zone file as the authoritative server would and print its origin,
 record count and SOA serial, or the first error as FILE:LINE: message. The
-origin is the file's $ORIGIN or the owner of its SOA record.`,
+origin is the file's $ORIGIN or the owner of its SOA record. A name that
+looks like a relative name missing its trailing dot (ns1.example.com in
+zone example.com. becomes ns1.example.com.example.com.) is warned about.`,
 		Example: exampleLines("applayer dns check example.com.zone", "applayer dns check *.zone"),
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -46,6 +48,9 @@ origin is the file's $ORIGIN or the owner of its SOA record.`,
 					fmt.Fprintln(c.ErrOrStderr(), err)
 					bad++
 					continue
+				}
+				for _, w := range zoneWarnings(z.Origin, z.Records()) {
+					fmt.Fprintf(c.ErrOrStderr(), "%s: warning: %s\n", f, w)
 				}
 				fmt.Fprintf(c.OutOrStdout(), "%s: zone %s, %d records, serial %d: OK\n", f, z.Origin, len(z.Records()), z.Serial())
 			}
@@ -523,4 +528,59 @@ func printStep(out io.Writer, s resolver.Step) {
 		}
 	}
 	fmt.Fprintf(out, ";; Received %d bytes from %s in %d ms\n\n", s.Resp.Size, s.Addr, s.Resp.RTT.Milliseconds())
+}
+
+// commonTLDs are the last labels that make a relative name in a zone file
+// look like an absolute one missing its trailing dot.
+var commonTLDs = map[string]bool{"com": true, "net": true, "org": true, "edu": true, "gov": true, "int": true,
+	"arpa": true, "io": true, "fr": true, "de": true, "uk": true, "cn": true, "jp": true, "nl": true, "eu": true}
+
+// zoneWarnings names the owners and targets that probably lack their
+// trailing dot: the origin twice at the end (ns1.example.com.example.com.),
+// or a common TLD just before the origin (mail.other.org.example.com.).
+func zoneWarnings(origin string, rrs []dns.RR) []string {
+	origin = strings.ToLower(origin)
+	doubled := strings.TrimSuffix(origin, ".") + "." + origin
+	suspect := func(name string) bool {
+		name = strings.ToLower(name)
+		if name == doubled || strings.HasSuffix(name, "."+doubled) {
+			return true
+		}
+		rel, ok := strings.CutSuffix(name, "."+origin)
+		if !ok {
+			return false
+		}
+		labels := strings.Split(rel, ".")
+		return len(labels) > 1 && commonTLDs[labels[len(labels)-1]]
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(name, what string) {
+		if suspect(name) && !seen[name+what] {
+			seen[name+what] = true
+			out = append(out, fmt.Sprintf("%s (%s) looks like a relative name that lacks its trailing dot", name, what))
+		}
+	}
+	for _, rr := range rrs {
+		add(rr.Name, "owner of "+rr.Type.String())
+		var target string
+		switch d := rr.Data.(type) {
+		case *dns.NS:
+			target = d.Host
+		case *dns.CNAME:
+			target = d.Target
+		case *dns.PTR:
+			target = d.Target
+		case *dns.MX:
+			target = d.Host
+		case *dns.SRV:
+			target = d.Target
+		case *dns.SOA:
+			target = d.MName
+		}
+		if target != "" {
+			add(target, rr.Type.String()+" target of "+rr.Name)
+		}
+	}
+	return out
 }

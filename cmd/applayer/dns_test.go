@@ -268,3 +268,29 @@ func TestDNSDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSCheckWarnsMissingDot: names written without their trailing dot
+// are warned about, and the zone still loads.
+func TestDNSCheckWarnsMissingDot(t *testing.T) {
+	zf := filepath.Join(t.TempDir(), "example.com.zone")
+	os.WriteFile(zf, []byte(`$ORIGIN example.com.
+$TTL 300
+@ SOA ns.example.com. hostmaster.example.com. 1 7200 3600 1209600 300
+@ NS ns1.example.com
+@ MX 10 mail.other.org
+www CNAME web
+ns A 192.0.2.1
+`), 0o644)
+	out, errOut, code := run(t, "", "dns", "check", zf)
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("dns check: exit %d, %q %q", code, out, errOut)
+	}
+	for _, want := range []string{"ns1.example.com.example.com. (NS target of example.com.)", "mail.other.org.example.com. (MX target of example.com.)"} {
+		if !strings.Contains(errOut, "warning: "+want) {
+			t.Errorf("dns check warnings lack %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "web.example.com.") || strings.Contains(errOut, "hostmaster") {
+		t.Errorf("a name that is relative on purpose was warned about:\n%s", errOut)
+	}
+}
