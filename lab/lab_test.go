@@ -77,11 +77,11 @@ func TestStartServeShutdown(t *testing.T) {
 	if len(eps) != 2 || eps[0].Proto != "upper/udp" || eps[1].Proto != "upper/tcp" || !strings.Contains(eps[0].Try, "upper send") {
 		t.Errorf("endpoints = %+v", eps)
 	}
-	ans, err := upper.SendTCP(ctx, eps[1].Addr, []byte("lab"), nil)
+	ans, err := upper.SendTCP(ctx, eps[1].Addr, []byte("lab"), upper.Options{})
 	if err != nil || string(ans) != "LAB" {
 		t.Errorf("TCP through the lab = %q, %v", ans, err)
 	}
-	conn, err := upper.DialUDP(ctx, eps[0].Addr, nil)
+	conn, err := upper.DialUDP(ctx, eps[0].Addr, upper.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestTraceLabels(t *testing.T) {
 	defer l.Shutdown(context.Background())
 	for _, ep := range eps {
 		if ep.Proto == "upper/tcp" {
-			if _, err := upper.SendTCP(context.Background(), ep.Addr, []byte("x"), nil); err != nil {
+			if _, err := upper.SendTCP(context.Background(), ep.Addr, []byte("x"), upper.Options{}); err != nil {
 				t.Fatal(err)
 			}
 		}

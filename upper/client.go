@@ -3,6 +3,7 @@ package upper
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/applayer/applayer/internal/deadline"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -21,6 +23,33 @@ var ErrTimeout = errors.New("upper: no answer (datagram lost?)")
 
 // DefaultUDPTimeout is how long a UDP client waits for each answer.
 const DefaultUDPTimeout = time.Second
+
+// DefaultTCPTimeout bounds the handshake and each read and write of a TCP
+// client when Options.Timeout is zero, so that nothing waits forever on a
+// silent server when the context has no deadline.
+const DefaultTCPTimeout = 30 * time.Second
+
+// Options configure a client, UDP or TCP.
+type Options struct {
+	// Timeout bounds, over TCP, the handshake and each read and write
+	// (default DefaultTCPTimeout; negative: none but the context's); over
+	// UDP, Exchange takes its own per-answer timeout.
+	Timeout time.Duration
+	// Trace records the dialogue; nil records nothing.
+	Trace *transcript.Recorder
+}
+
+// dialTCP dials addr and wraps the connection so that every read and write
+// is bounded by the options' timeout and by ctx.
+func dialTCP(ctx context.Context, addr string, opts Options) (*deadline.Conn, error) {
+	to := cmp.Or(opts.Timeout, DefaultTCPTimeout)
+	d := net.Dialer{Timeout: max(to, 0)}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return deadline.New(c, to), nil
+}
 
 // UDPConn is a client's UDP socket to one server. It is not safe for
 // concurrent use: the textbook's client has one request outstanding.
@@ -35,13 +64,13 @@ type UDPConn struct {
 
 // DialUDP opens a connected UDP socket to addr: the kernel then delivers
 // only datagrams from that address.
-func DialUDP(ctx context.Context, addr string, trace *transcript.Recorder) (*UDPConn, error) {
+func DialUDP(ctx context.Context, addr string, opts Options) (*UDPConn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &UDPConn{c: c, trace: trace.Session("upper/udp", addr), buf: make([]byte, 1<<16)}, nil
+	return &UDPConn{c: c, trace: opts.Trace.Session("upper/udp", addr), buf: make([]byte, 1<<16)}, nil
 }
 
 // Close closes the socket.
@@ -113,23 +142,24 @@ func (u *UDPConn) Exchange(ctx context.Context, payload []byte, timeout time.Dur
 // SendTCP is the textbook's TCPClient: it connects to addr, sends sentence,
 // half-closes its side to say it is done, and returns everything the server
 // sends back before it closes.
-func SendTCP(ctx context.Context, addr string, sentence []byte, trace *transcript.Recorder) ([]byte, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+func SendTCP(ctx context.Context, addr string, sentence []byte, opts Options) ([]byte, error) {
+	c, err := dialTCP(ctx, addr, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	dl, _ := ctx.Deadline()
+	c.SetLimit(dl)
+	stop := context.AfterFunc(ctx, func() { c.SetLimit(time.Now()); c.SetDeadline(time.Now()) })
 	defer stop()
-	tr := trace.Session("upper/tcp", addr)
+	tr := opts.Trace.Session("upper/tcp", addr)
 	go func() {
 		// Write concurrently with reading: an answer larger than the
 		// socket buffers must be drained while the sentence is still
 		// going out.
 		if _, err := c.Write(sentence); err == nil {
 			tr.ClientBytes(sentence)
-			c.(*net.TCPConn).CloseWrite()
+			c.Conn.(*net.TCPConn).CloseWrite()
 		}
 	}()
 	reply, err := io.ReadAll(c)
@@ -144,24 +174,25 @@ func SendTCP(ctx context.Context, addr string, sentence []byte, trace *transcrip
 // time and reads back one line, the textbook's "client sends many sentences"
 // variant. It relies on the server answering a newline with a newline.
 type TCPConn struct {
-	c     net.Conn
+	c     *deadline.Conn
 	r     *bufio.Reader
 	trace *transcript.Session
 }
 
 // DialTCP connects to addr.
-func DialTCP(ctx context.Context, addr string, trace *transcript.Recorder) (*TCPConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+func DialTCP(ctx context.Context, addr string, opts Options) (*TCPConn, error) {
+	c, err := dialTCP(ctx, addr, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &TCPConn{c: c, r: bufio.NewReader(c), trace: trace.Session("upper/tcp", addr)}, nil
+	return &TCPConn{c: c, r: bufio.NewReader(c), trace: opts.Trace.Session("upper/tcp", addr)}, nil
 }
 
 // Line sends line plus "\n" and returns the answer without its newline.
 func (t *TCPConn) Line(ctx context.Context, line string) (string, error) {
-	stop := context.AfterFunc(ctx, func() { t.c.SetDeadline(time.Now()) })
+	dl, _ := ctx.Deadline()
+	t.c.SetLimit(dl)
+	stop := context.AfterFunc(ctx, func() { t.c.SetLimit(time.Now()); t.c.SetDeadline(time.Now()) })
 	defer stop()
 	if _, err := io.WriteString(t.c, line+"\n"); err != nil {
 		return "", err

@@ -54,7 +54,7 @@ func TestPeerPythonServers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	conn, err := DialUDP(ctx, start("testdata/UDPServer.py"), nil)
+	conn, err := DialUDP(ctx, start("testdata/UDPServer.py"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestPeerPythonServers(t *testing.T) {
 		t.Errorf("UDP exchange with UDPServer.py = %q, %v", ans, err)
 	}
 
-	ans, err = SendTCP(ctx, start("testdata/TCPServer.py"), []byte("tcp to the textbook"), nil)
+	ans, err = SendTCP(ctx, start("testdata/TCPServer.py"), []byte("tcp to the textbook"), Options{})
 	if err != nil || string(ans) != "TCP TO THE TEXTBOOK" {
 		t.Errorf("TCP exchange with TCPServer.py = %q, %v", ans, err)
 	}

@@ -215,7 +215,7 @@ func TestTCPManyClients(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := SendTCP(context.Background(), addr, bytes.Repeat([]byte("abc "), 10000), nil)
+			got, err := SendTCP(context.Background(), addr, bytes.Repeat([]byte("abc "), 10000), Options{})
 			if err != nil || string(got) != strings.Repeat("ABC ", 10000) {
 				t.Errorf("client %d: %d bytes, %v", i, len(got), err)
 			}
@@ -257,7 +257,7 @@ func TestShutdownGraceful(t *testing.T) {
 
 func TestUDPExchange(t *testing.T) {
 	_, addr := startServer(t, &Server{})
-	conn, err := DialUDP(context.Background(), addr, nil)
+	conn, err := DialUDP(context.Background(), addr, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func lossyServer(t *testing.T, drop int) string {
 
 func TestUDPLossAndRetry(t *testing.T) {
 	addr := lossyServer(t, 2)
-	conn, err := DialUDP(context.Background(), addr, nil)
+	conn, err := DialUDP(context.Background(), addr, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestUDPLossAndRetry(t *testing.T) {
 
 	// With no retries left, the client reports the loss.
 	addr = lossyServer(t, 1)
-	conn2, _ := DialUDP(context.Background(), addr, nil)
+	conn2, _ := DialUDP(context.Background(), addr, Options{})
 	defer conn2.Close()
 	if _, _, err := conn2.Exchange(context.Background(), []byte("x"), 50*time.Millisecond, 0); !errors.Is(err, ErrTimeout) {
 		t.Errorf("Exchange with every datagram lost = %v, want ErrTimeout", err)
@@ -339,7 +339,7 @@ func TestUDPPortUnreachable(t *testing.T) {
 	}
 	addr := pc.LocalAddr().String()
 	pc.Close() // nothing listens there now
-	conn, err := DialUDP(context.Background(), addr, nil)
+	conn, err := DialUDP(context.Background(), addr, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +369,7 @@ func TestUDPLateAnswerDiscarded(t *testing.T) {
 			time.AfterFunc(150*time.Millisecond, func() { pc.WriteTo(ans, a) })
 		}
 	}()
-	conn, _ := DialUDP(context.Background(), pc.LocalAddr().String(), nil)
+	conn, _ := DialUDP(context.Background(), pc.LocalAddr().String(), Options{})
 	defer conn.Close()
 	if _, _, err := conn.Exchange(context.Background(), []byte("first #1"), 50*time.Millisecond, 0); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("first exchange = %v, want ErrTimeout", err)
@@ -392,10 +392,10 @@ func TestTranscript(t *testing.T) {
 		mu.Unlock()
 	}))
 	tcpAddr, udpAddr := startServer(t, &Server{Trace: rec})
-	if _, err := SendTCP(context.Background(), tcpAddr, []byte("hi"), nil); err != nil {
+	if _, err := SendTCP(context.Background(), tcpAddr, []byte("hi"), Options{}); err != nil {
 		t.Fatal(err)
 	}
-	conn, _ := DialUDP(context.Background(), udpAddr, nil)
+	conn, _ := DialUDP(context.Background(), udpAddr, Options{})
 	defer conn.Close()
 	if _, _, err := conn.Exchange(context.Background(), []byte("yo"), time.Second, 0); err != nil {
 		t.Fatal(err)
@@ -429,4 +429,42 @@ func TestListenAndServeAddrInUse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "address already in use") || !strings.Contains(err.Error(), l.Addr().String()) {
 		t.Errorf("ListenAndServe on a used port = %v, want an error naming the address and the cause", err)
 	}
+}
+
+// TestTCPClientTimeout: a server that accepts and never answers cannot
+// hold a TCP client whose context has no deadline.
+func TestTCPClientTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }() // never answers
+		}
+	}()
+	opts := Options{Timeout: 100 * time.Millisecond}
+	if _, err := SendTCP(context.Background(), l.Addr().String(), []byte("hello"), opts); !isTimeout(err) {
+		t.Errorf("SendTCP to a silent server = %v; want a timeout", err)
+	}
+	c, err := DialTCP(context.Background(), l.Addr().String(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Line(context.Background(), "hello"); !isTimeout(err) {
+		t.Errorf("Line to a silent server = %v; want a timeout", err)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/deadline"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -136,7 +138,7 @@ type ClientConn struct {
 	Requests int
 
 	addr   string
-	nc     net.Conn
+	nc     *deadline.Conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	tr     *transcript.Session
@@ -144,16 +146,33 @@ type ClientConn struct {
 	last   *Response
 }
 
+// DefaultClientTimeout bounds each read and write of a client connection
+// when Options.Timeout is zero, so that nothing waits forever on a silent
+// server when the context has no deadline.
+const DefaultClientTimeout = 30 * time.Second
+
+// Options configure a client connection.
+type Options struct {
+	// Timeout bounds the handshake and each read and write on the
+	// connection, within whatever the context allows (default
+	// DefaultClientTimeout; negative: none but the context's).
+	Timeout time.Duration
+	// Trace records the dialogue; nil records nothing.
+	Trace *transcript.Recorder
+}
+
 // Dial opens a connection to addr (host:port), timing the handshake.
-func Dial(ctx context.Context, addr string, trace *transcript.Recorder) (*ClientConn, error) {
-	var d net.Dialer
+func Dial(ctx context.Context, addr string, opts Options) (*ClientConn, error) {
+	to := cmp.Or(opts.Timeout, DefaultClientTimeout)
+	d := net.Dialer{Timeout: max(to, 0)}
 	start := time.Now()
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
+	nc := deadline.New(raw, to)
 	c := &ClientConn{Connect: time.Since(start), addr: addr, nc: nc, br: bufio.NewReaderSize(nc, 32<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
-	c.tr = trace.Session("http", addr)
+	c.tr = opts.Trace.Session("http", addr)
 	c.tr.Note("connected in " + c.Connect.Round(time.Microsecond).String())
 	return c, nil
 }
@@ -194,12 +213,9 @@ func (c *ClientConn) Do(ctx context.Context, req *OutRequest) (*Response, error)
 	if !c.Reusable() {
 		return nil, errors.New("web: connection is closed")
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		c.nc.SetDeadline(dl)
-	} else {
-		c.nc.SetDeadline(time.Time{})
-	}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Now()) })
+	dl, _ := ctx.Deadline()
+	c.nc.SetLimit(dl)
+	stop := context.AfterFunc(ctx, func() { c.nc.SetLimit(time.Now()); c.nc.SetDeadline(time.Now()) })
 	defer stop()
 	c.Requests++
 	proto := "HTTP/1.1"

@@ -3,12 +3,15 @@ package web
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestClientAgainstNetHTTP uses Go's server as the oracle for our client:
@@ -36,7 +39,7 @@ func TestClientAgainstNetHTTP(t *testing.T) {
 	defer ts.Close()
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	ctx := context.Background()
-	c, err := Dial(ctx, addr, nil)
+	c, err := Dial(ctx, addr, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func TestClientAgainstNetHTTP(t *testing.T) {
 		t.Errorf("after six exchanges: %d requests, reusable %v; want one connection for all", c.Requests, c.Reusable())
 	}
 	// HTTP/1.0: the server closes, the body ends with the connection.
-	c10, _ := Dial(ctx, addr, nil)
+	c10, _ := Dial(ctx, addr, Options{})
 	defer c10.Close()
 	resp, err := c10.Do(ctx, &OutRequest{Target: "/chunked", Host: addr, HTTP10: true, Close: true})
 	if err != nil {
@@ -130,5 +133,32 @@ func TestReadResponseFaultyFraming(t *testing.T) {
 		if resp, err := ReadResponse(bufio.NewReader(strings.NewReader(tc.raw)), "GET"); err == nil {
 			t.Errorf("%s: accepted (status %d, length %d)", tc.name, resp.Status, resp.ContentLength)
 		}
+	}
+}
+
+// TestClientTimeoutWithoutDeadline: a server that accepts and never
+// answers cannot hold a client whose context has no deadline.
+func TestClientTimeoutWithoutDeadline(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			<-done // never answers
+			c.Close()
+		}
+	}()
+	c, err := Dial(context.Background(), l.Addr().String(), Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Do(context.Background(), &OutRequest{Host: "x"})
+	if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+		t.Errorf("Do against a silent server = %v; want a timeout", err)
 	}
 }

@@ -211,7 +211,7 @@ func isTerminal(r io.Reader) bool {
 }
 
 func (s *sender) udpOnce(ctx context.Context, sentence string) error {
-	conn, err := upper.DialUDP(ctx, s.server, s.g.recorder(s.info))
+	conn, err := upper.DialUDP(ctx, s.server, upper.Options{Trace: s.g.recorder(s.info)})
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (s *sender) udpExchange(ctx context.Context, conn *upper.UDPConn, sentence 
 }
 
 func (s *sender) udpInteractive(ctx context.Context, in io.Reader) error {
-	conn, err := upper.DialUDP(ctx, s.server, s.g.recorder(s.info))
+	conn, err := upper.DialUDP(ctx, s.server, upper.Options{Trace: s.g.recorder(s.info)})
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func (s *sender) udpInteractive(ctx context.Context, in io.Reader) error {
 }
 
 func (s *sender) udpCount(ctx context.Context, sentence string, count int, interval time.Duration) error {
-	conn, err := upper.DialUDP(ctx, s.server, s.g.recorder(s.info))
+	conn, err := upper.DialUDP(ctx, s.server, upper.Options{Trace: s.g.recorder(s.info)})
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (s *sender) tcpOnce(ctx context.Context, sentence string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.tcpTimeout())
 	defer cancel()
 	start := time.Now()
-	ans, err := upper.SendTCP(ctx, s.server, []byte(sentence), s.g.recorder(s.info))
+	ans, err := upper.SendTCP(ctx, s.server, []byte(sentence), upper.Options{Trace: s.g.recorder(s.info)})
 	if err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ func (s *sender) tcpOnce(ctx context.Context, sentence string) error {
 }
 
 func (s *sender) tcpInteractive(ctx context.Context, in io.Reader) error {
-	conn, err := upper.DialTCP(ctx, s.server, s.g.recorder(s.info))
+	conn, err := upper.DialTCP(ctx, s.server, upper.Options{Trace: s.g.recorder(s.info)})
 	if err != nil {
 		return err
 	}

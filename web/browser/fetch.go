@@ -276,7 +276,7 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 				err = f.delay(ctx)
 			}
 			if err == nil {
-				c, err = web.Dial(ctx, dial, f.Trace)
+				c, err = web.Dial(ctx, dial, web.Options{Trace: f.Trace})
 			}
 			if err == nil {
 				c.Connect += f.RTT
