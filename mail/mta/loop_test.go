@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,4 +231,44 @@ func TestGiveUp(t *testing.T) {
 		t.Errorf("exchanger saw %d attempts before the give-up, want several", n)
 	}
 	testutil.WaitFor(t, "an empty queue", func() bool { q, _ := ListQueue(m.cfg.Dir); return len(q) == 0 })
+}
+
+// gated holds its first delivery until released, then refuses it with a
+// temporary error; later ones are accepted.
+type gated struct {
+	scripted
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (g *gated) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.Delivery, error) {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		close(g.entered)
+		<-g.release
+		return nil, smtp.R(451, smtp.CodeSystem, "try later")
+	}
+	return g.scripted.Open(s, env)
+}
+
+// TestFlushDuringAttempt: a flush that comes while a message's attempt is
+// in flight makes it due again when that attempt ends, instead of being
+// overwritten by the back-off the attempt records (an hour here).
+func TestFlushDuringAttempt(t *testing.T) {
+	ex := &gated{scripted: scripted{answers: []*smtp.Reply{nil}}, entered: make(chan struct{}), release: make(chan struct{})}
+	port := serve(t, ex, false)
+	m := newMTA(t, "crepes.fr", labResolver(t), port, []time.Duration{time.Hour}, "alice@crepes.fr")
+	sub := serve(t, m, true)
+	if err := submit(t, sub, "alice@crepes.fr", "carol@noanswer.example"); err != nil {
+		t.Fatal(err)
+	}
+	<-ex.entered
+	flush := filepath.Join(m.qdir, FlushFile)
+	if err := os.WriteFile(flush, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "the worker taking the flush", func() bool { _, err := os.Stat(flush); return os.IsNotExist(err) })
+	close(ex.release)
+	testutil.WaitFor(t, "the flushed message delivered at once", func() bool { return ex.got.Load() == 1 })
 }

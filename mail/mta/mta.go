@@ -110,6 +110,7 @@ type entry struct {
 	env      Envelope
 	state    State
 	inFlight bool
+	flushed  bool      // a flush came while in flight: due again when it ends
 	hold     time.Time // no attempt before this (a bounce failed)
 	at       time.Time // when it was scheduled for, in later
 }

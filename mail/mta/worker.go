@@ -78,15 +78,26 @@ func (m *MTA) checkFlush() bool {
 	defer m.mu.Unlock()
 	m.ready, m.later = m.ready[:0], m.later[:0]
 	for _, e := range m.queue {
-		for _, r := range e.state.Rcpts {
-			r.Next = time.Time{}
+		if e.inFlight {
+			// Its attempt owns its state, and will record a back-off
+			// when it ends: it is made due again then.
+			e.flushed = true
+			continue
 		}
-		e.hold = time.Time{}
-		if !e.inFlight {
-			m.ready = append(m.ready, e) // in-flight ones are rescheduled when done
-		}
+		e.dueNow()
+		m.ready = append(m.ready, e)
 	}
 	return true
+}
+
+// dueNow makes every pending recipient of e due at once. The caller holds
+// m.mu and e is not in flight.
+func (e *entry) dueNow() {
+	for _, r := range e.state.Rcpts {
+		r.Next = time.Time{}
+	}
+	e.hold = time.Time{}
+	e.flushed = false
 }
 
 // schedule puts e where the worker will find it when it is due: the ready
@@ -143,6 +154,9 @@ full:
 				m.attempt(ctx, e)
 				m.mu.Lock()
 				e.inFlight = false
+				if e.flushed {
+					e.dueNow()
+				}
 				if _, ok := m.queue[e.id]; ok {
 					m.schedule(e, time.Now())
 				}
