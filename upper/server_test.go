@@ -434,27 +434,12 @@ func TestListenAndServeAddrInUse(t *testing.T) {
 // TestTCPClientTimeout: a server that accepts and never answers cannot
 // hold a TCP client whose context has no deadline.
 func TestTCPClientTimeout(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-done; c.Close() }() // never answers
-		}
-	}()
+	addr := testutil.SilentServer(t)
 	opts := Options{Timeout: 100 * time.Millisecond}
-	if _, err := SendTCP(context.Background(), l.Addr().String(), []byte("hello"), opts); !isTimeout(err) {
+	if _, err := SendTCP(context.Background(), addr, []byte("hello"), opts); !isTimeout(err) {
 		t.Errorf("SendTCP to a silent server = %v; want a timeout", err)
 	}
-	c, err := DialTCP(context.Background(), l.Addr().String(), opts)
+	c, err := DialTCP(context.Background(), addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

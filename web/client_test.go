@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 // TestClientAgainstNetHTTP uses Go's server as the oracle for our client:
@@ -139,20 +141,8 @@ func TestReadResponseFaultyFraming(t *testing.T) {
 // TestClientTimeoutWithoutDeadline: a server that accepts and never
 // answers cannot hold a client whose context has no deadline.
 func TestClientTimeoutWithoutDeadline(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		if c, err := l.Accept(); err == nil {
-			<-done // never answers
-			c.Close()
-		}
-	}()
-	c, err := Dial(context.Background(), l.Addr().String(), Options{Timeout: 100 * time.Millisecond})
+	addr := testutil.SilentServer(t)
+	c, err := Dial(context.Background(), addr, Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,3 +40,26 @@ func WaitListening(t testing.TB, addr string) {
 		return true
 	})
 }
+
+// SilentServer listens on loopback, accepts every connection and never
+// answers nor closes it until the test ends: the server a client timeout
+// must not wait forever for. It returns the address.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }()
+		}
+	}()
+	return l.Addr().String()
+}

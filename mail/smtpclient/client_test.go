@@ -114,18 +114,8 @@ func TestMalformedReply(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer l.Close()
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			<-done // never greets
-			c.Close()
-		}
-	}()
-	_, err := Dial(context.Background(), l.Addr().String(), Options{Timeout: 200 * time.Millisecond})
+	addr := testutil.SilentServer(t)
+	_, err := Dial(context.Background(), addr, Options{Timeout: 200 * time.Millisecond})
 	if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
 		t.Errorf("Dial to a silent server = %v; want a timeout error", err)
 	}
