@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 func TestParseQueryArgs(t *testing.T) {
@@ -78,13 +79,10 @@ func TestDNSCommands(t *testing.T) {
 	}
 	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
 	var q string
-	for i := 0; i < 50; i++ {
+	testutil.WaitFor(t, "dns serve answering", func() bool {
 		q, _, code = run(t, "", "dns", "query", "example.com", "MX", "@"+addr, "--timeout", "200ms")
-		if code == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return code == 0
+	})
 	for _, want := range []string{"status: NOERROR", "flags: qr aa rd;", ";; ANSWER SECTION:", "10 mail.example.com.", ";; ADDITIONAL SECTION:", "mail.example.com.\t3600\tIN\tA\t192.0.2.25", "(UDP)"} {
 		if !strings.Contains(q, want) {
 			t.Errorf("dns query output lacks %q:\n%s", want, q)
@@ -135,21 +133,16 @@ func TestDNSResolveCommand(t *testing.T) {
 	// Wait for the root server before asking the resolver: a query that
 	// reached it too early would be answered SERVFAIL, and that failure is
 	// cached for a few seconds.
-	for i := 0; i < 50; i++ {
-		if out, _, _ := run(t, "", "dns", "query", "www.example", "@"+root, "+norecurse", "--timeout", "300ms"); strings.Contains(out, "192.0.2.80") {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the root server answering", func() bool {
+		out, _, _ := run(t, "", "dns", "query", "www.example", "@"+root, "+norecurse", "--timeout", "300ms")
+		return strings.Contains(out, "192.0.2.80")
+	})
 	var out, errOut string
-	for i := 0; i < 50; i++ {
+	testutil.WaitFor(t, "the resolver answering", func() bool {
 		var code int
 		out, errOut, code = run(t, "", "dns", "query", "www.example", "@"+res, "--timeout", "300ms")
-		if code == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return code == 0
+	})
 	if !strings.Contains(out, "flags: qr rd ra;") || !strings.Contains(out, "192.0.2.80") {
 		t.Errorf("query through dns resolve:\n%s%s", out, errOut)
 	}
@@ -204,20 +197,21 @@ func TestDNSUpdateSurvivesKill9(t *testing.T) {
 		wire, _ := m.Pack()
 		wire, _, _ = dns.SignTSIG(wire, key, nil, time.Now(), 0, false)
 		var rcode dns.Rcode = 255
-		for i := 0; i < 100 && rcode == 255; i++ {
-			if conn, err := net.Dial("tcp", addr); err == nil {
-				conn.SetDeadline(time.Now().Add(2 * time.Second))
-				dns.WriteTCP(conn, wire)
-				if b, err := dns.ReadTCP(conn); err == nil {
-					var r dns.Msg
-					r.Unpack(b)
-					rcode = r.Rcode
-				}
-				conn.Close()
-			} else {
-				time.Sleep(20 * time.Millisecond)
+		testutil.WaitFor(t, "an answer to the update", func() bool {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				return false
 			}
-		}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(2 * time.Second))
+			dns.WriteTCP(conn, wire)
+			if b, err := dns.ReadTCP(conn); err == nil {
+				var r dns.Msg
+				r.Unpack(b)
+				rcode = r.Rcode
+			}
+			return rcode != 255
+		})
 		srv.Process.Kill() // SIGKILL at once after the answer
 		srv.Wait()
 		if rcode != dns.RcodeSuccess {
