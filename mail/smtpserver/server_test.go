@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/internal/tlsutil"
 	smtpc "github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
@@ -325,7 +326,7 @@ func TestNoNewlineDoesNotGrow(t *testing.T) {
 }
 
 func TestClientStopsMidData(t *testing.T) {
-	_, b, addr := startServer(t, nil)
+	s, b, addr := startServer(t, nil)
 	c, _ := net.Dial("tcp", addr)
 	br := bufio.NewReader(c)
 	br.ReadString('\n')
@@ -334,7 +335,9 @@ func TestClientStopsMidData(t *testing.T) {
 		br.ReadString('\n')
 	}
 	c.Close()
-	time.Sleep(100 * time.Millisecond)
+	// The session is over once the server has let go of the connection;
+	// only then is "nothing stored" a result and not a slow server.
+	testutil.WaitFor(t, "the server to end the session", func() bool { return s.tracker().Conns() == 0 })
 	if n := len(b.messages()); n != 0 {
 		t.Errorf("stored %d messages after a client quit mid-DATA, want 0", n)
 	}
