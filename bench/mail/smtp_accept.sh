@@ -15,7 +15,7 @@
 #       Maildir: example.org is a --relay-domain whose MX (served by
 #       `applayer dns serve`) is the smtp-sink; the script also reports how
 #       long the queue took to drain after the last 250
-# applayer runs with --pregreet-wait -1, as the Postfix here runs without
+# applayer runs with --pregreet-wait -1s, as the Postfix here runs without
 # postscreen: the greeting wait (paid once a day per client address) is not
 # what is compared.
 # Needs: smtp-source and smtp-sink (Debian package postfix), Go.
@@ -108,10 +108,10 @@ sink IN A   127.0.0.1
 ZONE
 	"$tmp/applayer" dns serve --zone "$tmp/example.org.zone" --listen 127.0.0.1:$DNS --log-level warn & pids+=($!)
 	"$tmp/applayer" mail serve --domain bench.invalid --relay-domain example.org --data "$tmp/al" \
-		--listen 127.0.0.1:$AL --submission "" --resolver 127.0.0.1:$DNS --mx-port $SINK --pregreet-wait -1 --log-level warn & pids+=($!); ALPID=$!
+		--listen 127.0.0.1:$AL --submission "" --resolver 127.0.0.1:$DNS --mx-port $SINK --pregreet-wait -1s --log-level warn & pids+=($!); ALPID=$!
 else
 	echo pw | "$tmp/applayer" mail user add --data "$tmp/al" bench@example.org 2>/dev/null
-	"$tmp/applayer" mail serve --domain example.org --data "$tmp/al" --listen 127.0.0.1:$AL --submission "" --pregreet-wait -1 --log-level warn & pids+=($!); ALPID=$!
+	"$tmp/applayer" mail serve --domain example.org --data "$tmp/al" --listen 127.0.0.1:$AL --submission "" --pregreet-wait -1s --log-level warn & pids+=($!); ALPID=$!
 fi
 waitport $AL
 
