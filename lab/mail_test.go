@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
@@ -117,24 +118,20 @@ func aliceToBob(t *testing.T, withDNS bool) {
 		t.Fatal(err)
 	}
 	inbox := filepath.Join(dirs["hamburger.edu"], "mail", "hamburger.edu", "bob", "new")
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		ents, _ := os.ReadDir(inbox)
-		if len(ents) == 1 {
-			b, _ := os.ReadFile(filepath.Join(inbox, ents[0].Name()))
-			for _, want := range []string{"by mail.hamburger.edu", "by mail.crepes.fr", "Do you like ketchup?"} {
-				if !strings.Contains(string(b), want) {
-					t.Errorf("bob's message lacks %q:\n%s", want, b)
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if !peers["127.0.25.1"] || peers["127.0.0.1"] {
-				t.Errorf("hamburger.edu's exchanger saw peers %v, want crepes.fr's 127.0.25.1", peers)
-			}
-			return
+	var ents []os.DirEntry
+	testutil.WaitFor(t, "alice's message in bob's Maildir", func() bool { ents, _ = os.ReadDir(inbox); return len(ents) >= 1 })
+	if len(ents) != 1 {
+		t.Fatalf("bob's Maildir has %d messages, want 1", len(ents))
+	}
+	b, _ := os.ReadFile(filepath.Join(inbox, ents[0].Name()))
+	for _, want := range []string{"by mail.hamburger.edu", "by mail.crepes.fr", "Do you like ketchup?"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("bob's message lacks %q:\n%s", want, b)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bob's Maildir has %d messages after 15 s, want 1", len(ents))
-		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !peers["127.0.25.1"] || peers["127.0.0.1"] {
+		t.Errorf("hamburger.edu's exchanger saw peers %v, want crepes.fr's 127.0.25.1", peers)
 	}
 }

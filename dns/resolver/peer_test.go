@@ -15,6 +15,7 @@ import (
 	"github.com/applayer/applayer/dns/zone"
 	"github.com/applayer/applayer/internal/peertest"
 	"github.com/applayer/applayer/internal/stubresolver"
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 // TestResolveThroughBIND resolves through a hierarchy whose authoritative
@@ -71,18 +72,17 @@ controls { };
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		q := new(dns.Msg).SetQuestion(0, "example.test.", dns.TypeSOA)
-		if _, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(context.Background(), q, addr); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
+	t.Cleanup(func() {
+		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("named on %s did not start:\n%s", addr, b)
+			t.Logf("named's log:\n%s", b)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	})
+	testutil.WaitFor(t, "named answering on "+addr, func() bool {
+		q := new(dns.Msg).SetQuestion(0, "example.test.", dns.TypeSOA)
+		_, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(context.Background(), q, addr)
+		return err == nil
+	})
 	r := &Resolver{Hints: rootHints(), UpstreamPort: port}
 	ctx := context.Background()
 	res, err := r.Resolve(ctx, "www.example.test.", dns.TypeA)

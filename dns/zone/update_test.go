@@ -17,6 +17,7 @@ import (
 
 	"github.com/applayer/applayer/dns"
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 var testSecret = base64.StdEncoding.EncodeToString([]byte("a lab secret of thirty-two bytes"))
@@ -548,14 +549,7 @@ func TestSecondaryExpiresAndRecovers(t *testing.T) {
 	// The primary loses the zone: it refuses the SOA query and the transfer.
 	gone := a.Zone("example.org.")
 	a.Remove("example.org.")
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not happen", what)
-			}
-		}
-	}
+	waitFor := func(what string, cond func() bool) { t.Helper(); testutil.WaitFor(t, what, cond) }
 	waitFor("expiry", func() bool { return sa.Zone("example.org.") == nil })
 	// The primary has it again.
 	a.Put(gone)
