@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/applayer/applayer/internal/password"
 	"golang.org/x/crypto/bcrypt"
@@ -21,47 +21,49 @@ func TestCredentialsBoundChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ParseCredentials(strings.NewReader(line+"\n"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var running, most atomic.Int32
-	real := c.check
-	c.check = func(hash, pw string, decoy int) bool {
-		n := running.Add(1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := ParseCredentials(strings.NewReader(line+"\n"), "")
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
-		running.Add(-1)
-		return real(hash, pw, decoy)
-	}
-	basic := func(user, pass string) string {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-	}
-	var wg sync.WaitGroup
-	var wrongAccepted, rightRefused atomic.Bool
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if i == 0 {
-				if _, ok := c.Check(basic("alice", "s3cret")); !ok {
-					rightRefused.Store(true)
+		// Each check waits for release, so that every check the slots let
+		// through is running at once when synctest.Wait returns.
+		var running atomic.Int32
+		release := make(chan struct{})
+		real := c.check
+		c.check = func(hash, pw string, decoy int) bool {
+			running.Add(1)
+			<-release
+			return real(hash, pw, decoy)
+		}
+		basic := func(user, pass string) string {
+			return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+		}
+		var wg sync.WaitGroup
+		var wrongAccepted, rightRefused atomic.Bool
+		for i := range 8 {
+			wg.Go(func() {
+				if i == 0 {
+					if _, ok := c.Check(basic("alice", "s3cret")); !ok {
+						rightRefused.Store(true)
+					}
+					return
 				}
-				return
-			}
-			if _, ok := c.Check(basic("alice", "guess")); ok {
-				wrongAccepted.Store(true)
-			}
-		}()
-	}
-	wg.Wait()
-	if got := int(most.Load()); got > cap(c.slots) {
-		t.Errorf("%d password checks ran at once, want at most %d", got, cap(c.slots))
-	}
-	if wrongAccepted.Load() || rightRefused.Load() {
-		t.Errorf("wrong password accepted: %v; right one refused: %v", wrongAccepted.Load(), rightRefused.Load())
-	}
+				if _, ok := c.Check(basic("alice", "guess")); ok {
+					wrongAccepted.Store(true)
+				}
+			})
+		}
+		synctest.Wait()
+		if got := int(running.Load()); got != cap(c.slots) {
+			t.Errorf("%d password checks ran at once, want %d", got, cap(c.slots))
+		}
+		close(release)
+		wg.Wait()
+		if wrongAccepted.Load() || rightRefused.Load() {
+			t.Errorf("wrong password accepted: %v; right one refused: %v", wrongAccepted.Load(), rightRefused.Load())
+		}
+	})
 }
 
 // TestUnknownUserCheckedAtUsersCost: an unknown user's password is checked

@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -134,4 +136,16 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// waitBlockedWriting waits until a goroutine of the process (the test's
+// only server is the one writing) waits for a socket to take more: the
+// state a test of a stuck client needs before it goes on.
+func waitBlockedWriting(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	testutil.WaitFor(t, "the server to block writing to a client that does not read", func() bool {
+		n := runtime.Stack(buf, true)
+		return bytes.Contains(buf[:n], []byte("internal/poll.(*pollDesc).waitWrite"))
+	})
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -68,7 +69,7 @@ func TestStuckWriterDoesNotStallOthers(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(200 * time.Millisecond) // the server is now blocked writing
+	waitBlockedWriting(t)
 
 	for _, c := range idle {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -106,7 +107,8 @@ func TestSlowRequestDoesNotStallOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsrv.AllowWrite = true
-	addr := startServer(t, &Server{Handler: fsrv, HeaderTimeout: time.Minute, BodyTimeout: time.Minute})
+	srv := &Server{Handler: fsrv, HeaderTimeout: time.Minute, BodyTimeout: time.Minute}
+	addr := startServer(t, srv)
 	for _, partial := range []string{
 		"PUT /new.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part",
 		"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Ag",
@@ -119,8 +121,12 @@ func TestSlowRequestDoesNotStallOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		testutil.WaitFor(t, "the connection to park", func() bool { return isParked(srv, c) })
+		before := srv.escalated.Load()
 		io.WriteString(c, partial)
-		time.Sleep(100 * time.Millisecond)
+		// The poller read the partial request and left it to a goroutine
+		// of its own, which now waits for the rest.
+		testutil.WaitFor(t, "the slow request to leave the poller", func() bool { return srv.escalated.Load() > before })
 		for range 2 * runtime.GOMAXPROCS(0) {
 			getOnce(t, addr, "/a.txt", 5*time.Second)
 		}
@@ -246,6 +252,8 @@ func staleDeadlines(t *testing.T, addr string, short time.Duration, big string) 
 			c, br := dialHTTP(t, addr, 10*time.Second)
 			for i, p := range tc.first {
 				if i > 0 {
+					// The stimulus, not a wait for an event: the head's
+					// deadline is set before its end comes.
 					time.Sleep(short / 4)
 				}
 				io.WriteString(c, p)
@@ -265,7 +273,8 @@ func staleDeadlines(t *testing.T, addr string, short time.Duration, big string) 
 					break
 				}
 				// Idle past the request's own deadline, well within the
-				// idle timeout.
+				// idle timeout: the time that passes is the case tested
+				// (a sleep lasts at least as long as asked).
 				time.Sleep(3 * short)
 				io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n")
 				if tc.path == "/big" {
@@ -297,16 +306,24 @@ func TestWriteTimeoutChunked(t *testing.T) {
 			}
 			defer c.Close()
 			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			for srv.Conns() == 0 {
-				time.Sleep(time.Millisecond)
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for srv.Conns() != 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("connection still open 10 s after a write timeout of 100 ms")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			testutil.WaitFor(t, "the connection to be served", func() bool { return srv.Conns() > 0 })
+			testutil.WaitFor(t, "the write timeout (100 ms) to close the connection", func() bool { return srv.Conns() == 0 })
 		})
 	}
+}
+
+// isParked reports whether the server's side of the client connection c
+// is parked on one of srv's pollers.
+func isParked(srv *Server, c net.Conn) bool {
+	for _, p := range srv.polls.ps {
+		p.mu.Lock()
+		for _, pc := range p.parked {
+			if pc.remote == c.LocalAddr().String() {
+				p.mu.Unlock()
+				return true
+			}
+		}
+		p.mu.Unlock()
+	}
+	return false
 }
