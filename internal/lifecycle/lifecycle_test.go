@@ -1,14 +1,18 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 var errMine = errors.New("mine: server closed")
@@ -91,9 +95,7 @@ func TestShutdownDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for tr.Conns() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, "the connection to be tracked", func() bool { return tr.Conns() > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := tr.Shutdown(ctx); err != context.DeadlineExceeded {
@@ -137,8 +139,10 @@ func TestServePacket(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	looping := make(chan struct{})
 	go func() {
 		done <- tr.ServePacket(pc, func(pc net.PacketConn) error {
+			close(looping)
 			buf := make([]byte, 10)
 			for {
 				if _, _, err := pc.ReadFrom(buf); err != nil {
@@ -147,7 +151,7 @@ func TestServePacket(t *testing.T) {
 			}
 		})
 	}()
-	time.Sleep(10 * time.Millisecond)
+	<-looping
 	tr.Shutdown(context.Background())
 	if err := <-done; err != errMine {
 		t.Errorf("ServePacket = %v, want %v", err, errMine)
@@ -235,10 +239,10 @@ func TestDetach(t *testing.T) {
 	}
 	defer c.Close()
 	c.Write([]byte("k"))
-	for tr.Conns() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the handler has returned
+	testutil.WaitFor(t, "the connection to be tracked", func() bool { return tr.Conns() > 0 })
+	testutil.WaitFor(t, "the handler of the detached connection to return", func() bool {
+		return !goroutineIn("lifecycle.(*Tracker).run(")
+	})
 	if n := tr.Conns(); n != 1 {
 		t.Errorf("Conns() = %d after the handler of a detached connection returned", n)
 	}
@@ -276,9 +280,7 @@ func TestRefuseIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	for tr.Conns() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, "the connection to be tracked", func() bool { return tr.Conns() > 0 })
 	var refused []net.Conn
 	for range MaxRefusing {
 		c, err := net.Dial("tcp", l.Addr().String())
@@ -288,9 +290,7 @@ func TestRefuseIsBounded(t *testing.T) {
 		defer c.Close()
 		refused = append(refused, c)
 	}
-	for calls.Load() < MaxRefusing {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.WaitFor(t, "every refusal slot to be taken", func() bool { return calls.Load() == MaxRefusing })
 	extra, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -316,4 +316,12 @@ func TestRefuseIsBounded(t *testing.T) {
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown = %v", err)
 	}
+}
+
+// goroutineIn reports whether a goroutine of the process is running fn
+// (a function name as goroutine dumps print it).
+func goroutineIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return bytes.Contains(buf[:n], []byte(fn))
 }
