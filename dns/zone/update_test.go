@@ -228,17 +228,18 @@ zone "example.com" { type secondary; primaries { %s port %s; }; file "sec.db"; }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last first: named is stopped before its log is read.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("named's log:\n%s", log.String())
+		}
+	})
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	baddr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	testutil.WaitFor(t, "named serving the zone it should have transferred from us", func() bool {
 		r, err := (&dns.Client{Timeout: 200 * time.Millisecond}).Exchange(context.Background(), new(dns.Msg).SetQuestion(0, "www.example.com.", dns.TypeA), baddr)
-		if err == nil && r.Msg.Rcode == dns.RcodeSuccess && len(r.Msg.Answer) == 5 {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("named never served the zone it should have transferred from us:\n%s", log.String())
+		return err == nil && r.Msg.Rcode == dns.RcodeSuccess && len(r.Msg.Answer) == 5
+	})
 }
 
 func TestSerialArithmetic(t *testing.T) {
@@ -320,13 +321,9 @@ func TestNotifyReachesSecondary(t *testing.T) {
 	dns.WriteTCP(conn, wire)
 	dns.ReadTCP(conn)
 	conn.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for sa.Zone("example.com.").Serial() != 2024010102 {
-		if time.Now().After(deadline) {
-			t.Fatalf("secondary still at serial %d; the NOTIFY did not bring the update", sa.Zone("example.com.").Serial())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the NOTIFY to bring the secondary to serial 2024010102", func() bool {
+		return sa.Zone("example.com.").Serial() == 2024010102
+	})
 	if m := lookup(t, saddr, "notified.example.com.", dns.TypeA); len(m.Answer) != 1 {
 		t.Errorf("secondary's answer after NOTIFY: %v", m)
 	}

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -140,13 +140,13 @@ func TestSyncerConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	testutil.WaitFor(t, "the drain goroutine to finish", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.busy
+	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.busy { // a drain goroutine may still be finishing
-		s.mu.Unlock()
-		time.Sleep(time.Millisecond)
-		s.mu.Lock()
-	}
 	if len(s.pending) != 0 {
 		t.Errorf("%d directories still pending", len(s.pending))
 	}
