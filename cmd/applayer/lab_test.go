@@ -119,9 +119,9 @@ func startLab(t *testing.T, argv []string, extra ...string) *runningLab {
 				if err != nil && !strings.Contains(err.Error(), "terminated") {
 					t.Errorf("lab after SIGTERM: %v; stderr %s", err, l.stderr.String())
 				}
-			case <-time.After(15 * time.Second):
+			case <-time.After(testutil.Patience):
 				cmd.Process.Kill()
-				t.Error("the lab did not stop within 15 s of SIGTERM")
+				t.Errorf("the lab did not stop within %v of SIGTERM", testutil.Patience)
 			}
 		})
 		return l
@@ -218,7 +218,7 @@ func TestLabUp(t *testing.T) {
 			t.Errorf("lab after SIGTERM: %v; stderr %s", err, l.stderr.String())
 		}
 		l.done <- nil // for the cleanup
-	case <-time.After(15 * time.Second):
+	case <-time.After(testutil.Patience):
 		t.Error("lab did not stop after SIGTERM")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -177,7 +178,7 @@ func TestGetStreams(t *testing.T) {
 		select {
 		case <-dst.seen:
 			streamed <- true
-		case <-time.After(5 * time.Second):
+		case <-time.After(testutil.Patience): // a Fetcher that buffers the body never writes it
 			streamed <- false
 		}
 		io.WriteString(w, half)
