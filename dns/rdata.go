@@ -17,6 +17,28 @@ type RData interface {
 	String() string
 }
 
+// Target returns the domain name d points to: an NS or MX host, a CNAME,
+// PTR or SRV target, an SOA's primary server; "" for other types. It is
+// what additional-section processing looks up and what a zone check reads
+// for a name missing its trailing dot.
+func Target(d RData) string {
+	switch d := d.(type) {
+	case *NS:
+		return d.Host
+	case *CNAME:
+		return d.Target
+	case *PTR:
+		return d.Target
+	case *MX:
+		return d.Host
+	case *SRV:
+		return d.Target
+	case *SOA:
+		return d.MName
+	}
+	return ""
+}
+
 // A is an IPv4 address (RFC 1035 §3.4.1).
 type A struct{ Addr netip.Addr }
 

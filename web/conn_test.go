@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/web/internal/webtest"
 )
 
@@ -297,7 +298,7 @@ func TestBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testutil.Buffer
 	dir := webtest.MakeSite(t)
 	fsrv, _ := NewFileServer(dir)
 	fsrv.AllowWrite, fsrv.Auth = true, creds

@@ -253,7 +253,7 @@ func TestHandlerPanicGets500(t *testing.T) {
 }
 
 func TestTranscript(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	rec := transcript.New(transcript.NewTextSink(&buf))
 	fsrv, _ := NewFileServer(webtest.MakeSite(t))
 	addr := startServer(t, &Server{Handler: fsrv, Trace: rec})
@@ -277,7 +277,7 @@ func TestTranscript(t *testing.T) {
 }
 
 func TestAccessLogEscapes(t *testing.T) {
-	var log syncBuffer
+	var log testutil.Buffer
 	fsrv, _ := NewFileServer(webtest.MakeSite(t))
 	addr := startServer(t, &Server{Handler: fsrv, AccessLog: &log})
 	rawExchange(t, addr, "GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\" 200 1 \"-\" \"x\xff\r\nReferer: \\\r\nConnection: close\r\n\r\n")

@@ -563,21 +563,7 @@ func zoneWarnings(origin string, rrs []dns.RR) []string {
 	}
 	for _, rr := range rrs {
 		add(rr.Name, "owner of "+rr.Type.String())
-		var target string
-		switch d := rr.Data.(type) {
-		case *dns.NS:
-			target = d.Host
-		case *dns.CNAME:
-			target = d.Target
-		case *dns.PTR:
-			target = d.Target
-		case *dns.MX:
-			target = d.Host
-		case *dns.SRV:
-			target = d.Target
-		case *dns.SOA:
-			target = d.MName
-		}
+		target := dns.Target(rr.Data)
 		if target != "" {
 			add(target, rr.Type.String()+" target of "+rr.Name)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,25 +30,8 @@ type runningLab struct {
 	base   int
 	dir    string // its --data directory
 	rows   []labRow
-	stderr *syncBuffer
+	stderr *testutil.Buffer
 	done   chan error // Wait's result
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // labEnv is the environment of a lab and of the try lines run against it:
@@ -74,7 +55,7 @@ func startLab(t *testing.T, argv []string, extra ...string) *runningLab {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := &runningLab{cmd: cmd, base: base, stderr: &syncBuffer{}, done: make(chan error, 1)}
+		l := &runningLab{cmd: cmd, base: base, stderr: &testutil.Buffer{}, done: make(chan error, 1)}
 		l.dir = filepath.Join(dir, "applayer", "lab-"+strconv.Itoa(base))
 		cmd.Stderr = l.stderr
 		// A lab that outlives the process started (go run's child) holds

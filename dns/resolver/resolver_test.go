@@ -524,7 +524,7 @@ func TestRootHintsSurviveTheCache(t *testing.T) {
 // TestServfailSaysWhy: a resolver whose root does not answer says so in
 // its log when it answers SERVFAIL (it was silent at the default level).
 func TestServfailSaysWhy(t *testing.T) {
-	var logs syncBuf
+	var logs testutil.Buffer
 	dead, err := net.ListenPacket("udp", "127.0.0.1:0") // bound, never read: no answer
 	if err != nil {
 		t.Fatal(err)
@@ -542,11 +542,3 @@ func TestServfailSaysWhy(t *testing.T) {
 		t.Errorf("log says %q; want a warning naming the question and the cause", out)
 	}
 }
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

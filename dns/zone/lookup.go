@@ -188,19 +188,13 @@ func (z *Zone) referral(resp *dns.Msg, n *node, cut string) {
 // additional adds the addresses of the hosts an MX, NS or SRV answer names,
 // when this zone has them (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
 func (z *Zone) additional(resp *dns.Msg, s *rrset) {
+	switch s.typ {
+	case dns.TypeMX, dns.TypeNS, dns.TypeSRV:
+	default:
+		return
+	}
 	for _, rr := range s.rrs {
-		var host string
-		switch d := rr.Data.(type) {
-		case *dns.MX:
-			host = d.Host
-		case *dns.NS:
-			host = d.Host
-		case *dns.SRV:
-			host = d.Target
-		default:
-			return
-		}
-		z.addresses(resp, host, s.typ == dns.TypeNS)
+		z.addresses(resp, dns.Target(rr.Data), s.typ == dns.TypeNS)
 	}
 }
 

@@ -5,7 +5,9 @@
 package testutil
 
 import (
+	"bytes"
 	"net"
+	"sync"
 	"testing"
 	"time"
 )
@@ -62,4 +64,23 @@ func SilentServer(t testing.TB) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// Buffer is a bytes.Buffer that a server or a child process writes to
+// while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
