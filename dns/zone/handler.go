@@ -108,23 +108,21 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, r *dns.Request) {
 		reply(w, req, dns.RcodeRefused)
 		return
 	case q.Type == dns.TypeAXFR || q.Type == dns.TypeIXFR:
-		if !r.TCP {
-			// Transfers need TCP (RFC 5936 §4.2). AXFR over UDP gets
-			// NOTIMP, as from Knot and NSD; IXFR over UDP, which RFC 1995
-			// allows and we do not serve, FORMERR as from BIND (the three
-			// disagree there).
-			rcode := dns.RcodeFormErr
-			if q.Type == dns.TypeAXFR {
-				rcode = dns.RcodeNotImp
-			}
-			reply(w, req, rcode)
-			return
+		switch {
+		case q.Type == dns.TypeAXFR && !r.TCP:
+			// Transfers need TCP (RFC 5936 §4.2): NOTIMP, as from Knot
+			// and NSD.
+			reply(w, req, dns.RcodeNotImp)
+		case a.Transfers == nil:
+			// No transfers at all: NOTAUTH ("not authorized"), as from
+			// Knot; BIND, Knot and NSD all answer so for a name that is
+			// not a zone's apex.
+			reply(w, req, dns.RcodeNotAuth)
+		default:
+			// IXFR over UDP too (RFC 1995 §2): the transfer side answers
+			// it with the SOA alone, which sends the client to TCP.
+			a.Transfers.ServeDNS(w, r)
 		}
-		if a.Transfers == nil {
-			reply(w, req, dns.RcodeRefused)
-			return
-		}
-		a.Transfers.ServeDNS(w, r)
 		return
 	case q.Type == dns.TypeOPT || q.Type == dns.TypeTSIG:
 		reply(w, req, dns.RcodeFormErr)

@@ -22,8 +22,9 @@ const (
 )
 
 // ServeTransfer answers an AXFR or IXFR over TCP (RFC 5936 §2.2): the SOA, every
-// other record, the SOA again, in as many messages as it takes. Clients
-// outside AllowTransfer must sign the request.
+// other record, the SOA again, in as many messages as it takes; an IXFR
+// over UDP gets the SOA alone (RFC 1995 §2). Clients outside AllowTransfer
+// must sign the request; others are refused.
 func (p *Primary) ServeTransfer(w dns.ResponseWriter, r *dns.Request) {
 	s, signed, done := p.authenticate(w, r)
 	if done {
@@ -38,12 +39,23 @@ func (p *Primary) ServeTransfer(w dns.ResponseWriter, r *dns.Request) {
 	}
 	z := p.Authority.Zone(req.Question[0].Name)
 	switch {
+	case z == nil || !dns.EqualNames(z.Origin, req.Question[0].Name):
+		// Not a zone we serve: NOTAUTH, as from BIND, Knot and NSD.
+		m.Rcode = dns.RcodeNotAuth
+		s.write(w, &m, 0)
+		return
 	case !ok:
+		// Denied: REFUSED, as from NSD (Knot says NOTAUTH; BIND allows
+		// any client by default).
 		m.Rcode = dns.RcodeRefused
 		s.write(w, &m, 0)
 		return
-	case z == nil || !dns.EqualNames(z.Origin, req.Question[0].Name):
-		m.Rcode = dns.RcodeNotAuth
+	case !r.TCP:
+		// IXFR over UDP (RFC 1995 §2): a whole transfer does not fit a
+		// datagram, so the answer is the current SOA alone, which tells
+		// the client to ask again over TCP.
+		m.Authoritative = true
+		m.Answer = []dns.RR{z.SOA}
 		s.write(w, &m, 0)
 		return
 	}

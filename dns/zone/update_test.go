@@ -185,6 +185,11 @@ func TestTransferAndSecondary(t *testing.T) {
 			t.Errorf("dig IXFR: %v\n%s", err, out)
 		}
 	}
+	// IXFR over UDP gets the SOA alone, which sends the client to TCP
+	// (RFC 1995 §2).
+	if m := lookup(t, addr, "example.com.", dns.TypeIXFR); m.Rcode != dns.RcodeSuccess || len(m.Answer) != 1 || m.Answer[0].Type != dns.TypeSOA {
+		t.Errorf("IXFR over UDP: %v; want the SOA alone", m)
+	}
 	// An update on the primary reaches the secondary on refresh.
 	key, _ := dns.ParseTSIGKey("update-key:" + testSecret)
 	m := &dns.Msg{Header: dns.Header{ID: 9, Opcode: dns.OpcodeUpdate}, Question: []dns.Question{{Name: "example.com.", Type: dns.TypeSOA, Class: dns.ClassIN}}}
