@@ -45,6 +45,9 @@ type Server struct {
 	// lifecycle.DefaultMaxConns; negative for none); clients over the
 	// limit are closed at once.
 	MaxConns int
+	// MaxConnsPerClient bounds one client address's (an IPv6 /64's) TCP
+	// connections at once (default MaxConns/8, at least 1; negative: none).
+	MaxConnsPerClient int
 	// Logger receives the server's log lines; nil means slog.Default().
 	Logger *slog.Logger
 	// Trace records every exchange; nil records nothing.
@@ -58,6 +61,7 @@ func (s *Server) tracker() *lifecycle.Tracker {
 	s.once.Do(func() {
 		s.t.Name = "upper"
 		s.t.MaxConns = s.MaxConns
+		s.t.MaxConnsPerClient = s.MaxConnsPerClient
 		s.t.Logger = s.logger()
 		s.t.ErrClosed = ErrServerClosed
 	})

@@ -453,3 +453,68 @@ func isTimeout(err error) bool {
 	ne, ok := errors.AsType[net.Error](err)
 	return ok && ne.Timeout()
 }
+
+// dialFrom dials addr from the loopback address from, another client as
+// the per-client limit counts them.
+func dialFrom(t *testing.T, from, addr string) *net.TCPConn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(testutil.Patience))
+	return c.(*net.TCPConn)
+}
+
+// echoes reports whether c answers a letter with its capital.
+func echoes(c net.Conn) bool {
+	if _, err := c.Write([]byte("a")); err != nil {
+		return false
+	}
+	b := make([]byte, 1)
+	_, err := io.ReadFull(c, b)
+	return err == nil && b[0] == 'A'
+}
+
+// TestTCPPerClientLimit: one address over its share is closed at once,
+// while another address is still served.
+func TestTCPPerClientLimit(t *testing.T) {
+	addr, _ := startServer(t, &Server{MaxConnsPerClient: 1})
+	first := dialFrom(t, "127.0.0.1", addr)
+	if !echoes(first) {
+		t.Fatal("the first connection is not served")
+	}
+	second := dialFrom(t, "127.0.0.1", addr)
+	if n, err := second.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("a second connection from the same address: Read = %d, %v; want EOF (closed)", n, err)
+	}
+	if !echoes(dialFrom(t, "127.0.0.2", addr)) {
+		t.Error("another address is not served while the first holds its share")
+	}
+}
+
+// TestTCPIdleEvicted: at MaxConns an idle client is let go so that a new
+// one is served, as nginx closes idle keep-alive connections under load.
+func TestTCPIdleEvicted(t *testing.T) {
+	addr, _ := startServer(t, &Server{MaxConns: 2, MaxConnsPerClient: -1})
+	idle := []net.Conn{dialFrom(t, "127.0.0.1", addr), dialFrom(t, "127.0.0.1", addr)}
+	for _, c := range idle {
+		if !echoes(c) {
+			t.Fatal("an early connection is not served")
+		}
+	}
+	if !echoes(dialFrom(t, "127.0.0.2", addr)) {
+		t.Fatal("a new client is not served at MaxConns while two are idle")
+	}
+	served := 0
+	for _, c := range idle {
+		if echoes(c) {
+			served++
+		}
+	}
+	if served != 1 {
+		t.Errorf("%d of the 2 idle connections still served, want 1 (one evicted)", served)
+	}
+}

@@ -65,6 +65,7 @@ zone example.com. becomes ns1.example.com.example.com.) is warned about.`,
 func newDNSServeCmd(g *globals) *cobra.Command {
 	var (
 		zones, keys, secondaries, allowXfr []string
+		maxConns, perClient                int
 		notify                             []string
 		listen, primary, secondaryDir      string
 	)
@@ -160,7 +161,7 @@ NOTIFY (give the primary --notify with the secondary's address).`,
 			if len(secs) > 0 {
 				auth.Notifies = zone.Notifies(secs)
 			}
-			srv := &dns.Server{Addr: listen, Handler: auth, UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
+			srv := &dns.Server{Addr: listen, Handler: auth, UDPBatch: 32, MaxConns: maxConns, MaxConnsPerClient: perClient, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)
 			if err != nil {
 				return err
@@ -184,6 +185,7 @@ NOTIFY (give the primary --notify with the secondary's address).`,
 	f.StringArrayVar(&secondaries, "secondary", nil, "a zone to serve as a secondary of --secondary-of (repeatable)")
 	f.StringVar(&secondaryDir, "secondary-dir", "", "directory where each transferred secondary zone is saved")
 	f.StringArrayVar(&notify, "notify", nil, "secondary HOST:PORT to send a NOTIFY after each accepted update (repeatable)")
+	limitFlags(f, &maxConns, &perClient, "TCP connections", "")
 	g.addTrace(c)
 	return c
 }
@@ -208,6 +210,8 @@ func newDNSResolveCmd(g *globals) *cobra.Command {
 		allow, forward    []string
 		upstreamPort      int
 		cacheSize         int
+		maxConns          int
+		perClient         int
 		timeout           time.Duration
 	)
 	c := &cobra.Command{
@@ -257,7 +261,7 @@ second).`,
 			if len(r.Allow) > 0 {
 				r.Allow = append(r.Allow, netprefix.Loopback()...)
 			}
-			srv := &dns.Server{Handler: r, UDPBatch: 32, Logger: logger, Trace: g.recorder(os.Stderr)}
+			srv := &dns.Server{Handler: r, UDPBatch: 32, MaxConns: maxConns, MaxConnsPerClient: perClient, Logger: logger, Trace: g.recorder(os.Stderr)}
 			pc, l, err := listenBoth(listen)
 			if err != nil {
 				return err
@@ -276,6 +280,7 @@ second).`,
 	f.StringArrayVar(&forward, "forward", nil, "forward questions to this resolver, HOST:PORT, instead of iterating (repeatable)")
 	f.IntVar(&cacheSize, "cache-size", resolver.DefaultCacheSize, "most RRsets and negative answers kept in the cache")
 	f.DurationVar(&timeout, "timeout", 800*time.Millisecond, "how long to wait for one name server before trying the next")
+	limitFlags(f, &maxConns, &perClient, "TCP connections", "")
 	g.addTrace(c)
 	return c
 }

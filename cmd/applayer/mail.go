@@ -16,7 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/mail/message"
 	"github.com/applayer/applayer/mail/mta"
@@ -37,14 +36,14 @@ func newMailCmd(g *globals) *cobra.Command {
 
 func newMailServeCmd(g *globals) *cobra.Command {
 	var (
-		cfg                mta.Config
-		listen, submission string
-		resolver           string
-		certFile, keyFile  string
-		retry              []time.Duration
-		maxSize            int64
-		pregreet           time.Duration
-		maxConns           int
+		cfg                 mta.Config
+		listen, submission  string
+		resolver            string
+		certFile, keyFile   string
+		retry               []time.Duration
+		maxSize             int64
+		pregreet            time.Duration
+		maxConns, perClient int
 	)
 	c := &cobra.Command{
 		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR]",
@@ -105,6 +104,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			srv.Submission.MaxMessageBytes = maxSize
 			srv.MX.PregreetWait = pregreet
 			srv.MX.MaxConns, srv.Submission.MaxConns = maxConns, maxConns
+			srv.MX.MaxConnsPerClient, srv.Submission.MaxConnsPerClient = perClient, perClient
 			var mxl, subl net.Listener
 			if listen != "" {
 				if mxl, err = net.Listen("tcp", listen); err != nil {
@@ -143,7 +143,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.DurationSliceVar(&retry, "retry", mta.DefaultRetry, "back-off schedule, the last repeating")
 	f.DurationVar(&cfg.GiveUp, "give-up", mta.DefaultGiveUp, "bounce a message still undeliverable after this long")
 	f.Int64Var(&maxSize, "max-size", smtpserver.DefaultMaxMessageBytes, "largest message accepted, in bytes (SIZE)")
-	f.IntVar(&maxConns, "max-conns", lifecycle.DefaultMaxConns, "most sessions served at once, on each of --listen and --submission (-1: no limit)")
+	limitFlags(f, &maxConns, &perClient, "sessions", ", on each of --listen and --submission")
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
 	c.MarkFlagRequired("domain")

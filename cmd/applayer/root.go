@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -180,4 +181,12 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// limitFlags declares --max-conns and --max-conns-per-client, the limits
+// every server takes from internal/lifecycle, with what it counts ("TCP
+// connections", "sessions") and a note on where they apply.
+func limitFlags(f *pflag.FlagSet, maxConns, perClient *int, what, where string) {
+	f.IntVar(maxConns, "max-conns", lifecycle.DefaultMaxConns, "most "+what+" served at once"+where+" (-1: no limit)")
+	f.IntVar(perClient, "max-conns-per-client", 0, "most "+what+" of one client address (IPv6: its /64) at once"+where+" (0: max-conns/8; -1: no limit)")
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/upper"
 	"github.com/spf13/cobra"
 )
@@ -63,7 +62,7 @@ it sends, until it closes. UTF-8 aware; bytes that are not UTF-8 pass through.`,
 	f.MarkShorthandDeprecated("listen", "use --listen, as every server does")
 	f.DurationVar(&srv.IdleTimeout, "idle-timeout", 5*time.Minute, "drop a TCP client that sends nothing for this long")
 	f.DurationVar(&srv.WriteTimeout, "write-timeout", 30*time.Second, "drop a TCP client that does not read its answers for this long")
-	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most TCP clients served at once (-1: no limit)")
+	limitFlags(f, &srv.MaxConns, &srv.MaxConnsPerClient, "TCP connections", "")
 	g.addTrace(c)
 	return c
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/atomicfile"
-	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
@@ -133,8 +132,7 @@ servers can share one store.`,
 	f.DurationVar(&srv.HeaderTimeout, "header-timeout", 10*time.Second, "time allowed from a request's first byte to the end of its head")
 	f.DurationVar(&srv.BodyTimeout, "body-timeout", 30*time.Second, "time allowed for each read of a request body")
 	f.DurationVar(&srv.WriteTimeout, "write-timeout", 30*time.Second, "time allowed for each write to the client")
-	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most connections served at once (-1: no limit)")
-	f.IntVar(&srv.MaxConnsPerClient, "max-conns-per-client", 0, "most connections of one client address (IPv6: its /64) at once (0: max-conns/8; -1: no limit)")
+	limitFlags(f, &srv.MaxConns, &srv.MaxConnsPerClient, "connections", "")
 	f.IntVar(&srv.Pollers, "pollers", 0, "epoll pollers that keep idle connections and serve their requests in order (0: GOMAXPROCS-1, at least 1; -1: none, a goroutine per connection)")
 	f.Int64Var(&maxBody, "max-body", web.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 	f.StringVar(&db, "db", "", "the cookie demo's database: a SQLite file (default: web-demo.sqlite in the user cache directory), a postgres:// URL, or memory")
