@@ -84,8 +84,9 @@ func (a *Authority) find(sc *scratch, name string) *Zone {
 }
 
 // ServeDNS answers one query (RFC 1034 §4.3.2). Malformed questions get
-// FORMERR, opcodes other than QUERY (and UPDATE when Updates is set)
-// NOTIMP, names outside every zone REFUSED; RA is never set.
+// FORMERR, NOTIFY and UPDATE NOTAUTH unless Notifies and Updates take
+// them, other opcodes but QUERY NOTIMP, names outside every zone REFUSED;
+// RA is never set.
 func (a *Authority) ServeDNS(w dns.ResponseWriter, r *dns.Request) {
 	req := r.Msg
 	switch {
@@ -94,6 +95,12 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, r *dns.Request) {
 		return
 	case req.Opcode == dns.OpcodeNotify && a.Notifies != nil:
 		a.Notifies.ServeDNS(w, r)
+		return
+	case req.Opcode == dns.OpcodeNotify || req.Opcode == dns.OpcodeUpdate:
+		// Known opcodes this server is not set up to take: NOTAUTH, as
+		// from Knot, and from BIND for a zone it does not serve (NSD
+		// differs again).
+		reply(w, req, dns.RcodeNotAuth)
 		return
 	case req.Opcode != dns.OpcodeQuery:
 		reply(w, req, dns.RcodeNotImp)
