@@ -117,18 +117,34 @@ func startChrome(t *testing.T) *webDriver {
 	l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	cmd := exec.CommandContext(ctx, driver, "--port="+strconv.Itoa(port), "--allowed-ips=127.0.0.1")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &testutil.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cancel()
-		cmd.Wait()
+		<-exited
+		if t.Failed() {
+			t.Logf("chromedriver's log:\n%s", logs.String())
+		}
 	})
 	d := &webDriver{t: t, base: "http://127.0.0.1:" + strconv.Itoa(port)}
-	testutil.WaitListening(t, "127.0.0.1:"+strconv.Itoa(port))
+	testutil.WaitFor(t, "chromedriver listening on port "+strconv.Itoa(port), func() bool {
+		select {
+		case <-exited:
+			t.Fatalf("chromedriver exited before listening (its port taken meanwhile?):\n%s", logs.String())
+		default:
+		}
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 	profile := t.TempDir()
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"browserName": "chrome",
