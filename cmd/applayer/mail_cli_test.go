@@ -69,11 +69,19 @@ func cli(t *testing.T, stdin string, args ...string) (string, string, error) {
 // daemon starts `applayer mail serve ...` and stops it (SIGKILL) at the end.
 func daemon(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"mail", "serve", "--log-level", "warn"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"mail", "serve", "--log-level", "info"}, args...)...)
+	logs := &testutil.Buffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mail serve %s:\n%s", strings.Join(args, " "), logs.String())
+		}
+	})
 	return cmd
 }
 
@@ -152,6 +160,15 @@ func TestCLI(t *testing.T) {
 		}
 	}
 
+	emptyQueue := func() bool {
+		out, _, _ := cli(t, "", "mail", "queue", "list", "--data", crepes)
+		return out == "queue is empty\n"
+	}
+	// crepes.fr has had bob's 250: killed sooner, bob may have stored the
+	// message and died before answering, and crepes.fr would rightly send
+	// it again (RFC 5321 §6.1's duplicate).
+	testutil.WaitFor(t, "crepes.fr's queue to empty after the first message", emptyQueue)
+
 	// bob's server goes away: the next message waits in the queue.
 	bob.Process.Kill()
 	bob.Wait()
@@ -177,10 +194,7 @@ func TestCLI(t *testing.T) {
 		ents, _ := os.ReadDir(inbox)
 		return len(ents) == 2
 	})
-	testutil.WaitFor(t, "an empty queue", func() bool {
-		out, _, _ := cli(t, "", "mail", "queue", "list", "--data", crepes)
-		return out == "queue is empty\n"
-	})
+	testutil.WaitFor(t, "an empty queue", emptyQueue)
 
 	// Errors are one line, exit status 1.
 	for _, args := range [][]string{

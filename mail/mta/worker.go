@@ -283,6 +283,7 @@ func (m *MTA) record(e *entry, results map[string]outcome) {
 	now := time.Now()
 	m.mu.Lock()
 	expired := now.Sub(e.env.Arrived) > m.cfg.GiveUp
+	var deferred []string
 	for r, o := range results {
 		st := e.state.Rcpts[r]
 		if st == nil {
@@ -301,6 +302,7 @@ func (m *MTA) record(e *entry, results map[string]outcome) {
 			st.Last = "4.4.7 gave up after " + m.cfg.GiveUp.String() + "; last answer: " + o.answer
 		default:
 			st.Next = now.Add(m.backoff(st.Attempts))
+			deferred = append(deferred, r)
 		}
 	}
 	pending, failed := 0, 0
@@ -319,6 +321,11 @@ func (m *MTA) record(e *entry, results map[string]outcome) {
 	}
 	state := cloneState(&e.state)
 	m.mu.Unlock()
+	for _, r := range deferred {
+		// As Postfix's status=deferred: why, and when again.
+		st := state.Rcpts[r]
+		m.log.Info("mta: deferred", "id", e.id, "rcpt", r, "attempts", st.Attempts, "answer", st.Last, "next", st.Next.Format(time.RFC3339))
+	}
 
 	// A failure is reported at once, not when the last recipient is done.
 	if len(fresh) > 0 {
