@@ -30,7 +30,7 @@ func newMailCmd(g *globals) *cobra.Command {
 		Use:   "mail",
 		Short: "E-mail: an SMTP mail server with a durable queue, its users and queue, and a sending client",
 	}
-	c.AddCommand(newMailServeCmd(g), newMailUserCmd(), newMailQueueCmd(), newMailSendCmd(g))
+	c.AddCommand(newMailServeCmd(g), newMailUserCmd(), newMailQueueCmd(), newMailSendCmd(g), newMailDKIMCmd(), newMailCheckCmd())
 	return c
 }
 

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/applayer/applayer/internal/testutil"
+)
+
+// TestDKIMThroughDNS: keygen's record, served by `dns serve`, lets `mail
+// check` verify what `mail dkim sign` signed, with both key types; a
+// changed message fails, and so does one whose key is not published.
+func TestDKIMThroughDNS(t *testing.T) {
+	dir := t.TempDir()
+	zone := "$ORIGIN crepes.fr.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n"
+	for _, typ := range []string{"ed25519", "rsa"} {
+		out, errOut, code := run(t, "", "mail", "dkim", "keygen", "--domain", "crepes.fr", "--selector", typ, "--type", typ, "--key", filepath.Join(dir, typ+".pem"))
+		if code != 0 || !strings.HasPrefix(out, typ+"._domainkey.crepes.fr. 3600 IN TXT \"v=DKIM1; k="+typ+"; p=") {
+			t.Fatalf("keygen %s: exit %d, %q %q", typ, code, out, errOut)
+		}
+		zone += out
+	}
+	if _, errOut, code := run(t, "", "mail", "dkim", "keygen", "--domain", "crepes.fr", "--selector", "x", "--key", filepath.Join(dir, "rsa.pem")); code != 1 || !strings.Contains(errOut, "not overwriting") {
+		t.Errorf("keygen over an existing key: exit %d, %q", code, errOut)
+	}
+	zf := filepath.Join(dir, "crepes.fr.zone")
+	os.WriteFile(zf, []byte(zone), 0o644)
+	addr := freeDNSAddr(t, "127.0.0.1")
+	srv := exec.Command(bin, "dns", "serve", "--zone", zf, "--listen", addr)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
+	testutil.WaitFor(t, "dns serve answering", func() bool {
+		_, _, code := run(t, "", "dns", "query", "crepes.fr", "SOA", "@"+addr, "--timeout", "200ms")
+		return code == 0
+	})
+
+	msg := "From: alice@crepes.fr\r\nTo: bob@hamburger.edu\r\nSubject: ketchup\r\n\r\nDo you like ketchup?\r\n"
+	for _, typ := range []string{"ed25519", "rsa"} {
+		signed, errOut, code := run(t, msg, "mail", "dkim", "sign", "--domain", "crepes.fr", "--selector", typ, "--key", filepath.Join(dir, typ+".pem"))
+		if code != 0 || !strings.HasPrefix(signed, "DKIM-Signature: v=1; a="+typ+"-sha256;") || !strings.HasSuffix(signed, msg) {
+			t.Fatalf("sign %s: exit %d, %q %q", typ, code, signed, errOut)
+		}
+		out, errOut, code := run(t, signed, "mail", "check", "--dns", addr)
+		if code != 0 || !strings.Contains(out, "dkim=pass header.d=crepes.fr header.s="+typ) || !strings.Contains(out, "DNS "+typ+"._domainkey.crepes.fr TXT: 1 record") {
+			t.Errorf("check of a %s signature: exit %d, %q %q", typ, code, out, errOut)
+		}
+		out, _, code = run(t, strings.Replace(signed, "ketchup?", "mustard?", 1), "mail", "check", "--dns", addr)
+		if code != 1 || !strings.Contains(out, "dkim=fail") {
+			t.Errorf("check of a changed body: exit %d, %q", code, out)
+		}
+		out, _, code = run(t, strings.Replace(signed, "s="+typ, "s=nokey", 1), "mail", "check", "--dns", addr)
+		if code != 1 || !strings.Contains(out, "dkim=permerror") || !strings.Contains(out, "no key record at nokey._domainkey.crepes.fr") {
+			t.Errorf("check with no key published: exit %d, %q", code, out)
+		}
+	}
+}
