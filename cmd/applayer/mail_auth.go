@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
+	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/mail/dkim"
+	"github.com/applayer/applayer/mail/spf"
 	"github.com/spf13/cobra"
 )
 
@@ -106,28 +111,65 @@ SELECTOR._domainkey.DOMAIN, in zone-file form.`,
 
 // newMailCheckCmd checks the signatures of a message.
 func newMailCheckCmd() *cobra.Command {
-	var dnsAddr string
+	var dnsAddr, ipFlag, mailFrom, helo string
 	c := &cobra.Command{
 		Use:   "check [--dns HOST:PORT] [MESSAGE]",
-		Short: "Verify a message's DKIM signatures, printing each verdict and key look-up",
-		Long: `Verify every DKIM-Signature of a message (a file, or standard input): look each
-signer's key up in the DNS at SELECTOR._domainkey.DOMAIN and print one verdict
-per signature, as an Authentication-Results header would (RFC 8601): pass,
-fail, permerror or temperror, with the reason. Exits 1 unless every signature
-passes. SPF and DMARC are not checked yet.`,
-		Example: exampleLines("applayer mail check --dns 127.0.53.53:10053 signed.eml     # with the lab's resolver"),
-		Args:    cobra.MaximumNArgs(1),
+		Short: "Check a message's SPF and DKIM, printing each verdict and DNS look-up",
+		Long: `Check a message (a file, or standard input) as a receiving server would, and
+print each verdict as an Authentication-Results header does (RFC 8601):
+
+  SPF (RFC 7208): may the client's address send for the MAIL FROM domain? The
+  address, MAIL FROM and HELO come from --ip, --mail-from and --helo, or else
+  from the newest Received field ("from HELO ([IP])") and Return-Path.
+  DKIM (RFC 6376): every DKIM-Signature, with its key looked up at
+  SELECTOR._domainkey.DOMAIN.
+
+Exits 1 unless SPF (when checked) and every signature pass. DMARC is not
+checked yet.`,
+		Example: exampleLines(
+			"applayer mail check --dns 127.0.53.53:10053 signed.eml     # with the lab's resolver",
+			"applayer mail check --ip 127.0.25.1 --mail-from alice@crepes.fr --helo mail.crepes.fr message.eml",
+		),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			msg, err := readMessage(c, args)
 			if err != nil {
 				return err
 			}
-			v := &dkim.Verifier{}
-			lookup := dkim.LookupWith(net.DefaultResolver)
+			res := net.DefaultResolver
 			if dnsAddr != "" {
-				lookup = dkim.LookupWith(stubresolver.At(dnsAddr))
+				res = stubresolver.At(dnsAddr)
 			}
 			w := c.OutOrStdout()
+			bad := 0
+			spfIP, spfFrom, spfHelo := envelopeOf(msg)
+			spfIP, spfFrom, spfHelo = cmp.Or(ipFlag, spfIP), cmp.Or(mailFrom, spfFrom), cmp.Or(helo, spfHelo)
+			if spfIP != "" {
+				ip, err := netip.ParseAddr(spfIP)
+				if err != nil {
+					return fmt.Errorf("--ip %q: %w", spfIP, err)
+				}
+				chk := &spf.Checker{Resolver: res, Log: func(q, outcome string) { fmt.Fprintf(w, "  DNS %s: %s\n", q, outcome) }}
+				v := chk.Check(c.Context(), ip, spfFrom, spfHelo)
+				line := fmt.Sprintf("spf=%s smtp.mailfrom=%s (client %s, helo %s)", v.Result, cmp.Or(spfFrom, "<>"), ip, spfHelo)
+				if v.Mechanism != "" {
+					line += " matched " + v.Mechanism + " of " + v.Domain
+				}
+				if v.Err != nil {
+					line += " (" + strings.TrimPrefix(v.Err.Error(), "spf: ") + ")"
+				}
+				if v.Explanation != "" {
+					line += ": " + v.Explanation
+				}
+				fmt.Fprintln(w, line)
+				if v.Result != spf.Pass {
+					bad++
+				}
+			} else {
+				fmt.Fprintln(w, "spf: not checked (no --ip, and no Received field names the client)")
+			}
+			v := &dkim.Verifier{}
+			lookup := dkim.LookupWith(res)
 			v.Lookup = func(ctx context.Context, name string) ([]string, error) {
 				txt, err := lookup(ctx, name)
 				switch {
@@ -141,9 +183,8 @@ passes. SPF and DMARC are not checked yet.`,
 			results := v.Verify(c.Context(), msg)
 			if len(results) == 0 {
 				fmt.Fprintln(w, "dkim=none (no DKIM-Signature)")
-				return errors.New("no DKIM signature")
+				bad++
 			}
-			bad := 0
 			for _, r := range results {
 				line := fmt.Sprintf("dkim=%s header.d=%s header.s=%s header.a=%s", r.Status, r.Domain, r.Selector, r.Algorithm)
 				if r.Testing {
@@ -158,13 +199,40 @@ passes. SPF and DMARC are not checked yet.`,
 				}
 			}
 			if bad > 0 {
-				return fmt.Errorf("%d of %d signatures do not pass", bad, len(results))
+				return fmt.Errorf("%d check(s) do not pass", bad)
 			}
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dnsAddr, "dns", "", "look keys up with this DNS server, HOST:PORT, e.g. the lab's resolver (default: the system's)")
+	f := c.Flags()
+	f.StringVar(&dnsAddr, "dns", "", "look records up with this DNS server, HOST:PORT, e.g. the lab's resolver (default: the system's)")
+	f.StringVar(&ipFlag, "ip", "", "SPF: the sending client's address (default: from the newest Received field)")
+	f.StringVar(&mailFrom, "mail-from", "", "SPF: the envelope sender (default: the Return-Path field)")
+	f.StringVar(&helo, "helo", "", "SPF: the name the client greeted with (default: from the newest Received field)")
 	return c
+}
+
+// receivedFrom matches the "from HELO (... [IP])" clause of a Received
+// field, as applayer, Postfix and most servers write it.
+var receivedFrom = regexp.MustCompile(`(?is)^\s*from\s+(\S+)\s+\([^)]*?\[(?:IPv6:)?([0-9a-f.:]+)\]`)
+
+// envelopeOf guesses a received message's SPF inputs: the client address
+// and HELO name from its newest Received field, the MAIL FROM from its
+// Return-Path.
+func envelopeOf(msg []byte) (ip, mailFrom, helo string) {
+	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	if err != nil {
+		return "", "", ""
+	}
+	if rp := strings.Trim(strings.TrimSpace(m.Header.Get("Return-Path")), "<>"); rp != "" {
+		mailFrom = rp
+	}
+	if recv := m.Header["Received"]; len(recv) > 0 {
+		if sm := receivedFrom.FindStringSubmatch(recv[0]); sm != nil {
+			helo, ip = sm[1], sm[2]
+		}
+	}
+	return ip, mailFrom, helo
 }
 
 // readMessage reads the message named by args[0], or standard input.

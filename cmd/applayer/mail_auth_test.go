@@ -11,12 +11,14 @@ import (
 	"github.com/applayer/applayer/internal/testutil"
 )
 
-// TestDKIMThroughDNS: keygen's record, served by `dns serve`, lets `mail
-// check` verify what `mail dkim sign` signed, with both key types; a
-// changed message fails, and so does one whose key is not published.
-func TestDKIMThroughDNS(t *testing.T) {
+// TestMailCheckThroughDNS: keygen's record, served by `dns serve`, lets
+// `mail check` verify what `mail dkim sign` signed, with both key types; a
+// changed message fails, and so does one whose key is not published. The
+// domain's SPF record passes its own address and fails another, given on
+// the command line or read from a Received field.
+func TestMailCheckThroughDNS(t *testing.T) {
 	dir := t.TempDir()
-	zone := "$ORIGIN crepes.fr.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n"
+	zone := "$ORIGIN crepes.fr.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n@ IN TXT \"v=spf1 ip4:127.0.25.1 -all\"\n"
 	for _, typ := range []string{"ed25519", "rsa"} {
 		out, errOut, code := run(t, "", "mail", "dkim", "keygen", "--domain", "crepes.fr", "--selector", typ, "--type", typ, "--key", filepath.Join(dir, typ+".pem"))
 		if code != 0 || !strings.HasPrefix(out, typ+"._domainkey.crepes.fr. 3600 IN TXT \"v=DKIM1; k="+typ+"; p=") {
@@ -53,6 +55,15 @@ func TestDKIMThroughDNS(t *testing.T) {
 		out, _, code = run(t, strings.Replace(signed, "ketchup?", "mustard?", 1), "mail", "check", "--dns", addr)
 		if code != 1 || !strings.Contains(out, "dkim=fail") {
 			t.Errorf("check of a changed body: exit %d, %q", code, out)
+		}
+		out, _, code = run(t, signed, "mail", "check", "--dns", addr, "--ip", "127.0.25.1", "--mail-from", "alice@crepes.fr")
+		if code != 0 || !strings.Contains(out, "spf=pass smtp.mailfrom=alice@crepes.fr (client 127.0.25.1") || !strings.Contains(out, "DNS crepes.fr TXT: 1 SPF record(s)") {
+			t.Errorf("check with SPF from flags: exit %d, %q", code, out)
+		}
+		received := "Received: from mail.evil.example (mail.evil.example [127.0.0.9])\r\n\tby mail.hamburger.edu; Wed, 02 Dec 2026 15:00:00 +0000\r\nReturn-Path: <alice@crepes.fr>\r\n"
+		out, _, code = run(t, received+signed, "mail", "check", "--dns", addr)
+		if code != 1 || !strings.Contains(out, "spf=fail smtp.mailfrom=alice@crepes.fr (client 127.0.0.9, helo mail.evil.example) matched -all of crepes.fr") || !strings.Contains(out, "dkim=pass") {
+			t.Errorf("check with SPF from the Received field: exit %d, %q", code, out)
 		}
 		out, _, code = run(t, strings.Replace(signed, "s="+typ, "s=nokey", 1), "mail", "check", "--dns", addr)
 		if code != 1 || !strings.Contains(out, "dkim=permerror") || !strings.Contains(out, "no key record at nokey._domainkey.crepes.fr") {
