@@ -1,11 +1,11 @@
 package spf
 
 import (
-	"os"
 	"context"
 	"encoding/json"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
