@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -189,9 +188,7 @@ r.port = int(port)
 dns.resolver.default_resolver = r
 out = []
 for c in json.load(sys.stdin):
-    import time; t0=time.time()
     res, exp = spf.check2(i=c["ip"], s=c["sender"], h="pass.test")
-    sys.stderr.write("%.2f %s %s\n" % (time.time()-t0, c["sender"], c["ip"]))
     out.append([res, exp])
 print(json.dumps(out))
 `
@@ -211,7 +208,6 @@ func TestAgreesWithPyspf(t *testing.T) {
 	cmd := exec.Command(py, "-c", pyspfScript)
 	cmd.Env = append(cmd.Environ(), "DNS="+addr)
 	cmd.Stdin = strings.NewReader(string(in))
-	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("pyspf: %v\n%s", err, out)
