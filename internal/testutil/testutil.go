@@ -14,7 +14,7 @@ import (
 
 // Patience bounds every wait: long enough for a loaded CI machine, short
 // enough that a hang fails the run instead of stalling it.
-const Patience = 30 * time.Second
+const Patience = time.Minute
 
 // WaitFor polls cond until it returns true, and fails the test naming what
 // after Patience.
