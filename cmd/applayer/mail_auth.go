@@ -16,6 +16,7 @@ import (
 	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/mail/dkim"
+	"github.com/applayer/applayer/mail/dmarc"
 	"github.com/applayer/applayer/mail/spf"
 	"github.com/spf13/cobra"
 )
@@ -114,7 +115,7 @@ func newMailCheckCmd() *cobra.Command {
 	var dnsAddr, ipFlag, mailFrom, helo string
 	c := &cobra.Command{
 		Use:   "check [--dns HOST:PORT] [MESSAGE]",
-		Short: "Check a message's SPF and DKIM, printing each verdict and DNS look-up",
+		Short: "Check a message's SPF, DKIM and DMARC, printing each verdict and DNS look-up",
 		Long: `Check a message (a file, or standard input) as a receiving server would, and
 print each verdict as an Authentication-Results header does (RFC 8601):
 
@@ -124,8 +125,10 @@ print each verdict as an Authentication-Results header does (RFC 8601):
   DKIM (RFC 6376): every DKIM-Signature, with its key looked up at
   SELECTOR._domainkey.DOMAIN.
 
-Exits 1 unless SPF (when checked) and every signature pass. DMARC is not
-checked yet.`,
+  DMARC (RFC 7489): the policy at _dmarc.FROM-DOMAIN (or its organizational
+  domain's), and whether SPF or DKIM passed for a domain aligned with From:.
+
+Exits 1 unless SPF (when checked), every signature and DMARC pass.`,
 		Example: exampleLines(
 			"applayer mail check --dns 127.0.53.53:10053 signed.eml     # with the lab's resolver",
 			"applayer mail check --ip 127.0.25.1 --mail-from alice@crepes.fr --helo mail.crepes.fr message.eml",
@@ -142,6 +145,7 @@ checked yet.`,
 			}
 			w := c.OutOrStdout()
 			bad := 0
+			var auth dmarc.Auth
 			spfIP, spfFrom, spfHelo := envelopeOf(msg)
 			spfIP, spfFrom, spfHelo = cmp.Or(ipFlag, spfIP), cmp.Or(mailFrom, spfFrom), cmp.Or(helo, spfHelo)
 			if spfIP != "" {
@@ -164,6 +168,8 @@ checked yet.`,
 				fmt.Fprintln(w, line)
 				if v.Result != spf.Pass {
 					bad++
+				} else {
+					_, auth.SPFDomain, _ = strings.Cut(cmp.Or(spfFrom, "postmaster@"+spfHelo), "@")
 				}
 			} else {
 				fmt.Fprintln(w, "spf: not checked (no --ip, and no Received field names the client)")
@@ -195,6 +201,27 @@ checked yet.`,
 				}
 				fmt.Fprintln(w, line)
 				if r.Status != dkim.Pass {
+					bad++
+				} else {
+					auth.DKIMDomains = append(auth.DKIMDomains, r.Domain)
+				}
+			}
+			if from := fromDomain(msg); from == "" {
+				fmt.Fprintln(w, "dmarc: not checked (no From: address)")
+				bad++
+			} else {
+				d := dmarc.Evaluate(c.Context(), v.Lookup, from, auth, 0)
+				line := fmt.Sprintf("dmarc=%s header.from=%s", d.Result, from)
+				switch {
+				case d.Record != nil && d.Result == dmarc.Pass:
+					line += fmt.Sprintf(" (aligned by %s; the policy at %s is p=%s)", d.AlignedBy, d.PolicyFrom, d.Record.Policy)
+				case d.Record != nil:
+					line += fmt.Sprintf(" (nothing aligned: the policy at %s asks to %s it)", d.PolicyFrom, d.Disposition)
+				case d.Err != nil:
+					line += " (" + strings.TrimPrefix(d.Err.Error(), "dmarc: ") + ")"
+				}
+				fmt.Fprintln(w, line)
+				if d.Result != dmarc.Pass {
 					bad++
 				}
 			}
@@ -252,4 +279,19 @@ func txtStrings(v string) string {
 		v = v[255:]
 	}
 	return strings.Join(append(parts, `"`+v+`"`), " ")
+}
+
+// fromDomain is the domain of a message's From: address, "" when it has
+// none that parses.
+func fromDomain(msg []byte) string {
+	m, err := mail.ReadMessage(bytes.NewReader(msg))
+	if err != nil {
+		return ""
+	}
+	a, err := mail.ParseAddress(m.Header.Get("From"))
+	if err != nil {
+		return ""
+	}
+	_, d, _ := strings.Cut(a.Address, "@")
+	return d
 }

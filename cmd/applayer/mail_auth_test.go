@@ -18,7 +18,7 @@ import (
 // the command line or read from a Received field.
 func TestMailCheckThroughDNS(t *testing.T) {
 	dir := t.TempDir()
-	zone := "$ORIGIN crepes.fr.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n@ IN TXT \"v=spf1 ip4:127.0.25.1 -all\"\n"
+	zone := "$ORIGIN crepes.fr.\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n@ IN NS ns\nns IN A 127.0.0.1\n@ IN TXT \"v=spf1 ip4:127.0.25.1 -all\"\n_dmarc IN TXT \"v=DMARC1; p=reject\"\n"
 	for _, typ := range []string{"ed25519", "rsa"} {
 		out, errOut, code := run(t, "", "mail", "dkim", "keygen", "--domain", "crepes.fr", "--selector", typ, "--type", typ, "--key", filepath.Join(dir, typ+".pem"))
 		if code != 0 || !strings.HasPrefix(out, typ+"._domainkey.crepes.fr. 3600 IN TXT \"v=DKIM1; k="+typ+"; p=") {
@@ -49,11 +49,11 @@ func TestMailCheckThroughDNS(t *testing.T) {
 			t.Fatalf("sign %s: exit %d, %q %q", typ, code, signed, errOut)
 		}
 		out, errOut, code := run(t, signed, "mail", "check", "--dns", addr)
-		if code != 0 || !strings.Contains(out, "dkim=pass header.d=crepes.fr header.s="+typ) || !strings.Contains(out, "DNS "+typ+"._domainkey.crepes.fr TXT: 1 record") {
+		if code != 0 || !strings.Contains(out, "dkim=pass header.d=crepes.fr header.s="+typ) || !strings.Contains(out, "DNS "+typ+"._domainkey.crepes.fr TXT: 1 record") || !strings.Contains(out, "dmarc=pass header.from=crepes.fr (aligned by dkim; the policy at crepes.fr is p=reject)") {
 			t.Errorf("check of a %s signature: exit %d, %q %q", typ, code, out, errOut)
 		}
 		out, _, code = run(t, strings.Replace(signed, "ketchup?", "mustard?", 1), "mail", "check", "--dns", addr)
-		if code != 1 || !strings.Contains(out, "dkim=fail") {
+		if code != 1 || !strings.Contains(out, "dkim=fail") || !strings.Contains(out, "dmarc=fail header.from=crepes.fr (nothing aligned: the policy at crepes.fr asks to reject it)") {
 			t.Errorf("check of a changed body: exit %d, %q", code, out)
 		}
 		out, _, code = run(t, signed, "mail", "check", "--dns", addr, "--ip", "127.0.25.1", "--mail-from", "alice@crepes.fr")
