@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mail/dkim"
 	"github.com/applayer/applayer/mail/message"
 	"github.com/applayer/applayer/mail/mta"
 	"github.com/applayer/applayer/mail/smtp"
@@ -44,6 +45,7 @@ func newMailServeCmd(g *globals) *cobra.Command {
 		maxSize             int64
 		pregreet            time.Duration
 		maxConns, perClient int
+		dkimKey, dkimSel    string
 	)
 	c := &cobra.Command{
 		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR]",
@@ -80,6 +82,19 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			cfg.Trace = g.recorder(os.Stderr)
 			cfg.Resolver = mta.DNSResolver(resolver)
 			cfg.Retry = retry
+			if dkimKey != "" {
+				b, err := os.ReadFile(dkimKey)
+				if err != nil {
+					return err
+				}
+				k, err := dkim.ParsePrivateKey(b)
+				if err != nil {
+					return fmt.Errorf("--dkim-key %s: %w", dkimKey, err)
+				}
+				for _, d := range cfg.Domains {
+					cfg.DKIM = append(cfg.DKIM, &dkim.Signer{Domain: d, Selector: dkimSel, Key: k})
+				}
+			}
 			m, err := mta.Open(cfg)
 			if err != nil {
 				return err
@@ -146,6 +161,8 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	limitFlags(f, &maxConns, &perClient, "sessions", ", on each of --listen and --submission")
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
+	f.StringVar(&dkimKey, "dkim-key", "", "DKIM-sign what users submit, From: one of --domain, with this key (from applayer mail dkim keygen)")
+	f.StringVar(&dkimSel, "dkim-selector", "applayer", "the selector --dkim-key is published under (SELECTOR._domainkey.DOMAIN)")
 	c.MarkFlagRequired("domain")
 	c.MarkFlagRequired("data")
 	g.addTrace(c)

@@ -206,7 +206,7 @@ Exits 1 unless SPF (when checked), every signature and DMARC pass.`,
 					auth.DKIMDomains = append(auth.DKIMDomains, r.Domain)
 				}
 			}
-			if from := fromDomain(msg); from == "" {
+			if from := dmarc.FromDomain(msg); from == "" {
 				fmt.Fprintln(w, "dmarc: not checked (no From: address)")
 				bad++
 			} else {
@@ -279,19 +279,4 @@ func txtStrings(v string) string {
 		v = v[255:]
 	}
 	return strings.Join(append(parts, `"`+v+`"`), " ")
-}
-
-// fromDomain is the domain of a message's From: address, "" when it has
-// none that parses.
-func fromDomain(msg []byte) string {
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
-	if err != nil {
-		return ""
-	}
-	a, err := mail.ParseAddress(m.Header.Get("From"))
-	if err != nil {
-		return ""
-	}
-	_, d, _ := strings.Cut(a.Address, "@")
-	return d
 }

@@ -14,10 +14,12 @@
 package dmarc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"strconv"
 	"strings"
 
@@ -267,4 +269,24 @@ func findRecord(ctx context.Context, lookup Lookup, domain string) (*Record, str
 		}
 	}
 	return nil, "", nil
+}
+
+// FromDomain returns the domain of a message's From: address (RFC 5322),
+// the domain DMARC is about (§3.1: the RFC5322.From domain); "" when the
+// message has no From: address that parses. Only the header is read.
+func FromDomain(msg []byte) string {
+	hdr, _, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
+	if len(hdr) == len(msg) {
+		hdr, _, _ = bytes.Cut(msg, []byte("\n\n"))
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(append(hdr[:len(hdr):len(hdr)], "\r\n\r\n"...)))
+	if err != nil {
+		return ""
+	}
+	a, err := mail.ParseAddress(m.Header.Get("From"))
+	if err != nil {
+		return ""
+	}
+	_, d, _ := strings.Cut(a.Address, "@")
+	return strings.ToLower(d)
 }

@@ -111,3 +111,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFromDomain(t *testing.T) {
+	for msg, want := range map[string]string{
+		"From: Alice <alice@Crepes.FR>\r\nTo: bob@hamburger.edu\r\n\r\nbody\r\n": "crepes.fr",
+		"To: bob@hamburger.edu\nFrom: alice@crepes.fr\n\nbody\n":                 "crepes.fr",
+		"Subject: no from\r\n\r\n":                                               "",
+		"From: not an address\r\n\r\n":                                           "",
+	} {
+		if got := FromDomain([]byte(msg)); got != want {
+			t.Errorf("FromDomain(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}

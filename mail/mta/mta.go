@@ -16,6 +16,7 @@ import (
 
 	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/transcript"
+	"github.com/applayer/applayer/mail/dkim"
 	"github.com/applayer/applayer/mail/maildir"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpserver"
@@ -52,6 +53,11 @@ type Config struct {
 	// Hostname is this server's name (greeting, Received:, DSNs; default
 	// "mail." + the first domain).
 	Hostname string
+	// DKIM signs submitted mail as it is relayed (RFC 6376): the signer
+	// whose Domain is the From: field's domain, or a parent of it, signs;
+	// mail from a domain with none, and mail that was not submitted by an
+	// authenticated user, goes unsigned. The stored copy is never changed.
+	DKIM []*dkim.Signer
 	// Resolver finds exchangers (default: the system's resolver).
 	Resolver Resolver
 	// MXPort is the port exchangers are reached on (default
@@ -229,7 +235,7 @@ func (m *MTA) Rcpt(s *smtpserver.Session, from smtp.Path, to smtp.Address) error
 
 // Open implements smtpserver.Backend.
 func (m *MTA) Open(s *smtpserver.Session, env *smtpserver.Envelope) (smtpserver.Delivery, error) {
-	d := &delivery{m: m, id: newID(), from: env.From, body8: env.Body8Bit}
+	d := &delivery{m: m, id: newID(), from: env.From, body8: env.Body8Bit, auth: s.User}
 	seen := map[string]bool{}
 	for _, a := range env.To {
 		a = m.qualify(a)
@@ -274,13 +280,14 @@ type delivery struct {
 	arrived time.Time
 	rpLen   int64 // length of the Return-Path line at the spool's start
 	body8   bool
+	auth    string // the submitting user
 }
 
 func (d *delivery) envelope() *Envelope {
 	if d.arrived.IsZero() {
 		d.arrived = time.Now().UTC()
 	}
-	env := &Envelope{To: d.remote, Arrived: d.arrived, Body8Bit: d.body8}
+	env := &Envelope{To: d.remote, Arrived: d.arrived, Body8Bit: d.body8, Auth: d.auth}
 	if !d.from.Null {
 		env.From = d.from.Mailbox.String()
 	}

@@ -28,6 +28,9 @@ type Envelope struct {
 	// Body8Bit is set when the message came with BODY=8BITMIME (RFC 6152)
 	// and is relayed with it.
 	Body8Bit bool `json:"8bit,omitempty"`
+	// Auth is the user who submitted the message, "" when it came
+	// unauthenticated: only submitted mail is DKIM-signed.
+	Auth string `json:"auth,omitempty"`
 }
 
 // RcptState is one recipient's progress, kept in ID.st.
@@ -135,9 +138,10 @@ func readEnvelope(f *os.File) (Envelope, int64, error) {
 // queuedMessage is an open queue file: the message is read from it as a
 // section, never held in memory whole.
 type queuedMessage struct {
-	f    *os.File
-	off  int64
-	size int64
+	f      *os.File
+	off    int64
+	size   int64
+	prefix []byte // header fields sent before the stored message (DKIM-Signature)
 }
 
 // openQueued opens a queued message.
@@ -158,10 +162,12 @@ func openQueued(qd, id string) (*queuedMessage, error) {
 }
 
 // Reader returns a fresh reader of the whole message.
-func (q *queuedMessage) Reader() io.Reader { return io.NewSectionReader(q.f, q.off, q.size) }
+func (q *queuedMessage) Reader() io.Reader {
+	return io.MultiReader(bytes.NewReader(q.prefix), io.NewSectionReader(q.f, q.off, q.size))
+}
 
 // Size is the message's length.
-func (q *queuedMessage) Size() int64 { return q.size }
+func (q *queuedMessage) Size() int64 { return int64(len(q.prefix)) + q.size }
 
 // Close closes the file.
 func (q *queuedMessage) Close() error { return q.f.Close() }

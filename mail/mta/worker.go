@@ -4,12 +4,16 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/applayer/applayer/mail/dkim"
+	"github.com/applayer/applayer/mail/dmarc"
 	"github.com/applayer/applayer/mail/smtp"
 )
 
@@ -252,6 +256,9 @@ func (m *MTA) attempt(ctx context.Context, e *entry) {
 		return
 	}
 	defer msg.Close()
+	if e.env.Auth != "" && len(m.cfg.DKIM) > 0 {
+		m.sign(e, msg)
+	}
 	now := time.Now()
 	byDomain := map[string][]smtp.Address{}
 	m.mu.Lock()
@@ -403,4 +410,38 @@ func (m *MTA) sweep() {
 	for _, e := range ents {
 		os.Remove(filepath.Join(d, e.Name()))
 	}
+}
+
+// sign gives msg the DKIM-Signature of the signer for its From: domain,
+// if there is one. A message that cannot be signed goes unsigned, logged:
+// its receiver then judges it as mail from an unsigned domain.
+func (m *MTA) sign(e *entry, msg *queuedMessage) {
+	raw, err := io.ReadAll(msg.Reader())
+	if err != nil {
+		m.log.Warn("mta: message not DKIM-signed", "id", e.id, "err", err)
+		return
+	}
+	s := m.signerFor(dmarc.FromDomain(raw))
+	if s == nil {
+		return
+	}
+	h, err := s.Sign(raw)
+	if err != nil {
+		m.log.Warn("mta: message not DKIM-signed", "id", e.id, "domain", s.Domain, "err", err)
+		return
+	}
+	msg.prefix = []byte(h)
+}
+
+// signerFor returns the signer for domain or its nearest parent, or nil.
+func (m *MTA) signerFor(domain string) *dkim.Signer {
+	for d := strings.ToLower(domain); d != ""; {
+		for _, s := range m.cfg.DKIM {
+			if strings.EqualFold(s.Domain, d) {
+				return s
+			}
+		}
+		_, d, _ = strings.Cut(d, ".")
+	}
+	return nil
 }
