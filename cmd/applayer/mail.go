@@ -163,6 +163,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&dkimKey, "dkim-key", "", "DKIM-sign what users submit, From: one of --domain, with this key (from applayer mail dkim keygen)")
 	f.StringVar(&dkimSel, "dkim-selector", "applayer", "the selector --dkim-key is published under (SELECTOR._domainkey.DOMAIN)")
+	f.BoolVar(&cfg.CheckIncoming, "check-incoming", false, "check SPF, DKIM and DMARC of mail that arrives for local users, record them in Authentication-Results, and refuse what DMARC says to reject")
 	c.MarkFlagRequired("domain")
 	c.MarkFlagRequired("data")
 	g.addTrace(c)

@@ -174,10 +174,9 @@ Exits 1 unless SPF (when checked), every signature and DMARC pass.`,
 			} else {
 				fmt.Fprintln(w, "spf: not checked (no --ip, and no Received field names the client)")
 			}
-			v := &dkim.Verifier{}
-			lookup := dkim.LookupWith(res)
-			v.Lookup = func(ctx context.Context, name string) ([]string, error) {
-				txt, err := lookup(ctx, name)
+			// Every TXT look-up is shown, for DKIM keys and DMARC policies.
+			txt := txtFunc(func(ctx context.Context, name string) ([]string, error) {
+				txt, err := res.LookupTXT(ctx, name)
 				switch {
 				case err != nil:
 					fmt.Fprintf(w, "  DNS %s TXT: %v\n", name, err)
@@ -185,7 +184,8 @@ Exits 1 unless SPF (when checked), every signature and DMARC pass.`,
 					fmt.Fprintf(w, "  DNS %s TXT: %d record(s)\n", name, len(txt))
 				}
 				return txt, err
-			}
+			})
+			v := &dkim.Verifier{Lookup: dkim.LookupWith(txt)}
 			results := v.Verify(c.Context(), msg)
 			if len(results) == 0 {
 				fmt.Fprintln(w, "dkim=none (no DKIM-Signature)")
@@ -210,7 +210,7 @@ Exits 1 unless SPF (when checked), every signature and DMARC pass.`,
 				fmt.Fprintln(w, "dmarc: not checked (no From: address)")
 				bad++
 			} else {
-				d := dmarc.Evaluate(c.Context(), v.Lookup, from, auth, 0)
+				d := dmarc.Evaluate(c.Context(), txt.LookupTXT, from, auth, 0)
 				line := fmt.Sprintf("dmarc=%s header.from=%s", d.Result, from)
 				switch {
 				case d.Record != nil && d.Result == dmarc.Pass:
@@ -280,3 +280,8 @@ func txtStrings(v string) string {
 	}
 	return strings.Join(append(parts, `"`+v+`"`), " ")
 }
+
+// txtFunc is a TXT look-up as a dkim.TXTResolver.
+type txtFunc func(ctx context.Context, name string) ([]string, error)
+
+func (f txtFunc) LookupTXT(ctx context.Context, name string) ([]string, error) { return f(ctx, name) }

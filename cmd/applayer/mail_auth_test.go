@@ -65,6 +65,10 @@ func TestMailCheckThroughDNS(t *testing.T) {
 		if code != 1 || !strings.Contains(out, "spf=fail smtp.mailfrom=alice@crepes.fr (client 127.0.0.9, helo mail.evil.example) matched -all of crepes.fr") || !strings.Contains(out, "dkim=pass") {
 			t.Errorf("check with SPF from the Received field: exit %d, %q", code, out)
 		}
+		out, _, _ = run(t, strings.Replace(signed, "From: alice@crepes.fr", "From: alice@nodmarc.crepes.fr", 1), "mail", "check", "--dns", addr)
+		if !strings.Contains(out, "dmarc=fail header.from=nodmarc.crepes.fr (nothing aligned: the policy at crepes.fr asks to reject it)") {
+			t.Errorf("check of a subdomain without its own policy: %q", out)
+		}
 		out, _, code = run(t, strings.Replace(signed, "s="+typ, "s=nokey", 1), "mail", "check", "--dns", addr)
 		if code != 1 || !strings.Contains(out, "dkim=permerror") || !strings.Contains(out, "no key record at nokey._domainkey.crepes.fr") {
 			t.Errorf("check with no key published: exit %d, %q", code, out)

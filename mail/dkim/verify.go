@@ -61,8 +61,13 @@ type Verifier struct {
 	MaxSignatures int
 }
 
+// TXTResolver is what LookupWith asks; *net.Resolver is one.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
 // LookupWith returns a Lookup that asks r, mapping "not found" to ErrNoKey.
-func LookupWith(r *net.Resolver) func(context.Context, string) ([]string, error) {
+func LookupWith(r TXTResolver) func(context.Context, string) ([]string, error) {
 	return func(ctx context.Context, name string) ([]string, error) {
 		txt, err := r.LookupTXT(ctx, name)
 		var de *net.DNSError

@@ -1,0 +1,90 @@
+package mta
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/applayer/applayer/dns"
+	"github.com/applayer/applayer/dns/zone"
+	"github.com/applayer/applayer/internal/testutil"
+	"github.com/applayer/applayer/mail/smtp"
+	"github.com/applayer/applayer/mail/smtpclient"
+)
+
+// serveZones serves master files (origin: text) on a loopback port.
+func serveZones(t *testing.T, zones map[string]string) string {
+	t.Helper()
+	var zs []*zone.Zone
+	for origin, src := range zones {
+		recs, err := zone.Parse(strings.NewReader("$TTL 300\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ NS ns.test.\n"+src), origin, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, err := zone.New(origin, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zs = append(zs, z)
+	}
+	srv := &dns.Server{Handler: zone.NewAuthority(zs...)}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeBoth(l, pc)
+	t.Cleanup(func() { srv.Close() })
+	return pc.LocalAddr().String()
+}
+
+// TestIncomingChecked: with CheckIncoming, mail for a local user is
+// checked: a message SPF authenticates for its From: domain arrives with
+// spf=pass and dmarc=pass, one forged in the name of a domain whose DMARC
+// policy is reject is refused with 550 5.7.1, and one from a domain with
+// no policy arrives with dmarc=none.
+func TestIncomingChecked(t *testing.T) {
+	addr := serveZones(t, map[string]string{
+		"crepes.fr.":       "@ TXT \"v=spf1 ip4:127.0.0.1 -all\"\n_dmarc TXT \"v=DMARC1; p=reject\"\n",
+		"evil.example.":    "@ TXT \"v=spf1 -all\"\n",
+		"nodmarc.example.": "@ TXT \"v=spf1 ?all\"\n",
+	})
+	bob := newMTA(t, "hamburger.edu", DNSResolver(addr), 0, nil, "bob@hamburger.edu")
+	bob.cfg.CheckIncoming = true
+	port := serve(t, bob, false)
+	send := func(mailFrom, from string) error {
+		a, _ := smtp.ParseAddress(mailFrom)
+		_, err := smtpclient.Send(context.Background(), smtpclient.Submission{
+			Addr: "127.0.0.1:" + strconv.Itoa(port), Options: smtpclient.Options{Timeout: testutil.Patience},
+		}, smtp.Path{Mailbox: a}, []smtp.Address{{Local: "bob", Domain: "hamburger.edu"}},
+			[]byte("From: "+from+"\r\nTo: bob@hamburger.edu\r\nSubject: ketchup\r\n\r\nDo you like ketchup?\r\n"))
+		return err
+	}
+	if err := send("alice@crepes.fr", "alice@crepes.fr"); err != nil {
+		t.Fatal(err)
+	}
+	err := send("mallory@evil.example", "alice@crepes.fr")
+	if r, ok := err.(*smtp.Reply); !ok || r.Code != 550 || !strings.Contains(r.Error(), "DMARC") {
+		t.Errorf("a message forged in crepes.fr's name: %v, want 550 5.7.1 for DMARC", err)
+	}
+	if err := send("carol@nodmarc.example", "carol@nodmarc.example"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "bob's two messages", func() bool { return mailCount(bob, "bob@hamburger.edu") == 2 })
+	for i, want := range [][]string{
+		{"Return-Path: <alice@crepes.fr>\r\nAuthentication-Results: mail.hamburger.edu;\r\n\tspf=pass smtp.mailfrom=alice@crepes.fr;\r\n\tdkim=none;\r\n\tdmarc=pass header.from=crepes.fr\r\nReceived: "},
+		{"spf=neutral smtp.mailfrom=carol@nodmarc.example", "dmarc=none header.from=nodmarc.example"},
+	} {
+		got := readMail(t, bob, "bob@hamburger.edu", i)
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("message %d lacks %q:\n%s", i+1, w, got)
+			}
+		}
+	}
+}
