@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -102,22 +103,34 @@ func TestWithoutB(t *testing.T) {
 	}
 }
 
-// keys makes one signer of each algorithm and the lookup that publishes
-// their records.
-func keys(t testing.TB) (map[string]crypto.Signer, func(context.Context, string) ([]string, error)) {
-	t.Helper()
+// testKeys are made once for the package's tests: an RSA key takes a
+// while under the race detector.
+var testKeys = sync.OnceValues(func() (map[string]crypto.Signer, error) {
 	signers := map[string]crypto.Signer{}
-	records := map[string]string{}
 	for _, typ := range []string{"rsa", "ed25519"} {
 		k, err := GenerateKey(typ)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
+		signers[typ] = k
+	}
+	return signers, nil
+})
+
+// keys returns one signer of each algorithm and the lookup that publishes
+// their records.
+func keys(t testing.TB) (map[string]crypto.Signer, func(context.Context, string) ([]string, error)) {
+	t.Helper()
+	signers, err := testKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := map[string]string{}
+	for typ, k := range signers {
 		rec, err := Record(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		signers[typ] = k
 		records[typ+"._domainkey.crepes.fr"] = rec
 	}
 	return signers, func(_ context.Context, name string) ([]string, error) {
