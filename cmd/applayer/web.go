@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +15,11 @@ import (
 	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/stubresolver"
+	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
+	"github.com/applayer/applayer/web/http2"
 	"github.com/applayer/applayer/web/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -42,6 +45,9 @@ func newWebServeCmd(g *globals) *cobra.Command {
 		db         string
 		noDemo     bool
 		cacheMax   int64
+		noHTTP2    bool
+		certFile   string
+		keyFile    string
 	)
 	c := &cobra.Command{
 		Use:   "serve --root DIR [--listen ADDR]",
@@ -105,6 +111,21 @@ servers can share one store.`,
 			srv.Handler = mux
 			srv.Logger = logger
 			srv.Trace = g.recorder(os.Stderr)
+			if !noHTTP2 {
+				srv.HTTP2 = &http2.Server{
+					Handler: mux, Logger: logger, Trace: srv.Trace, Name: srv.Name,
+					IdleTimeout: srv.IdleTimeout, WriteTimeout: srv.WriteTimeout, MaxBodyBytes: maxBody,
+				}
+			}
+			if srv.TLSAddr != "" {
+				cert, err := webCertificate(certFile, keyFile, srv.Addr, srv.TLSAddr)
+				if err != nil {
+					return err
+				}
+				srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+			} else if certFile != "" || keyFile != "" {
+				return fmt.Errorf("--tls-cert and --tls-key need --tls ADDR")
+			}
 			srv.Limits.MaxBodyBytes = maxBody
 			switch accessLog {
 			case "":
@@ -126,6 +147,10 @@ servers can share one store.`,
 	c.MarkFlagRequired("root")
 	f.StringVarP(&srv.Addr, "listen", "l", web.DefaultAddr, "address to listen on")
 	f.MarkShorthandDeprecated("listen", "use --listen, as every server does")
+	f.StringVar(&srv.TLSAddr, "tls", "", "also serve HTTPS on this address (HTTP/1.1, and h2 by ALPN)")
+	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for --tls (default: self-signed, kept in the user cache directory's applayer/web-tls)")
+	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
+	f.BoolVar(&noHTTP2, "no-http2", false, "speak HTTP/1.x only: no h2c (preface or Upgrade) and no h2 over TLS")
 	f.BoolVar(&allowWrite, "allow-write", false, "accept PUT and DELETE")
 	f.StringVar(&authFile, "auth", "", "credentials file (user:bcrypt-hash lines) required for PUT and DELETE")
 	f.StringVar(&accessLog, "access-log", "", "write a Combined Log Format line per request to this file (- for stdout)")
@@ -142,6 +167,26 @@ servers can share one store.`,
 	f.Int64Var(&cacheMax, "cache-file-max", 256<<10, "keep files up to this size in memory (re-checked on disk each second; -1: none)")
 	g.addTrace(c)
 	return c
+}
+
+// webCertificate loads --tls-cert and --tls-key, or the self-signed
+// certificate kept in the user cache directory (made on first use for
+// localhost and the hosts of the listening addresses).
+func webCertificate(certFile, keyFile string, addrs ...string) (tls.Certificate, error) {
+	if certFile != "" || keyFile != "" {
+		return tlsutil.Load(certFile, keyFile)
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, a := range addrs {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return tlsutil.LoadOrCreate(filepath.Join(dir, "applayer", "web-tls"), hosts)
 }
 
 // openDemoStore opens the demo's database as --db says, and reports where.
