@@ -448,6 +448,9 @@ func (c *conn) processEvent(ev event) {
 	switch ev.kind {
 	case evInfo:
 		c.writeHead(st, ev.status, ev.header, false)
+		if ev.wait {
+			st.done <- nil
+		}
 		return
 	case evReset:
 		c.resetStream(st.id, ErrCodeInternal, "handler panicked")

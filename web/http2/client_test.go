@@ -1,0 +1,171 @@
+package http2
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/applayer/applayer/web/internal/webtest"
+	xhttp2 "golang.org/x/net/http2"
+)
+
+// h2cClient is Go's HTTP/2 client (x/net/http2) speaking h2c by prior
+// knowledge: the oracle for these tests.
+func h2cClient() *http.Client {
+	return &http.Client{Transport: &xhttp2.Transport{
+		AllowHTTP: true,
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+func tlsClient(ts *testServer) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: ts.pool},
+		ForceAttemptHTTP2: true,
+	}}
+}
+
+func fetch(t *testing.T, c *http.Client, method, url string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	return resp, b
+}
+
+func TestGoClient(t *testing.T) {
+	ts := startServer(t, testSite(t), nil)
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+		base   string
+	}{
+		{"h2c", h2cClient(), "http://" + ts.addr},
+		{"h2 over TLS", tlsClient(ts), "https://" + ts.tlsAddr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/index.html", "/a.txt", "/big.bin", "/dir/"} {
+				resp, b := fetch(t, tc.client, "GET", tc.base+path, nil)
+				name := strings.TrimPrefix(path, "/")
+				if path == "/dir/" {
+					name = "dir/index.html"
+				}
+				if resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(b) != webtest.SiteFiles[name] {
+					t.Errorf("GET %s: %s %s, %d bytes; want 200 over HTTP/2 with %d bytes", path, resp.Proto, resp.Status, len(b), len(webtest.SiteFiles[name]))
+				}
+				if resp.Header.Get("Etag") == "" || resp.Header.Get("Last-Modified") == "" || resp.Header.Get("Date") == "" || resp.Header.Get("Server") != "applayer" {
+					t.Errorf("GET %s: header %v lacks ETag, Last-Modified, Date or Server", path, resp.Header)
+				}
+				if resp.ContentLength != int64(len(b)) {
+					t.Errorf("GET %s: content-length %d, body %d", path, resp.ContentLength, len(b))
+				}
+			}
+			resp, b := fetch(t, tc.client, "HEAD", tc.base+"/a.txt", nil)
+			if resp.StatusCode != 200 || len(b) != 0 || resp.ContentLength != 26 {
+				t.Errorf("HEAD: %s, %d bytes, length %d", resp.Status, len(b), resp.ContentLength)
+			}
+			resp, _ = fetch(t, tc.client, "GET", tc.base+"/missing", nil)
+			if resp.StatusCode != 404 {
+				t.Errorf("GET /missing: %s", resp.Status)
+			}
+			req, _ := http.NewRequestWithContext(ctxT(t), "GET", tc.base+"/a.txt", nil)
+			req.Header.Set("If-None-Match", resp.Header.Get("Etag"))
+			resp, b = fetch(t, tc.client, "GET", tc.base+"/a.txt", nil)
+			req.Header.Set("If-None-Match", resp.Header.Get("Etag"))
+			resp2, err := tc.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp2.Body.Close()
+			if resp2.StatusCode != 304 {
+				t.Errorf("If-None-Match: %s, want 304", resp2.Status)
+			}
+			// A body larger than every window: flow control both ways.
+			big := bytes.Repeat([]byte("0123456789"), 300_000)
+			resp, b = fetch(t, tc.client, "POST", tc.base+"/echo", bytes.NewReader(big))
+			if resp.StatusCode != 200 || !bytes.Equal(b, big) || resp.Header.Get("X-Proto") != "HTTP/2.0" {
+				t.Errorf("POST 3 MB echo: %s, %d bytes back, proto %q", resp.Status, len(b), resp.Header.Get("X-Proto"))
+			}
+			resp, b = fetch(t, tc.client, "GET", tc.base+"/stream/1000000", nil)
+			if resp.StatusCode != 200 || len(b) != 1000000 {
+				t.Errorf("GET /stream/1000000: %s, %d bytes", resp.Status, len(b))
+			}
+			resp, _ = fetch(t, tc.client, "GET", tc.base+"/panic", nil)
+			if resp.StatusCode != 500 {
+				t.Errorf("a panicking handler: %s, want 500", resp.Status)
+			}
+		})
+	}
+}
+
+// TestConcurrentStreams sends many requests at once over one connection.
+func TestConcurrentStreams(t *testing.T) {
+	ts := startServer(t, testSite(t), nil)
+	c := h2cClient()
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := []string{"/big.bin", "/a.txt", "/index.html", "/stream/200000"}[i%4]
+			req, _ := http.NewRequestWithContext(ctxT(t), "GET", "http://"+ts.addr+path, nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			want := int64(len(webtest.SiteFiles[strings.TrimPrefix(path, "/")]))
+			if path == "/stream/200000" {
+				want = 200000
+			}
+			if err != nil || n != want {
+				errs <- path + ": short body"
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := ts.web.Conns(); n != 1 {
+		t.Errorf("%d connections open, want the one the client shares", n)
+	}
+}
+
+func TestCookiesJoined(t *testing.T) {
+	ts := startServer(t, testSite(t), nil)
+	req, _ := http.NewRequestWithContext(ctxT(t), "GET", "http://"+ts.addr+"/echo", nil)
+	req.Header.Add("Cookie", "a=1")
+	req.Header.Add("Cookie", "b=2")
+	resp, err := h2cClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Cookie"); got != "a=1; b=2" {
+		t.Errorf("cookie seen by the handler: %q, want the crumbs joined", got)
+	}
+}
