@@ -134,11 +134,13 @@ func dialRaw(t testing.TB, addr string, settings ...Setting) *rawConn {
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
 	c := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
-	c.enc = hpack.NewEncoder(&c.buf)
+	c.enc = newEncoder(&c.buf)
 	c.dec = hpack.NewDecoder(4096, nil)
 	c.send(append([]byte(ClientPreface), AppendSettings(nil, settings...)...))
 	return c
 }
+
+func newEncoder(w io.Writer) *hpack.Encoder { return hpack.NewEncoder(w) }
 
 func (c *rawConn) send(b []byte) {
 	c.t.Helper()
