@@ -46,15 +46,22 @@ func newWebServeCmd(g *globals) *cobra.Command {
 		noDemo     bool
 		cacheMax   int64
 		noHTTP2    bool
+		push       bool
 		certFile   string
 		keyFile    string
 	)
 	c := &cobra.Command{
 		Use:   "serve --root DIR [--listen ADDR]",
-		Short: "Serve the files under a directory over HTTP/1.0 and HTTP/1.1",
+		Short: "Serve the files under a directory over HTTP/1.0, HTTP/1.1 and HTTP/2",
 		Long: `Serve the files under --root: GET and HEAD with Content-Type, Content-Length,
 Last-Modified, ETag and Date; index.html for directories; conditional GET
 (If-Modified-Since, If-None-Match: 304); Range requests (206, 416).
+
+HTTP/2 on the same port and handlers: h2c by prior knowledge (curl
+--http2-prior-knowledge) or by Upgrade (curl --http2), and h2 over TLS by
+ALPN on --tls ADDR (a self-signed certificate is made and kept unless
+--tls-cert and --tls-key are given). --push adds 103 Early Hints and server
+push of the objects a page references.
 
 Connections are persistent (HTTP/1.1 keep-alive, pipelining) with an idle
 timeout; a request head must arrive within --header-timeout of its first
@@ -74,6 +81,7 @@ servers can share one store.`,
 			"applayer web serve --root ./site",
 			"applayer web serve --root ./site --listen 127.0.0.1:8080 --access-log - --trace",
 			"applayer web serve --root ./site --allow-write --auth ./site.passwd",
+			"applayer web serve --root ./site --tls 127.0.0.1:8443 --push",
 		),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -96,7 +104,14 @@ servers can share one store.`,
 				}
 			}
 			mux := &web.Mux{}
-			mux.Handle("/", fsrv)
+			if push {
+				if noHTTP2 {
+					return fmt.Errorf("--push needs HTTP/2: drop --no-http2")
+				}
+				mux.Handle("/", http2.LinkPreloads(fsrv))
+			} else {
+				mux.Handle("/", fsrv)
+			}
 			if !noDemo {
 				st, where, err := openDemoStore(c.Context(), db)
 				if err != nil {
@@ -115,6 +130,7 @@ servers can share one store.`,
 				srv.HTTP2 = &http2.Server{
 					Handler: mux, Logger: logger, Trace: srv.Trace, Name: srv.Name,
 					IdleTimeout: srv.IdleTimeout, WriteTimeout: srv.WriteTimeout, MaxBodyBytes: maxBody,
+					PushPreload: push,
 				}
 			}
 			if srv.TLSAddr != "" {
@@ -151,6 +167,7 @@ servers can share one store.`,
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for --tls (default: self-signed, kept in the user cache directory's applayer/web-tls)")
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
 	f.BoolVar(&noHTTP2, "no-http2", false, "speak HTTP/1.x only: no h2c (preface or Upgrade) and no h2 over TLS")
+	f.BoolVar(&push, "push", false, "HTML pages name the objects they reference in Link preload fields; over HTTP/2 they go first in a 103 Early Hints and are pushed (PUSH_PROMISE) to clients that allow it")
 	f.BoolVar(&allowWrite, "allow-write", false, "accept PUT and DELETE")
 	f.StringVar(&authFile, "auth", "", "credentials file (user:bcrypt-hash lines) required for PUT and DELETE")
 	f.StringVar(&accessLog, "access-log", "", "write a Combined Log Format line per request to this file (- for stdout)")

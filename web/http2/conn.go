@@ -54,6 +54,8 @@ type conn struct {
 	peerInitial   int64 // SETTINGS_INITIAL_WINDOW_SIZE of the peer
 	peerMaxFrame  int
 	peerPush      bool
+	peerStreams   uint32 // the peer's SETTINGS_MAX_CONCURRENT_STREAMS, for pushes
+	pushing       int    // pushed streams not yet closed
 
 	enc    *hpack.Encoder
 	encBuf bytes.Buffer
@@ -123,6 +125,7 @@ func newConn(s *Server, h *web.Handoff) *conn {
 		peerInitial:   DefaultWindowSize,
 		peerMaxFrame:  MinMaxFrameSize,
 		peerPush:      true,
+		peerStreams:   100,
 		streams:       make(map[uint32]*stream),
 		sendWindow:    DefaultWindowSize,
 		recvWindow:    DefaultWindowSize,
@@ -301,7 +304,7 @@ func (c *conn) loop() {
 		if c.writeErr != nil {
 			return
 		}
-		if c.goAway && c.active == 0 && c.handlers == 0 && c.hdr.stream == 0 {
+		if c.goAway && c.active == 0 && c.handlers == 0 && c.pushing == 0 && c.hdr.stream == 0 {
 			c.flush()
 			c.closeGracefully()
 			return
@@ -764,6 +767,8 @@ func (c *conn) onSettings(f Frame) error {
 			}
 		case SettingMaxFrameSize:
 			c.peerMaxFrame = int(s.Val)
+		case SettingMaxConcurrentStreams:
+			c.peerStreams = s.Val
 		}
 		return nil
 	})
@@ -865,6 +870,9 @@ func (c *conn) closeStream(st *stream) {
 	}
 	st.closed = true
 	delete(c.streams, st.id)
+	if st.pushed {
+		c.pushing--
+	}
 	if st.counted {
 		st.counted = false
 		c.active--

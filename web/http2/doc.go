@@ -57,11 +57,22 @@
 // WriteTimeout (a client that never reads). Shutdown sends GOAWAY with
 // the last stream taken, lets those streams finish and closes.
 //
+// # Server push
+//
+// With PushPreload, a 200 response's Link fields with rel=preload naming
+// paths on its own origin are promised (PUSH_PROMISE on the request's
+// stream, before the response's HEADERS) and served by the same handler
+// on new even-numbered streams, at most 32 per response and within the
+// client's SETTINGS_MAX_CONCURRENT_STREAMS, never to a client that sent
+// SETTINGS_ENABLE_PUSH 0. [LinkPreloads] makes a file server's HTML pages
+// name their objects so, and sends the same Link first in a 103 Early
+// Hints. Browsers have stopped accepting push (Chrome 106, Firefox 132);
+// the 103 is what they use instead. Our own SETTINGS say ENABLE_PUSH 0:
+// a client may not push to us.
+//
 // # Divergences
 //
-// No server push is sent (SETTINGS_ENABLE_PUSH from clients is read and
-// honoured by never pushing); browsers removed it and RFC 9113 lets a
-// server never push. No extended CONNECT (RFC 8441). The request body of a
+// No extended CONNECT (RFC 8441). The request body of a
 // stream whose response is complete is refused with RST_STREAM NO_ERROR
 // (RFC 9113 §8.1). An h2c upgrade is taken only for requests without a
 // body; others are answered over HTTP/1.1.

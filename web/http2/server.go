@@ -67,6 +67,11 @@ type Server struct {
 	// what its real requests account for: past it the connection ends
 	// with ENHANCE_YOUR_CALM (default DefaultMaxControlFrames).
 	MaxControlFrames int
+	// PushPreload pushes (PUSH_PROMISE, RFC 9113 §8.4) the same-origin
+	// objects a 200 response names in Link fields with rel=preload, to
+	// clients that allow push, before the response itself; see
+	// LinkPreloads for a handler that names a page's objects so.
+	PushPreload bool
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
 	// Trace records a one-line summary of each frame; nil records nothing.

@@ -456,6 +456,9 @@ func (c *conn) processEvent(ev event) {
 		c.resetStream(st.id, ErrCodeInternal, "handler panicked")
 		return
 	case evHead:
+		if c.s.PushPreload && st.id%2 == 1 && ev.status == web.StatusOK {
+			c.pushPreloads(st, ev.header)
+		}
 		end := ev.end && len(ev.data) == 0
 		c.writeHead(st, ev.status, ev.header, end)
 		if end {
@@ -485,6 +488,10 @@ func (c *conn) writeHead(st *stream, status int, h web.Header, end bool) {
 		switch name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			continue
+		case "content-length":
+			if status < 200 {
+				continue
+			}
 		}
 		c.enc.WriteField(hpack.HeaderField{Name: name, Value: f.Value, Sensitive: name == "set-cookie" || name == "authorization"})
 	}
