@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
@@ -270,6 +272,8 @@ func newWebGetCmd(g *globals) *cobra.Command {
 		jarFile  string
 		cacheDir string
 		dnsAddr  string
+		useH2    bool
+		cacert   string
 	)
 	c := &cobra.Command{
 		Use:   "get URL [-o FILE] [--objects] [--http1.0] [--non-persistent] [--parallel N] [--cookie-jar FILE] [--cache-dir DIR]",
@@ -296,10 +300,16 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			"applayer web get http://127.0.80.1:18080/ --objects --rtt 20ms          # then --non-persistent: 2 RTT per object",
 			"applayer web get http://127.0.80.1:18080/_demo/ --cookie-jar cookies.txt",
 			"applayer web get http://127.0.80.1:18080/files/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
+			"applayer web get http://127.0.80.1:18080/ --http2 --objects --trace     # one connection, interleaved streams",
 		),
 		Args: namedArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			f.Trace = g.recorder(os.Stderr)
+			if useH2 {
+				ctx, cancel := signalContext()
+				defer cancel()
+				return getHTTP2(ctx, c.OutOrStdout(), args[0], output, objects, cacert, f.Timeout, f.Trace)
+			}
 			if f.Parallel < 1 {
 				return fmt.Errorf("--parallel must be at least 1")
 			}
@@ -384,6 +394,8 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVarP(&output, "output", "o", "", "write the body to FILE (atomically) instead of stdout")
 	fl.BoolVar(&objects, "objects", false, "also fetch the objects the page references, and print the RTT report")
 	fl.BoolVar(&f.HTTP10, "http1.0", false, "send HTTP/1.0 requests (one connection per object)")
+	fl.BoolVar(&useH2, "http2", false, "speak HTTP/2 (h2c by prior knowledge for http://, ALPN h2 for https://); with --objects, fetch them all at once on one connection and print a per-stream timeline")
+	fl.StringVar(&cacert, "cacert", "", "with --http2 and https://, trust this PEM certificate (e.g. the server's self-signed one)")
 	fl.BoolVar(&f.NonPersistent, "non-persistent", false, "open a new TCP connection for every object")
 	fl.IntVar(&f.Parallel, "parallel", 1, "connections used at once for the objects")
 	fl.StringVar(&jarFile, "cookie-jar", "", "read and write cookies in this Netscape cookies.txt file")
@@ -393,6 +405,58 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
 	return c
+}
+
+// getHTTP2 is web get --http2: the page, and with objects everything it
+// references on its origin, on one HTTP/2 connection, all at once.
+func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects bool, cacert string, timeout time.Duration, trace *transcript.Recorder) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", raw)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	opt := http2.Options{Timeout: timeout, Trace: trace}
+	if u.Scheme == "https" {
+		opt.TLS = &tls.Config{ServerName: u.Hostname()}
+		if cacert != "" {
+			if opt.TLS.RootCAs, err = tlsutil.CertPool(cacert); err != nil {
+				return fmt.Errorf("--cacert: %w", err)
+			}
+		}
+	}
+	cc, err := http2.Dial(ctx, addr, opt)
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	const maxPage = 16 << 20
+	page, err := cc.Get(ctx, u.Scheme, u.Host, []string{u.RequestURI()}, maxPage)
+	if err != nil {
+		return err
+	}
+	if page[0].Err != nil {
+		return page[0].Err
+	}
+	if !objects {
+		if output != "" && output != "-" {
+			return atomicfile.WriteFile(output, page[0].Body, 0o644)
+		}
+		_, err := stdout.Write(page[0].Body)
+		return err
+	}
+	var paths []string
+	for _, o := range browser.ObjectLinks(bytes.NewReader(page[0].Body), u) {
+		if o.Host == u.Host && o.Scheme == u.Scheme {
+			paths = append(paths, o.RequestURI())
+		}
+	}
+	fetches, err := cc.Get(ctx, u.Scheme, u.Host, paths, 0)
+	fmt.Fprintf(stdout, "%s: %d %s, %d bytes; then %d objects on the same HTTP/2 connection, requested at once ('H' response head, '#' DATA frames):\n\n", raw, page[0].Status, web.StatusText(page[0].Status), len(page[0].Body), len(paths))
+	http2.Timeline(stdout, append(page, fetches...), 50)
+	return err
 }
 
 // newProgressBar returns a Fetcher.Progress that draws a bar on w for

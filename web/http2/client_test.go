@@ -169,3 +169,50 @@ func TestCookiesJoined(t *testing.T) {
 		t.Errorf("cookie seen by the handler: %q, want the crumbs joined", got)
 	}
 }
+
+func TestClientConn(t *testing.T) {
+	ts := startServer(t, testSite(t), nil)
+	for _, tc := range []struct {
+		name string
+		addr string
+		opt  Options
+	}{
+		{"h2c", ts.addr, Options{}},
+		{"TLS", ts.tlsAddr, Options{TLS: &tls.Config{RootCAs: ts.pool, ServerName: "127.0.0.1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc, err := Dial(ctxT(t), tc.addr, tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Close()
+			paths := []string{"/big.bin", "/a.txt", "/missing", "/stream/100000"}
+			fs, err := cc.Get(ctxT(t), "http", "x", paths, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []struct {
+				status int
+				n      int
+			}{{200, len(webtest.SiteFiles["big.bin"])}, {200, 26}, {404, -1}, {200, 100000}}
+			for i, f := range fs {
+				if f.Err != nil || f.Status != want[i].status || want[i].n >= 0 && len(f.Body) != want[i].n {
+					t.Errorf("%s: %d, %d bytes, %v; want %d, %d bytes", f.Path, f.Status, len(f.Body), f.Err, want[i].status, want[i].n)
+				}
+			}
+			if string(fs[1].Body) != webtest.SiteFiles["a.txt"] {
+				t.Errorf("a.txt: %q", fs[1].Body)
+			}
+			var b strings.Builder
+			Timeline(&b, fs, 40)
+			if lines := strings.Split(strings.TrimSpace(b.String()), "\n"); len(lines) != 5 || !strings.Contains(lines[1], "#") || !strings.HasSuffix(lines[1], "/big.bin") {
+				t.Errorf("timeline:\n%s", b.String())
+			}
+			// The connection carries a second round.
+			fs, err = cc.Get(ctxT(t), "http", "x", []string{"/a.txt"}, 100)
+			if err != nil || fs[0].Status != 200 || fs[0].Stream != 9 {
+				t.Errorf("second round: %+v %v", fs[0], err)
+			}
+		})
+	}
+}
