@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench_h2.sh: HTTP/2 requests per second for a 1 KiB and a 100 KiB file,
-# h2c (prior knowledge) and h2 (TLS, ALPN), with h2load, for applayer and
-# nginx (one worker per core, HTTP/2 on, same files), interleaved in one run.
+# h2c (prior knowledge) and h2 (TLS, ALPN), with h2load, for applayer,
+# nginx (one worker per core, HTTP/2 on, same files) and, when installed and
+# asked for, h2o (Debian's, one thread per core), interleaved in one run.
 #
-#   bench/web/bench_h2.sh [-d SECONDS] [-c CONNS] [-m STREAMS] [-r REPS] [-s "applayer nginx"]
+#   bench/web/bench_h2.sh [-d SECONDS] [-c CONNS] [-m STREAMS] [-r REPS] [-s "applayer nginx h2o"]
 #
 # h2load -t1 -cCONNS -mSTREAMS -DSECONDS (defaults -c10 -m10 -d10, as in the
 # research notes). Loopback only; each run is bounded by -d (at most 15 s).
@@ -51,7 +52,6 @@ http {
 	tcp_nodelay on;
 	keepalive_timeout 60s;
 	keepalive_requests 1000000;
-	http2_max_requests 1000000;
 	client_body_temp_path $d/body;
 	proxy_temp_path $d/proxy;
 	fastcgi_temp_path $d/fastcgi;
@@ -67,6 +67,29 @@ http {
 }
 NGINX
 		timeout "$SERVER_TIMEOUT" nginx -c "$d/nginx.conf" -e "$d/error.log" &
+		;;
+	h2o)
+		d="$WORK/h2o-${PLAIN[$s]}"
+		mkdir -p "$d"
+		cat >"$d/h2o.conf" <<H2O
+num-threads: $(nproc)
+error-log: $d/error.log
+hosts:
+  "127.0.0.1":
+    listen:
+      host: 127.0.0.1
+      port: ${PLAIN[$s]}
+    listen:
+      host: 127.0.0.1
+      port: ${TLS[$s]}
+      ssl:
+        certificate-file: $cert
+        key-file: $key
+    paths:
+      /:
+        file.dir: $WORK/tree
+H2O
+		timeout "$SERVER_TIMEOUT" h2o -c "$d/h2o.conf" >"$d/out.log" 2>&1 &
 		;;
 	*)
 		echo "unknown server $s" >&2
@@ -124,12 +147,14 @@ python3 - "$out" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 servers = list(dict.fromkeys(r["server"] for r in rows))
-print("| file | proto | " + " | ".join(servers) + " | ratio to nginx |")
-print("|---|---|" + "---:|" * (len(servers) + 1))
+others = [s for s in servers if s not in ("applayer", "nginx")]
+print("| file | proto | " + " | ".join(servers) + " | applayer / nginx |" + "".join(f" applayer / {o} |" for o in others))
+print("|---|---|" + "---:|" * (len(servers) + 1 + len(others)))
 for f in ("1k.html", "img.png"):
     for p in ("h2c", "h2"):
         med = {s: statistics.median(float(r["req_per_s"]) for r in rows if r["file"] == f and r["proto"] == p and r["server"] == s) for s in servers}
         fails = sum(int(r["failed"]) for r in rows if r["file"] == f and r["proto"] == p)
         ratio = med.get("applayer", 0) / med["nginx"] if med.get("nginx") else float("nan")
-        print(f"| {f} | {p} | " + " | ".join(f"{med[s]:,.0f}" for s in servers) + f" | {ratio:.2f}" + (f" ({fails} failed)" if fails else "") + " |")
+        extra = "".join(f" {med['applayer'] / med[o]:.2f} |" if med.get(o) else " - |" for o in others)
+        print(f"| {f} | {p} | " + " | ".join(f"{med[s]:,.0f}" for s in servers) + f" | {ratio:.2f}" + (f" ({fails} failed)" if fails else "") + " |" + extra)
 PY

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -87,8 +88,10 @@ type conn struct {
 	dl         time.Time
 }
 
+// readResult is a batch of frames the reader found complete in its
+// buffer, or the error that ended reading (after the frames before it).
 type readResult struct {
-	f   Frame
+	fs  []Frame
 	err error
 }
 
@@ -226,9 +229,15 @@ func (c *conn) readPreface() error {
 func (c *conn) reader() {
 	var hdr [FrameHeaderLen]byte
 	for {
+		var r readResult
 		f, err := c.readFrame(&hdr)
+		if err != nil {
+			r.err = err
+		} else {
+			r.fs = c.moreFrames(append(make([]Frame, 0, 8), f))
+		}
 		select {
-		case c.frames <- readResult{f, err}:
+		case c.frames <- r:
 		case <-c.closed:
 			return
 		}
@@ -236,6 +245,28 @@ func (c *conn) reader() {
 			return
 		}
 	}
+}
+
+// moreFrames appends the frames already complete in the buffer, up to a
+// batch of 32, so that a client's burst (h2load's ten requests, a browser's
+// page of objects) reaches the loop at once and is answered in few writes.
+func (c *conn) moreFrames(fs []Frame) []Frame {
+	for len(fs) < 32 && c.br.Buffered() >= FrameHeaderLen {
+		b, _ := c.br.Peek(FrameHeaderLen)
+		fh := ParseFrameHeader(b)
+		n := FrameHeaderLen + int(fh.Length)
+		if fh.Length > MinMaxFrameSize || c.br.Buffered() < n {
+			break
+		}
+		b, _ = c.br.Peek(n)
+		f := Frame{FrameHeader: fh}
+		if fh.Length > 0 {
+			f.Payload = bytes.Clone(b[FrameHeaderLen:])
+		}
+		c.br.Discard(n)
+		fs = append(fs, f)
+	}
+	return fs
 }
 
 func (c *conn) readFrame(hdr *[FrameHeaderLen]byte) (Frame, error) {
@@ -278,12 +309,14 @@ func (c *conn) loop() {
 	for {
 		select {
 		case r := <-c.frames:
+			for _, f := range r.fs {
+				if err := c.processFrame(f); err != nil {
+					c.fail(err)
+					return
+				}
+			}
 			if r.err != nil {
 				c.readEnded(r.err)
-				return
-			}
-			if err := c.processFrame(r.f); err != nil {
-				c.fail(err)
 				return
 			}
 		case ev := <-c.events:
@@ -310,7 +343,12 @@ func (c *conn) loop() {
 			return
 		}
 		if len(c.frames) == 0 && len(c.events) == 0 {
-			if c.flush() != nil {
+			if c.handlers > 0 && c.bw.Buffered() > 0 {
+				// Handlers are running: let them answer before the
+				// flush, so that their responses share a write.
+				runtime.Gosched()
+			}
+			if len(c.frames) == 0 && len(c.events) == 0 && c.flush() != nil {
 				return
 			}
 		}
