@@ -103,15 +103,28 @@ type stream struct {
 	inReady bool
 	done    chan error
 
+	bundle *streamBundle
+
 	mu      sync.Mutex
 	aborted error // set once the stream is gone: writes fail
 }
 
+// streamBundle is what a stream needs, allocated at once.
+type streamBundle struct {
+	st         stream
+	req        web.Request
+	rw         responseWriter
+	reqFields  [8]web.Field
+	respFields [10]web.Field
+}
+
 func (c *conn) newStream(id uint32) *stream {
-	st := &stream{
+	b := &streamBundle{}
+	st := &b.st
+	*st = stream{
 		c: c, id: id, state: stateIdle, declared: -1,
 		sendWindow: c.peerInitial, recvWindow: int64(c.initialWindow),
-		done: make(chan error, 1), prio: defaultPriority,
+		done: make(chan error, 1), prio: defaultPriority, bundle: b,
 	}
 	c.streams[id] = st
 	c.opened++
@@ -160,7 +173,7 @@ func (c *conn) openStream(id uint32) error {
 		c.startFixed(st, web.StatusHeaderFieldsTooLarge, "request header list larger than "+itoa(c.maxHeaderList)+" bytes\n")
 		return nil
 	}
-	req, err := c.buildRequest(id, hb.fields)
+	req, err := c.buildRequest(st, hb.fields)
 	if err != nil {
 		return err
 	}
@@ -190,7 +203,8 @@ func (c *conn) openStream(id uint32) error {
 }
 
 // buildRequest maps the fields of a request head onto a web.Request.
-func (c *conn) buildRequest(id uint32, fields []hpack.HeaderField) (*web.Request, error) {
+func (c *conn) buildRequest(st *stream, fields []hpack.HeaderField) (*web.Request, error) {
+	id := st.id
 	bad := func(why string) (*web.Request, error) {
 		return nil, streamError(id, ErrCodeProtocol, "malformed request: "+why)
 	}
@@ -203,7 +217,11 @@ func (c *conn) buildRequest(id uint32, fields []hpack.HeaderField) (*web.Request
 			n++
 		}
 	}
-	req := &web.Request{Proto: "HTTP/2.0", RemoteAddr: c.remote, ContentLength: -1, Header: make(web.Header, 0, n)}
+	req := &st.bundle.req
+	*req = web.Request{Proto: "HTTP/2.0", RemoteAddr: c.remote, ContentLength: -1, Header: st.bundle.reqFields[:0]}
+	if n > len(st.bundle.reqFields) {
+		req.Header = make(web.Header, 0, n)
+	}
 	var cookies []string
 	for _, f := range fields {
 		if !validName(f.Name) {
@@ -335,7 +353,8 @@ func (c *conn) startFixed(st *stream, status int, body string) {
 	if st.body != nil {
 		st.body.closeWithError(io.EOF)
 	}
-	rw := &responseWriter{st: st, c: c}
+	rw := &st.bundle.rw
+	*rw = responseWriter{st: st, c: c, header: st.bundle.respFields[:0]}
 	rw.header.Set("Content-Type", "text/plain; charset=utf-8")
 	rw.WriteHeader(status)
 	rw.Write([]byte(web.StatusText(status) + ": " + body))
@@ -350,7 +369,8 @@ func (c *conn) startHandler(st *stream) {
 }
 
 func (c *conn) runHandler(st *stream) {
-	rw := &responseWriter{st: st, c: c}
+	rw := &st.bundle.rw
+	*rw = responseWriter{st: st, c: c, header: st.bundle.respFields[:0]}
 	h := c.s.Handler
 	if h == nil {
 		h = web.HandlerFunc(web.NotFound)
