@@ -203,6 +203,17 @@ func (c *conn) serve() {
 		}
 		return
 	}
+	// Reads wait without a deadline: the loop's idle timer bounds a
+	// connection that does nothing (cut under load, as Tracker.Timeout
+	// says), and Shutdown wakes the reader by setting one. The Tracker
+	// sees the connection idle while no stream is open.
+	c.nc.SetReadDeadline(time.Time{})
+	if c.active == 0 {
+		c.t.Idle(c.nc, nil)
+	}
+	if c.t.ShuttingDown() {
+		c.startGoAway(ErrCodeNo, "server shutting down")
+	}
 	go c.reader()
 	c.loop()
 }
@@ -271,7 +282,6 @@ func (c *conn) moreFrames(fs []Frame) []Frame {
 
 func (c *conn) readFrame(hdr *[FrameHeaderLen]byte) (Frame, error) {
 	for {
-		c.t.ReadDeadline(c.nc, 0)
 		b, err := c.br.Peek(FrameHeaderLen)
 		if err == nil {
 			fh := ParseFrameHeader(b)
@@ -328,7 +338,7 @@ func (c *conn) loop() {
 				return
 			}
 			c.progress = false
-			idle.Reset(c.idleTimeout)
+			idle.Reset(c.t.Timeout(c.idleTimeout))
 		case <-done:
 			done = nil
 			c.startGoAway(ErrCodeNo, "server shutting down")

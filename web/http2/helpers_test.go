@@ -79,6 +79,12 @@ type testServer struct {
 // loopback ports; configure may adjust the HTTP/2 server.
 func startServer(t testing.TB, h web.Handler, configure func(*Server)) *testServer {
 	t.Helper()
+	return startServerWeb(t, h, configure, nil)
+}
+
+// startServerWeb is startServer with the web.Server configured too.
+func startServerWeb(t testing.TB, h web.Handler, configure func(*Server), configureWeb func(*web.Server)) *testServer {
+	t.Helper()
 	h2 := &Server{Handler: h, Logger: quietLogger()}
 	if configure != nil {
 		configure(h2)
@@ -94,6 +100,9 @@ func startServer(t testing.TB, h web.Handler, configure func(*Server)) *testServ
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
 	srv := &web.Server{Handler: h, HTTP2: h2, Logger: quietLogger(), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	if configureWeb != nil {
+		configureWeb(srv)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
