@@ -455,7 +455,7 @@ func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects
 	}
 	fetches, err := cc.Get(ctx, u.Scheme, u.Host, paths, 0)
 	fmt.Fprintf(stdout, "%s: %d %s, %d bytes; then %d objects on the same HTTP/2 connection, requested at once ('H' response head, '#' DATA frames):\n\n", raw, page[0].Status, web.StatusText(page[0].Status), len(page[0].Body), len(paths))
-	http2.Timeline(stdout, append(page, fetches...), 50)
+	http2.Timeline(stdout, fetches, 50)
 	return err
 }
 
