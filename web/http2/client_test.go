@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,5 +215,39 @@ func TestClientConn(t *testing.T) {
 				t.Errorf("second round: %+v %v", fs[0], err)
 			}
 		})
+	}
+}
+
+// TestPriorityOrder: with every response queued behind a closed window,
+// opening it sends them in RFC 9218 urgency order, then a
+// PRIORITY_UPDATE reorders what is still queued.
+func TestPriorityOrder(t *testing.T) {
+	ts := startServer(t, testSite(t), nil)
+	c := dialRaw(t, ts.addr, Setting{SettingInitialWindowSize, 0})
+	var b []byte
+	for i, u := range []string{"u=7", "u=0", "u=3", "u=5"} {
+		b = AppendHeaderBlock(b, uint32(2*i+1), 0, c.block(":method", "GET", ":scheme", "http", ":authority", "x", ":path", "/a.txt", "priority", u), true, MinMaxFrameSize)
+	}
+	// Stream 7 (u=5) goes to the front.
+	b = AppendFrame(b, FramePriorityUpdate, 0, 0, []byte{0, 0, 0, 7, 'u', '=', '0', ',', ' ', 'i'})
+	c.send(b)
+	heads := map[uint32]bool{}
+	for len(heads) < 4 {
+		f := c.until("four response heads", func(f Frame) bool { return f.Type == FrameHeaders })
+		c.status(f)
+		heads[f.StreamID] = true
+	}
+	// Every body is queued; open the windows.
+	c.send(AppendSettings(nil, Setting{SettingInitialWindowSize, 1 << 20}))
+	var order []uint32
+	for len(order) < 4 {
+		f := c.until("DATA", func(f Frame) bool { return f.Type == FrameData })
+		order = append(order, f.StreamID)
+	}
+	// u=0 incremental (7, updated) and u=0 (3) share the top urgency; the
+	// non-incremental one goes first (RFC 9218 §4: incremental ones share
+	// what is left), then u=3 (5), then u=7 (1).
+	if want := []uint32{3, 7, 5, 1}; !slices.Equal(order, want) {
+		t.Errorf("DATA order %v, want %v", order, want)
 	}
 }
