@@ -26,6 +26,11 @@ type Handoff struct {
 	Upgrade *Request
 	// Tracker is the server's, for shutdown, idle marks and timeouts.
 	Tracker *lifecycle.Tracker
+	// SetEvict, when not nil, takes a function that closes the connection
+	// at once if it is idle and reports whether it did: how the server
+	// makes room at MaxConns by evicting it, as it evicts a parked
+	// HTTP/1.1 connection.
+	SetEvict func(evict func() bool)
 }
 
 // A ConnHandler serves a handed-off connection until it ends.
@@ -68,6 +73,11 @@ func (c *conn) handoff(h *Handoff) {
 	c.flush()
 	c.releaseWriter()
 	h.Conn, h.Tracker = c.nc, &c.s.t
+	if c.release != nil {
+		// Detached once parked: the Tracker evicts it through the
+		// poller, which hands the eviction to the other engine.
+		h.SetEvict = func(evict func() bool) { c.evictHandoff.Store(&evict) }
+	}
 	if h.Reader == nil {
 		c.reader()
 		h.Reader = c.br

@@ -234,6 +234,9 @@ type conn struct {
 	readyFn func(uintptr) bool
 	n       int  // requests read
 	tls     bool // over TLS
+	// evictHandoff evicts a connection handed to another engine (see
+	// Handoff.SetEvict).
+	evictHandoff atomic.Pointer[func() bool]
 
 	// Parking on a poller (poll_linux.go). The connection is detached from
 	// the Tracker when it first parks; release then ends it.

@@ -279,3 +279,31 @@ func describe(fields []hpack.HeaderField) string {
 	}
 	return b.String()
 }
+
+// TestIdleEvicted: at MaxConns, an HTTP/2 connection with no stream open
+// makes room for a new client, as a parked HTTP/1.1 connection does; one
+// with a stream in flight is spared.
+func TestIdleEvicted(t *testing.T) {
+	h, release, started := blockingSite(t)
+	ts := startServerWeb(t, h, nil, func(s *web.Server) { s.MaxConns = 2; s.MaxConnsPerClient = -1 })
+	busy := dialRaw(t, ts.addr)
+	busy.send(AppendHeaderBlock(nil, 1, 0, busy.get("/block"), true, MinMaxFrameSize))
+	<-started
+	idle := dialRaw(t, ts.addr)
+	idle.send(AppendHeaderBlock(nil, 1, 0, idle.get("/a.txt"), true, MinMaxFrameSize))
+	if s := idle.response(1); s != "200" {
+		t.Fatalf("idle client's request: %s", s)
+	}
+	idle.until("END_STREAM", func(f Frame) bool { return f.StreamID == 1 && f.Flags.Has(FlagEndStream) })
+	// A third client comes: the idle HTTP/2 connection goes.
+	stillServes(t, ts)
+	for {
+		if _, err := idle.readFrame(); err != nil {
+			break // closed
+		}
+	}
+	release()
+	if s := busy.response(1); s != "200" {
+		t.Errorf("the busy connection's stream: %s", s)
+	}
+}

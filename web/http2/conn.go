@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/applayer/applayer/internal/lifecycle"
@@ -83,8 +84,9 @@ type conn struct {
 	opened     int    // streams opened
 	progress   bool   // stream data moved since the idle timer last fired
 	writeErr   error
-	line       []byte // scratch for trace lines
-	wbuf       []byte // scratch for frames
+	idleNow    atomic.Bool // no stream open: may be evicted (read by the accept loop)
+	line       []byte      // scratch for trace lines
+	wbuf       []byte      // scratch for frames
 	dl         time.Time
 }
 
@@ -209,13 +211,30 @@ func (c *conn) serve() {
 	// sees the connection idle while no stream is open.
 	c.nc.SetReadDeadline(time.Time{})
 	if c.active == 0 {
+		c.idleNow.Store(true)
 		c.t.Idle(c.nc, nil)
+	}
+	if c.handoff.SetEvict != nil {
+		c.handoff.SetEvict(c.evictIfIdle)
 	}
 	if c.t.ShuttingDown() {
 		c.startGoAway(ErrCodeNo, "server shutting down")
 	}
 	go c.reader()
 	c.loop()
+}
+
+// evictIfIdle closes the connection if no stream is open, and reports
+// whether it did; the accept loop calls it to make room at MaxConns. A
+// request racing with it is lost with the connection, as one racing with
+// a parked HTTP/1.1 connection's eviction is; clients retry those.
+func (c *conn) evictIfIdle() bool {
+	if !c.idleNow.Load() {
+		return false
+	}
+	c.tr.Note("evicted: idle while the server is full; closing")
+	c.nc.Close()
+	return true
 }
 
 func (c *conn) readPreface() error {
@@ -925,6 +944,7 @@ func (c *conn) closeStream(st *stream) {
 		st.counted = false
 		c.active--
 		if c.active == 0 {
+			c.idleNow.Store(true)
 			c.t.Idle(c.nc, nil)
 		}
 	}

@@ -72,9 +72,9 @@
 //
 // # Divergences
 //
-// No extended CONNECT (RFC 8441). A connection handed over by web.Server
-// is not evicted at MaxConns when idle, as parked HTTP/1.1 connections
-// are: it ends by its idle timeout, a tenth of it under load. The request body of a
+// No extended CONNECT (RFC 8441). A connection with no stream open counts
+// as idle for web.Server's MaxConns eviction, and is closed without a
+// GOAWAY when evicted, as a parked HTTP/1.1 connection is closed. The request body of a
 // stream whose response is complete is refused with RST_STREAM NO_ERROR
 // (RFC 9113 §8.1). An h2c upgrade is taken only for requests without a
 // body; others are answered over HTTP/1.1.

@@ -162,6 +162,7 @@ func (c *conn) openStream(id uint32) error {
 	st.counted = true
 	c.active++
 	if c.active == 1 {
+		c.idleNow.Store(false)
 		c.t.Busy(c.nc)
 	}
 	if hb.hasPrio {
