@@ -84,10 +84,12 @@ type conn struct {
 	opened     int    // streams opened
 	progress   bool   // stream data moved since the idle timer last fired
 	writeErr   error
-	idleNow    atomic.Bool // no stream open: may be evicted (read by the accept loop)
-	line       []byte      // scratch for trace lines
-	wbuf       []byte      // scratch for frames
-	dl         time.Time
+	// settingsAcked stops the SETTINGS_TIMEOUT timer.
+	settingsAcked func() bool
+	idleNow       atomic.Bool // no stream open: may be evicted (read by the accept loop)
+	line          []byte      // scratch for trace lines
+	wbuf          []byte      // scratch for frames
+	dl            time.Time
 }
 
 // readResult is a batch of frames the reader found complete in its
@@ -334,9 +336,15 @@ func (c *conn) readFrame(hdr *[FrameHeaderLen]byte) (Frame, error) {
 func (c *conn) loop() {
 	idle := time.NewTimer(c.idleTimeout)
 	defer idle.Stop()
+	ack := time.NewTimer(cmp.Or(c.s.SettingsTimeout, DefaultSettingsTimeout))
+	defer ack.Stop()
+	c.settingsAcked = ack.Stop
 	done := c.t.Done()
 	for {
 		select {
+		case <-ack.C:
+			c.fail(connError(ErrCodeSettingsTimeout, "our SETTINGS were not acknowledged"))
+			return
 		case r := <-c.frames:
 			for _, f := range r.fs {
 				if err := c.processFrame(f); err != nil {
@@ -841,6 +849,9 @@ func (c *conn) onSettings(f Frame) error {
 	})
 	if err != nil {
 		return err
+	}
+	if f.Flags.Has(FlagAck) && c.settingsAcked != nil {
+		c.settingsAcked()
 	}
 	if !f.Flags.Has(FlagAck) {
 		c.wbuf = AppendFrameHeader(c.wbuf[:0], 0, FrameSettings, FlagAck, 0)

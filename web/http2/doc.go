@@ -54,7 +54,9 @@
 // MaxControlFrames plus an allowance per real request end the connection
 // with ENHANCE_YOUR_CALM; a connection with no stream data moving for
 // IdleTimeout (a window that never opens) gets GOAWAY; every write has
-// WriteTimeout (a client that never reads). Shutdown sends GOAWAY with
+// WriteTimeout (a client that never reads); a client that does not
+// acknowledge our SETTINGS within SettingsTimeout gets SETTINGS_TIMEOUT.
+// Shutdown sends GOAWAY with
 // the last stream taken, lets those streams finish and closes.
 //
 // # Server push

@@ -24,6 +24,7 @@ const (
 	DefaultIdleTimeout          = 60 * time.Second
 	DefaultWriteTimeout         = 30 * time.Second
 	DefaultMaxControlFrames     = 1000
+	DefaultSettingsTimeout      = 10 * time.Second
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -61,6 +62,10 @@ type Server struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to the socket (default 30 seconds).
 	WriteTimeout time.Duration
+	// SettingsTimeout is how long the client has to acknowledge our
+	// SETTINGS before the connection ends with SETTINGS_TIMEOUT (RFC 9113
+	// §6.5.3; default DefaultSettingsTimeout).
+	SettingsTimeout time.Duration
 	// MaxControlFrames bounds the frames that cost the server work and
 	// carry nothing (PING, SETTINGS, PRIORITY, empty DATA and header
 	// fragments, unknown types), and the streams a client resets, beyond
