@@ -9,6 +9,7 @@ import (
 
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/demo"
+	"github.com/applayer/applayer/web/http2"
 	"github.com/applayer/applayer/web/sample"
 	"github.com/applayer/applayer/web/store"
 )
@@ -67,7 +68,8 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 	dh := &demo.Handler{Store: s.st, Logger: logger}
 	mux.Handle(demo.Prefix, dh)
 	mux.Handle(strings.TrimSuffix(demo.Prefix, "/"), dh)
-	s.srv = &web.Server{Handler: mux, Logger: logger, Trace: s.env.Trace}
+	s.srv = &web.Server{Handler: mux, Logger: logger, Trace: s.env.Trace,
+		HTTP2: &http2.Server{Handler: mux, Logger: logger, Trace: s.env.Trace}}
 	var lc net.ListenConfig
 	if s.l, err = lc.Listen(ctx, "tcp", s.addr); err != nil {
 		return nil, err
@@ -99,6 +101,10 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 		{Service: s.spec.Name, Proto: "http persistent", Addr: s.addr, Try: rtt},
 		{Service: s.spec.Name, Proto: "http non-persistent", Addr: s.addr, Try: rtt + " --non-persistent"},
 		{Service: s.spec.Name, Proto: "http cookie demo", Addr: s.addr, Try: cookie},
+		// HTTP/2 on the same port (h2c): every object on one connection,
+		// at once, with the per-stream timeline of their interleaved
+		// frames.
+		{Service: s.spec.Name, Proto: "http/2 (h2c)", Addr: s.addr, Try: s.env.Bin + " web get " + base + " --http2 --objects"},
 	}, nil
 }
 

@@ -158,6 +158,10 @@ func (p *poller) evict(c *conn) bool {
 	p.mu.Lock()
 	if !c.parked {
 		p.mu.Unlock()
+		if evict := c.evictHandoff.Load(); evict != nil && (*evict)() {
+			c.release()
+			return true
+		}
 		return false
 	}
 	p.unpark(c)

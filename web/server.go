@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -95,6 +96,18 @@ type Server struct {
 	Logger *slog.Logger
 	// Trace records each request and response head; nil records nothing.
 	Trace *transcript.Recorder
+	// HTTP2, when set, takes the connections that speak HTTP/2: those that
+	// open with its preface (h2c by prior knowledge), those whose request
+	// asks to upgrade to h2c, and TLS connections that chose "h2" by ALPN
+	// (see Handoff; package web/http2 provides one).
+	HTTP2 ConnHandler
+	// TLSAddr, when set, is a second address ListenAndServe binds, for TLS
+	// (HTTPS) with TLSConfig, serving the same handler.
+	TLSAddr string
+	// TLSConfig configures TLS for TLSAddr and ServeTLS: at least a
+	// certificate. Its NextProtos default to "h2" (with HTTP2 set) and
+	// "http/1.1".
+	TLSConfig *tls.Config
 
 	once  sync.Once
 	t     lifecycle.Tracker
@@ -141,7 +154,42 @@ func (s *Server) ListenAndServe() error {
 	if err != nil {
 		return err
 	}
-	return s.Serve(l)
+	if s.TLSAddr == "" {
+		return s.Serve(l)
+	}
+	tl, err := net.Listen("tcp", s.TLSAddr)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.ServeTLS(tl) }()
+	err = s.Serve(l)
+	if err != ErrServerClosed {
+		tl.Close()
+	}
+	if err2 := <-errc; err == ErrServerClosed && err2 != ErrServerClosed {
+		s.Close()
+		return err2
+	}
+	return err
+}
+
+// ServeTLS serves TLS connections accepted on l with TLSConfig (HTTP/1.1,
+// and HTTP/2 when HTTP2 is set, chosen by ALPN) until Shutdown or Close.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.TLSConfig == nil {
+		l.Close()
+		return errors.New("web: ServeTLS without a TLSConfig")
+	}
+	cfg := s.TLSConfig.Clone()
+	if len(cfg.NextProtos) == 0 {
+		if s.HTTP2 != nil {
+			cfg.NextProtos = append(cfg.NextProtos, "h2")
+		}
+		cfg.NextProtos = append(cfg.NextProtos, "http/1.1")
+	}
+	return s.Serve(tls.NewListener(l, cfg))
 }
 
 // Serve accepts connections on l until Shutdown or Close, then returns
@@ -184,7 +232,11 @@ type conn struct {
 	// that no buffer is held while waiting (see waitReadable).
 	raw     syscall.RawConn
 	readyFn func(uintptr) bool
-	n       int // requests read
+	n       int  // requests read
+	tls     bool // over TLS
+	// evictHandoff evicts a connection handed to another engine (see
+	// Handoff.SetEvict).
+	evictHandoff atomic.Pointer[func() bool]
 
 	// Parking on a poller (poll_linux.go). The connection is detached from
 	// the Tracker when it first parks; release then ends it.
@@ -215,6 +267,9 @@ func (s *Server) serveConn(nc net.Conn) {
 		c.readyFn = c.ready
 	}
 	c.initPoll()
+	if tc, ok := nc.(*tls.Conn); ok && !c.tlsHandshake(tc) {
+		return
+	}
 	if parked, _ := c.serve(); !parked && c.release != nil {
 		c.release()
 	}
@@ -312,6 +367,16 @@ func (c *conn) serve() (parked, escalated bool) {
 		}
 		err := c.p.readRequest(c.br, &c.req)
 		if err != nil {
+			if c.isPreface(err) {
+				c.handoff(&Handoff{Preface: true, Reader: c.br})
+				return false, c.escalated
+			}
+			if c.notHTTP1(err) {
+				c.tr.Note("neither HTTP/1.x nor the HTTP/2 preface: closing unanswered")
+				c.releaseWriter()
+				c.releaseReader()
+				return false, c.escalated
+			}
 			c.requestError(err)
 			c.releaseWriter()
 			c.releaseReader()
@@ -319,6 +384,10 @@ func (c *conn) serve() (parked, escalated bool) {
 		}
 		c.n++
 		c.traceRequest()
+		if c.s.HTTP2 != nil && c.wantsH2C(&c.req) {
+			c.upgradeH2C(&c.req)
+			return false, c.escalated
+		}
 		if s.MaxRequestsPerConn > 0 && c.n >= s.MaxRequestsPerConn || s.t.ShuttingDown() {
 			c.req.Close = true
 		}

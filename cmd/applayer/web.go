@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -13,9 +15,12 @@ import (
 
 	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/stubresolver"
+	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
+	"github.com/applayer/applayer/web/http2"
 	"github.com/applayer/applayer/web/store"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -41,13 +46,23 @@ func newWebServeCmd(g *globals) *cobra.Command {
 		db         string
 		noDemo     bool
 		cacheMax   int64
+		noHTTP2    bool
+		push       bool
+		certFile   string
+		keyFile    string
 	)
 	c := &cobra.Command{
 		Use:   "serve --root DIR [--listen ADDR]",
-		Short: "Serve the files under a directory over HTTP/1.0 and HTTP/1.1",
+		Short: "Serve the files under a directory over HTTP/1.0, HTTP/1.1 and HTTP/2",
 		Long: `Serve the files under --root: GET and HEAD with Content-Type, Content-Length,
 Last-Modified, ETag and Date; index.html for directories; conditional GET
 (If-Modified-Since, If-None-Match: 304); Range requests (206, 416).
+
+HTTP/2 on the same port and handlers: h2c by prior knowledge (curl
+--http2-prior-knowledge) or by Upgrade (curl --http2), and h2 over TLS by
+ALPN on --tls ADDR (a self-signed certificate is made and kept unless
+--tls-cert and --tls-key are given). --push adds 103 Early Hints and server
+push of the objects a page references.
 
 Connections are persistent (HTTP/1.1 keep-alive, pipelining) with an idle
 timeout; a request head must arrive within --header-timeout of its first
@@ -67,6 +82,7 @@ servers can share one store.`,
 			"applayer web serve --root ./site",
 			"applayer web serve --root ./site --listen 127.0.0.1:8080 --access-log - --trace",
 			"applayer web serve --root ./site --allow-write --auth ./site.passwd",
+			"applayer web serve --root ./site --tls 127.0.0.1:8443 --push",
 		),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -89,7 +105,14 @@ servers can share one store.`,
 				}
 			}
 			mux := &web.Mux{}
-			mux.Handle("/", fsrv)
+			if push {
+				if noHTTP2 {
+					return fmt.Errorf("--push needs HTTP/2: drop --no-http2")
+				}
+				mux.Handle("/", http2.LinkPreloads(fsrv))
+			} else {
+				mux.Handle("/", fsrv)
+			}
 			if !noDemo {
 				st, where, err := openDemoStore(c.Context(), db)
 				if err != nil {
@@ -104,6 +127,22 @@ servers can share one store.`,
 			srv.Handler = mux
 			srv.Logger = logger
 			srv.Trace = g.recorder(os.Stderr)
+			if !noHTTP2 {
+				srv.HTTP2 = &http2.Server{
+					Handler: mux, Logger: logger, Trace: srv.Trace, Name: srv.Name,
+					IdleTimeout: srv.IdleTimeout, WriteTimeout: srv.WriteTimeout, MaxBodyBytes: maxBody,
+					PushPreload: push,
+				}
+			}
+			if srv.TLSAddr != "" {
+				cert, err := webCertificate(certFile, keyFile, srv.Addr, srv.TLSAddr)
+				if err != nil {
+					return err
+				}
+				srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+			} else if certFile != "" || keyFile != "" {
+				return fmt.Errorf("--tls-cert and --tls-key need --tls ADDR")
+			}
 			srv.Limits.MaxBodyBytes = maxBody
 			switch accessLog {
 			case "":
@@ -125,6 +164,11 @@ servers can share one store.`,
 	c.MarkFlagRequired("root")
 	f.StringVarP(&srv.Addr, "listen", "l", web.DefaultAddr, "address to listen on")
 	f.MarkShorthandDeprecated("listen", "use --listen, as every server does")
+	f.StringVar(&srv.TLSAddr, "tls", "", "also serve HTTPS on this address (HTTP/1.1, and h2 by ALPN)")
+	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for --tls (default: self-signed, kept in the user cache directory's applayer/web-tls)")
+	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
+	f.BoolVar(&noHTTP2, "no-http2", false, "speak HTTP/1.x only: no h2c (preface or Upgrade) and no h2 over TLS")
+	f.BoolVar(&push, "push", false, "HTML pages name the objects they reference in Link preload fields; over HTTP/2 they go first in a 103 Early Hints and are pushed (PUSH_PROMISE) to clients that allow it")
 	f.BoolVar(&allowWrite, "allow-write", false, "accept PUT and DELETE")
 	f.StringVar(&authFile, "auth", "", "credentials file (user:bcrypt-hash lines) required for PUT and DELETE")
 	f.StringVar(&accessLog, "access-log", "", "write a Combined Log Format line per request to this file (- for stdout)")
@@ -140,6 +184,26 @@ servers can share one store.`,
 	f.Int64Var(&cacheMax, "cache-file-max", 256<<10, "keep files up to this size in memory (re-checked on disk each second; -1: none)")
 	g.addTrace(c)
 	return c
+}
+
+// webCertificate loads --tls-cert and --tls-key, or the self-signed
+// certificate kept in the user cache directory (made on first use for
+// localhost and the hosts of the listening addresses).
+func webCertificate(certFile, keyFile string, addrs ...string) (tls.Certificate, error) {
+	if certFile != "" || keyFile != "" {
+		return tlsutil.Load(certFile, keyFile)
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, a := range addrs {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return tlsutil.LoadOrCreate(filepath.Join(dir, "applayer", "web-tls"), hosts)
 }
 
 // openDemoStore opens the demo's database as --db says, and reports where.
@@ -206,6 +270,8 @@ func newWebGetCmd(g *globals) *cobra.Command {
 		jarFile  string
 		cacheDir string
 		dnsAddr  string
+		useH2    bool
+		cacert   string
 	)
 	c := &cobra.Command{
 		Use:   "get URL [-o FILE] [--objects] [--http1.0] [--non-persistent] [--parallel N] [--cookie-jar FILE] [--cache-dir DIR]",
@@ -232,10 +298,16 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 			"applayer web get http://127.0.80.1:18080/ --objects --rtt 20ms          # then --non-persistent: 2 RTT per object",
 			"applayer web get http://127.0.80.1:18080/_demo/ --cookie-jar cookies.txt",
 			"applayer web get http://127.0.80.1:18080/files/big.bin -o big.bin --cache-dir ~/.cache/applayer-get",
+			"applayer web get http://127.0.80.1:18080/ --http2 --objects --trace     # one connection, interleaved streams",
 		),
 		Args: namedArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			f.Trace = g.recorder(os.Stderr)
+			if useH2 {
+				ctx, cancel := signalContext()
+				defer cancel()
+				return getHTTP2(ctx, c.OutOrStdout(), args[0], output, objects, cacert, f.Timeout, f.Trace)
+			}
 			if f.Parallel < 1 {
 				return fmt.Errorf("--parallel must be at least 1")
 			}
@@ -320,6 +392,8 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVarP(&output, "output", "o", "", "write the body to FILE (atomically) instead of stdout")
 	fl.BoolVar(&objects, "objects", false, "also fetch the objects the page references, and print the RTT report")
 	fl.BoolVar(&f.HTTP10, "http1.0", false, "send HTTP/1.0 requests (one connection per object)")
+	fl.BoolVar(&useH2, "http2", false, "speak HTTP/2 (h2c by prior knowledge for http://, ALPN h2 for https://); with --objects, fetch them all at once on one connection and print a per-stream timeline")
+	fl.StringVar(&cacert, "cacert", "", "with --http2 and https://, trust this PEM certificate (e.g. the server's self-signed one)")
 	fl.BoolVar(&f.NonPersistent, "non-persistent", false, "open a new TCP connection for every object")
 	fl.IntVar(&f.Parallel, "parallel", 1, "connections used at once for the objects")
 	fl.StringVar(&jarFile, "cookie-jar", "", "read and write cookies in this Netscape cookies.txt file")
@@ -329,6 +403,58 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
 	return c
+}
+
+// getHTTP2 is web get --http2: the page, and with objects everything it
+// references on its origin, on one HTTP/2 connection, all at once.
+func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects bool, cacert string, timeout time.Duration, trace *transcript.Recorder) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q is not an http:// or https:// URL", raw)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	opt := http2.Options{Timeout: timeout, Trace: trace}
+	if u.Scheme == "https" {
+		opt.TLS = &tls.Config{ServerName: u.Hostname()}
+		if cacert != "" {
+			if opt.TLS.RootCAs, err = tlsutil.CertPool(cacert); err != nil {
+				return fmt.Errorf("--cacert: %w", err)
+			}
+		}
+	}
+	cc, err := http2.Dial(ctx, addr, opt)
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	const maxPage = 16 << 20
+	page, err := cc.Get(ctx, u.Scheme, u.Host, []string{u.RequestURI()}, maxPage)
+	if err != nil {
+		return err
+	}
+	if page[0].Err != nil {
+		return page[0].Err
+	}
+	if !objects {
+		if output != "" && output != "-" {
+			return atomicfile.WriteFile(output, page[0].Body, 0o644)
+		}
+		_, err := stdout.Write(page[0].Body)
+		return err
+	}
+	var paths []string
+	for _, o := range browser.ObjectLinks(bytes.NewReader(page[0].Body), u) {
+		if o.Host == u.Host && o.Scheme == u.Scheme {
+			paths = append(paths, o.RequestURI())
+		}
+	}
+	fetches, err := cc.Get(ctx, u.Scheme, u.Host, paths, 0)
+	fmt.Fprintf(stdout, "%s: %d %s, %d bytes; then %d objects on the same HTTP/2 connection, requested at once ('H' response head, '#' DATA frames):\n\n", raw, page[0].Status, web.StatusText(page[0].Status), len(page[0].Body), len(paths))
+	http2.Timeline(stdout, fetches, 50)
+	return err
 }
 
 // newProgressBar returns a Fetcher.Progress that draws a bar on w for

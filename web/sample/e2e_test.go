@@ -3,6 +3,7 @@ package sample
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -19,14 +20,20 @@ import (
 
 	"github.com/applayer/applayer/internal/peertest"
 	"github.com/applayer/applayer/internal/testutil"
+	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/demo"
+	"github.com/applayer/applayer/web/http2"
 	"github.com/applayer/applayer/web/store"
 )
 
 // startSite serves the sample site and the cookie demo (on SQLite) the way
 // the lab does, on 127.0.0.1:0.
-func startSite(t *testing.T) string {
+func startSite(t *testing.T) string { return startSiteOver(t, false) }
+
+// startSiteOver serves the site; with h2 it serves it over TLS (a
+// self-signed certificate) with HTTP/2 on, as web serve --tls does.
+func startSiteOver(t *testing.T, h2 bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "site")
@@ -50,7 +57,23 @@ func startSite(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(l)
+	scheme := "http"
+	if h2 {
+		certPEM, keyPEM, err := tlsutil.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		srv.HTTP2 = &http2.Server{Handler: mux, Logger: logger}
+		scheme = "https"
+		go srv.ServeTLS(l)
+	} else {
+		go srv.Serve(l)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -58,7 +81,7 @@ func startSite(t *testing.T) string {
 		st.Close()
 		fsrv.Close()
 	})
-	return "http://" + l.Addr().String()
+	return scheme + "://" + l.Addr().String()
 }
 
 // webDriver is the little of the W3C WebDriver protocol the test needs,
@@ -106,7 +129,7 @@ func (d *webDriver) eval(script string, v any) {
 	}
 }
 
-func startChrome(t *testing.T) *webDriver {
+func startChrome(t *testing.T, extraArgs ...string) *webDriver {
 	chromium := peertest.Require(t, "chromium", "chromium")
 	driver := peertest.Require(t, "chromedriver", "chromium-driver")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -150,9 +173,9 @@ func startChrome(t *testing.T) *webDriver {
 		"browserName": "chrome",
 		"goog:chromeOptions": map[string]any{
 			"binary": chromium,
-			"args": []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"args": append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 				"--disable-background-networking", "--disable-component-update", "--disable-sync",
-				"--disable-quic", "--disable-dev-shm-usage", "--user-data-dir=" + profile},
+				"--disable-quic", "--disable-dev-shm-usage", "--user-data-dir=" + profile}, extraArgs...),
 		},
 	}}}
 	var sess struct {
@@ -229,5 +252,39 @@ return {Images: +s.getAttribute("data-images"), OK: +s.getAttribute("data-images
 		json.Unmarshal(d.call("GET", "/session/"+d.session+"/screenshot", nil), &b64)
 		png, _ := base64.StdEncoding.DecodeString(b64)
 		os.WriteFile(os.Getenv("APPLAYER_E2E_SCREENSHOT"), png, 0o644)
+	}
+}
+
+// TestChromiumHTTP2 loads the sample page over TLS in headless Chromium,
+// which chooses h2 by ALPN: the page and every object must come over
+// HTTP/2, and all of them must load.
+func TestChromiumHTTP2(t *testing.T) {
+	base := startSiteOver(t, true)
+	d := startChrome(t, "--ignore-certificate-errors")
+	d.navigate(base + "/")
+	var st struct {
+		Nav        string
+		Protos     []string
+		Images, OK int
+		Failed     []string
+	}
+	d.eval(`var s = document.getElementById("status");
+var res = performance.getEntriesByType("resource");
+return {Nav: performance.getEntriesByType("navigation")[0].nextHopProtocol,
+  Protos: res.map(function (r) { return r.nextHopProtocol; }),
+  Images: +s.getAttribute("data-images"), OK: +s.getAttribute("data-images-ok"),
+  Failed: res.filter(function (r) { return r.responseStatus && r.responseStatus != 200; }).map(function (r) { return r.name; })};`, &st)
+	t.Logf("sample page over h2: %+v", st)
+	if st.Nav != "h2" {
+		t.Errorf("the page came over %q, want h2", st.Nav)
+	}
+	for _, p := range st.Protos {
+		if p != "h2" {
+			t.Errorf("objects' protocols %v, want h2 for all", st.Protos)
+			break
+		}
+	}
+	if st.Images < 10 || st.OK != st.Images || len(st.Failed) > 0 || len(st.Protos) < Objects-1 {
+		t.Errorf("sample page over h2 in Chromium: %+v (%d objects)", st, Objects)
 	}
 }
