@@ -45,17 +45,18 @@ var (
 	}, trickle: []byte("X-Slow: loris\r\n"), trickleEvery: 2 * time.Second}
 )
 
-// flood holds n connections to addr from srcs (round robin). A
-// connection the server closes after it was held at least renewAfter is
+// flood holds n connections to addr from srcs (round robin). With renew,
+// a connection the server closes after it was held at least renewAfter is
 // opened again (an attacker renews what times out or is evicted), within a
 // budget of 3n dials in all; one closed sooner counts as refused and is not
-// retried.
+// retried. Without renew, each slot dials once.
 type flood struct {
 	addr string
 	srcs []netip.Addr
 	n    int
 	h    holder
 
+	budget                          int64
 	cancel                          context.CancelFunc
 	wg                              sync.WaitGroup
 	first                           sync.WaitGroup // each slot's first try
@@ -65,11 +66,15 @@ type flood struct {
 
 const renewAfter = 500 * time.Millisecond
 
-func startFlood(addr string, srcs []netip.Addr, n int, h holder) *flood {
+func startFlood(addr string, srcs []netip.Addr, n int, h holder, renew bool) *flood {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &flood{addr: addr, srcs: srcs, n: n, h: h, cancel: cancel}
 	sem := make(chan struct{}, 128) // dials in flight at once
-	budget := int64(3 * n)
+	budget := int64(n)
+	if renew {
+		budget = int64(3 * n)
+	}
+	f.budget = budget
 	for i := range n {
 		f.wg.Add(1)
 		f.first.Add(1)
@@ -162,7 +167,7 @@ func (f *flood) stop() {
 }
 
 func (f *flood) summary() string {
-	return fmt.Sprintf("dials %d (failed %d), closed at once %d, renewed %d", min(f.dials.Load(), int64(3*f.n)), f.dialErrs.Load(), f.refused.Load(), f.renew.Load())
+	return fmt.Sprintf("dials %d (failed %d), closed at once %d, renewed %d", min(f.dials.Load(), f.budget), f.dialErrs.Load(), f.refused.Load(), f.renew.Load())
 }
 
 // probeResult is what the fresh clients saw.

@@ -52,9 +52,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -71,6 +73,7 @@ type Config struct {
 	ChaosMsgs    int
 	ChaosSenders int
 	ChaosKills   int
+	MemConns     int  // connections of the memory variant (spread, below the limits, not renewed); 0: none
 	PostfixProcs int  // Postfix's default_process_limit
 	NoReference  bool // skip nginx and Postfix
 	Keep         bool // keep the scratch directory (servers' logs and data)
@@ -85,6 +88,7 @@ func main() {
 	flag.StringVar(&cfg.Bin, "bin", "", "applayer binary (default: build ./cmd/applayer)")
 	flag.IntVar(&cfg.Conns, "conns", 4200, "connections held by each exhaustion attack")
 	flag.IntVar(&cfg.Spread, "spread", 16, "source addresses (127.0.1.x) of each exhaustion attack's spread variant (0: no spread variant)")
+	flag.IntVar(&cfg.MemConns, "mem-conns", 3000, "connections of each exhaustion attack's memory variant: spread, below the limits, not renewed (0: no memory variant)")
 	flag.IntVar(&cfg.Tries, "tries", 20, "fresh-client tries (from 127.0.0.2) during each attack")
 	flag.DurationVar(&cfg.Hold, "hold", 10*time.Second, "time the fresh-client tries are spread over, while the attack holds")
 	flag.IntVar(&cfg.Talkers, "talkers", 200, "SMTP clients that talk before the greeting")
@@ -123,7 +127,8 @@ func fatal(format string, args ...any) {
 type row struct {
 	attack, server string
 	sent           string
-	held, heldEnd  int // connections the server held at the peak, at the end
+	held, heldEnd  int // connections the server held after the attack's connects, at the end
+	memHeld        int // the held count rssHeld and pssHeld were measured with
 	probes         *probeResult
 	target         time.Duration // p99 target for fresh clients; 0: none
 	reference      bool          // nginx, Postfix: reported, not judged
@@ -186,10 +191,10 @@ func (r row) String() string {
 	} else {
 		cols = append(cols, "-")
 	}
-	if r.held >= 50 && r.rssHeld > 0 {
-		per := fmt.Sprintf("%.1f", float64(r.rssHeld-r.rssBefore)/float64(r.held))
+	if r.memHeld >= 50 && r.rssHeld > 0 {
+		per := fmt.Sprintf("%.1f", float64(r.rssHeld-r.rssBefore)/float64(r.memHeld))
 		if r.pssHeld > 0 && r.pssBefore > 0 && r.server == "postfix" {
-			per += fmt.Sprintf(" (Pss %.1f)", float64(r.pssHeld-r.pssBefore)/float64(r.held))
+			per += fmt.Sprintf(" (Pss %.1f)", float64(r.pssHeld-r.pssBefore)/float64(r.memHeld))
 		}
 		cols = append(cols, per)
 	} else {
@@ -285,6 +290,20 @@ func Run(cfg Config, out io.Writer) ([]row, error) {
 		}
 	}
 	r := &runner{cfg: cfg, env: &env{bin: cfg.Bin, dir: dir}, out: out}
+	// Interrupted: kill the servers and remove the scratch directory.
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		if _, ok := <-sigc; !ok {
+			return
+		}
+		r.env.killAll()
+		if !cfg.Keep {
+			os.RemoveAll(dir)
+		}
+		os.Exit(1)
+	}()
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(out, "# %s, %d connections per exhaustion attack, spread over %d addresses in the spread variant, %d fresh-client tries over %v; RLIMIT_NOFILE %d; load %s\n",
 		time.Now().UTC().Format(time.RFC3339), cfg.Conns, cfg.Spread, cfg.Tries, cfg.Hold, limit, strings.Join(strings.Fields(string(load))[:3], " "))
@@ -302,9 +321,38 @@ func Run(cfg Config, out io.Writer) ([]row, error) {
 			rows = append(rows, rw)
 		}
 	}
+	memorySummary(out, rows)
 	load, _ = os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(out, "# done %s; load %s\n", time.Now().UTC().Format(time.RFC3339), strings.Join(strings.Fields(string(load))[:3], " "))
 	return rows, nil
+}
+
+// memorySummary prints, per exhaustion attack, each server's memory per
+// held connection, from the memory variant when there is one.
+func memorySummary(out io.Writer, rows []row) {
+	best := map[string]row{}
+	var order []string
+	for _, r := range rows {
+		if r.memHeld < 50 || r.rssHeld == 0 {
+			continue
+		}
+		k := r.attack + "\x00" + r.server
+		// The memory variant when there is one: no churn.
+		if b, ok := best[k]; !ok || strings.Contains(r.sent, "(memory)") && !strings.Contains(b.sent, "(memory)") {
+			if !ok {
+				order = append(order, k)
+			}
+			best[k] = r
+		}
+	}
+	for _, k := range order {
+		r := best[k]
+		line := fmt.Sprintf("# memory per held connection, %s, %s: %.1f KiB RSS", r.attack, r.server, float64(r.rssHeld-r.rssBefore)/float64(r.memHeld))
+		if r.server == "postfix" && r.pssHeld > 0 {
+			line += fmt.Sprintf(", %.1f KiB Pss", float64(r.pssHeld-r.pssBefore)/float64(r.memHeld))
+		}
+		fmt.Fprintf(out, "%s (%d held; %s)\n", line, r.memHeld, r.sent)
+	}
 }
 
 // failed is the row of an attack that could not run.
@@ -315,15 +363,23 @@ func failed(name, server string, err error) []row {
 // exhaustion runs h from attacker (and from the spread addresses) against
 // a fresh server each time, with fresh clients probing meanwhile.
 func (r *runner) exhaustion(name string, start func() (*server, error), h holder, p probe, target time.Duration, reference bool) []row {
-	variants := []struct {
-		srcs []netip.Addr
-		desc string
-	}{{[]netip.Addr{attacker}, "from 127.0.0.1"}}
+	type variant struct {
+		srcs  []netip.Addr
+		n     int
+		renew bool
+		desc  string
+	}
+	variants := []variant{{[]netip.Addr{attacker}, r.cfg.Conns, true, "from 127.0.0.1"}}
 	if r.cfg.Spread > 0 {
-		variants = append(variants, struct {
-			srcs []netip.Addr
-			desc string
-		}{spreadAddrs(r.cfg.Spread), fmt.Sprintf("from %d addresses", r.cfg.Spread)})
+		variants = append(variants, variant{spreadAddrs(r.cfg.Spread), r.cfg.Conns, true, fmt.Sprintf("from %d addresses", r.cfg.Spread)})
+		if n := r.cfg.MemConns; n > 0 {
+			// Below the limits, nothing evicted nor renewed: the memory a
+			// held connection costs, without the churn of the attack.
+			if reference && strings.Contains(name, "smtp") {
+				n = min(n, r.cfg.PostfixProcs) // what Postfix can hold
+			}
+			variants = append(variants, variant{spreadAddrs(r.cfg.Spread), n, false, fmt.Sprintf("from %d addresses, not renewed (memory)", r.cfg.Spread)})
+		}
 	}
 	var rows []row
 	for _, v := range variants {
@@ -333,14 +389,14 @@ func (r *runner) exhaustion(name string, start func() (*server, error), h holder
 			continue
 		}
 		rw := row{attack: name, server: srv.name, target: target, reference: reference,
-			sent: fmt.Sprintf("%d %s conns %s", r.cfg.Conns, h.what, v.desc)}
+			sent: fmt.Sprintf("%d %s conns %s", v.n, h.what, v.desc)}
 		// One untimed try first: the mail exchanger makes an address it
 		// has not seen wait a second for its greeting once.
 		p(context.Background(), fresh, srv.addr)
 		time.Sleep(500 * time.Millisecond)
 		pids := srv.pids()
 		rw.rssBefore, rw.pssBefore = rssKiB(pids), pssKiB(pids)
-		f := startFlood(srv.addr, v.srcs, r.cfg.Conns, h)
+		f := startFlood(srv.addr, v.srcs, v.n, h, v.renew)
 		if !f.ready(60 * time.Second) {
 			rw.problems = append(rw.problems, "the attack's connections were not all tried within 60 s")
 		}
@@ -350,9 +406,13 @@ func (r *runner) exhaustion(name string, start func() (*server, error), h holder
 		rw.rssHeld, rw.pssHeld = rssKiB(pids), pssKiB(pids)
 		pr := runProbes(p, fresh, srv.addr, r.cfg.Tries, r.cfg.Hold)
 		rw.probes = &pr
-		rw.heldEnd = heldConns(srv.pids(), srv.port())
-		if rss := rssKiB(srv.pids()); rss > rw.rssHeld {
-			rw.rssHeld = rss
+		pids = srv.pids()
+		rw.heldEnd = heldConns(pids, srv.port())
+		rw.memHeld = rw.held
+		// Memory per connection from the moment that held more (Postfix
+		// forks its smtpd processes at a bounded rate).
+		if rss, pss := rssKiB(pids), pssKiB(pids); rw.heldEnd > rw.held {
+			rw.memHeld, rw.rssHeld, rw.pssHeld = rw.heldEnd, rss, pss
 		}
 		f.stop()
 		rw.note = f.summary()

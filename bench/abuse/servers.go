@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,7 @@ type server struct {
 	sub  string // applayer mail: the submission address
 	data string // applayer mail: the data directory
 	cmd  *exec.Cmd
+	env  *env
 }
 
 func (s *server) port() int {
@@ -45,6 +47,11 @@ func (s *server) stop() {
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 	}
+	// What the master left behind in its group (nginx's worker).
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	s.env.mu.Lock()
+	delete(s.env.running, s)
+	s.env.mu.Unlock()
 }
 
 // env is what starting servers needs.
@@ -52,6 +59,19 @@ type env struct {
 	bin string // the applayer binary
 	dir string // scratch directory, removed at the end
 	n   int    // servers started, for unique directories
+
+	mu      sync.Mutex
+	running map[*server]bool
+}
+
+// killAll kills every server still running, with its process group (an
+// interrupted run).
+func (e *env) killAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.running {
+		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
 }
 
 func freeAddr() (string, error) {
@@ -83,7 +103,13 @@ func (e *env) start(name, dir, addr string, argv ...string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{name: name, addr: addr, cmd: cmd}
+	s := &server{name: name, addr: addr, cmd: cmd, env: e}
+	e.mu.Lock()
+	if e.running == nil {
+		e.running = map[*server]bool{}
+	}
+	e.running[s] = true
+	e.mu.Unlock()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
