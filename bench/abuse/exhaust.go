@@ -167,7 +167,11 @@ func (f *flood) stop() {
 }
 
 func (f *flood) summary() string {
-	return fmt.Sprintf("dials %d (failed %d), closed at once %d, renewed %d", min(f.dials.Load(), f.budget), f.dialErrs.Load(), f.refused.Load(), f.renew.Load())
+	later := "renewed"
+	if f.budget == int64(f.n) {
+		later = "closed by the server later (not renewed)"
+	}
+	return fmt.Sprintf("dials %d (failed %d), closed at once %d, %s %d", min(f.dials.Load(), f.budget), f.dialErrs.Load(), f.refused.Load(), later, f.renew.Load())
 }
 
 // probeResult is what the fresh clients saw.

@@ -230,7 +230,7 @@ func (r row) String() string {
 	return "| " + strings.Join(cols, " | ") + " |"
 }
 
-const header = "| attack | server | sent | held by the server (peak / end) | fresh clients from 127.0.0.2 served | RSS before / holding / after (MiB) | KiB per held connection | verdict |\n|---|---|---|---|---|---|---|---|"
+const header = "| attack | server | sent | held by the server (after the connects / at the end) | fresh clients from 127.0.0.2 served | RSS before / holding / after (MiB) | KiB per held connection | verdict |\n|---|---|---|---|---|---|---|---|"
 
 // runner carries a run's state.
 type runner struct {
