@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command abuse is applayer's abuse suite: the attacks of issue 24, each
 // bounded in count and time and on loopback only, run against every
 // applayer server as a separate process (`applayer web serve`, `mail
