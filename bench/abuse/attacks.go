@@ -26,7 +26,7 @@ import (
 func (r *runner) pregreet(start func() (*server, error), reference bool) []row {
 	srv, err := start()
 	if err != nil {
-		return failed("smtp-pregreet", "?", err)
+		return failed("smtp-pregreet", serverName(reference), err)
 	}
 	defer srv.stop()
 	rw := row{attack: "smtp-pregreet", server: srv.name, reference: reference, target: time.Second,
@@ -76,6 +76,14 @@ func (r *runner) pregreet(start func() (*server, error), reference bool) []row {
 	return []row{rw}
 }
 
+// serverName is the SMTP target's name: Postfix is the reference.
+func serverName(reference bool) string {
+	if reference {
+		return "postfix"
+	}
+	return "applayer"
+}
+
 // talk is one pregreet talker: "dropped" when the server refuses it
 // before a 220 greeting's last line, "served" when its EHLO got 250.
 func talk(addr string, src netip.Addr) string {
@@ -122,7 +130,7 @@ var smuggleEnds = []struct{ name, end string }{
 func (r *runner) smuggling(start func() (*server, error), rcpt string, reference bool) []row {
 	srv, err := start()
 	if err != nil {
-		return failed("smtp-smuggling", "?", err)
+		return failed("smtp-smuggling", serverName(reference), err)
 	}
 	defer srv.stop()
 	rw := row{attack: "smtp-smuggling", server: srv.name, reference: reference,

@@ -364,7 +364,7 @@ func failed(name, server string, err error) []row {
 
 // exhaustion runs h from attacker (and from the spread addresses) against
 // a fresh server each time, with fresh clients probing meanwhile.
-func (r *runner) exhaustion(name string, start func() (*server, error), h holder, p probe, target time.Duration, reference bool) []row {
+func (r *runner) exhaustion(name, server string, start func() (*server, error), h holder, p probe, target time.Duration, reference bool) []row {
 	type variant struct {
 		srcs  []netip.Addr
 		n     int
@@ -387,7 +387,7 @@ func (r *runner) exhaustion(name string, start func() (*server, error), h holder
 	for _, v := range variants {
 		srv, err := start()
 		if err != nil {
-			rows = append(rows, failed(name, "?", err)...)
+			rows = append(rows, failed(name, server, err)...)
 			continue
 		}
 		rw := row{attack: name, server: srv.name, target: target, reference: reference,
@@ -434,28 +434,28 @@ func attacks(r *runner) []attack {
 		a = append(a, attack{name, server, run})
 	}
 	add("smtp-silent", "applayer", func() []row {
-		return r.exhaustion("smtp-silent", e.applayerMail, silent, probeSMTP, second, false)
+		return r.exhaustion("smtp-silent", "applayer", e.applayerMail, silent, probeSMTP, second, false)
 	})
 	add("smtp-silent", "postfix", func() []row {
-		return r.exhaustion("smtp-silent", func() (*server, error) { return e.postfix(r.cfg.PostfixProcs) }, silent, probeSMTP, second, true)
+		return r.exhaustion("smtp-silent", "postfix", func() (*server, error) { return e.postfix(r.cfg.PostfixProcs) }, silent, probeSMTP, second, true)
 	})
 	add("http-idle", "applayer", func() []row {
-		return r.exhaustion("http-idle", e.applayerWeb, httpIdle, probeHTTP, second, false)
+		return r.exhaustion("http-idle", "applayer", e.applayerWeb, httpIdle, probeHTTP, second, false)
 	})
 	add("http-idle", "nginx", func() []row {
-		return r.exhaustion("http-idle", e.nginx, httpIdle, probeHTTP, second, true)
+		return r.exhaustion("http-idle", "nginx", e.nginx, httpIdle, probeHTTP, second, true)
 	})
 	add("http-slowloris", "applayer", func() []row {
-		return r.exhaustion("http-slowloris", e.applayerWeb, slowloris, probeHTTP, second, false)
+		return r.exhaustion("http-slowloris", "applayer", e.applayerWeb, slowloris, probeHTTP, second, false)
 	})
 	add("http-slowloris", "nginx", func() []row {
-		return r.exhaustion("http-slowloris", e.nginx, slowloris, probeHTTP, second, true)
+		return r.exhaustion("http-slowloris", "nginx", e.nginx, slowloris, probeHTTP, second, true)
 	})
 	add("dns-tcp-silent", "applayer", func() []row {
-		return r.exhaustion("dns-tcp-silent", e.applayerDNS, silent, probeDNSTCP, second, false)
+		return r.exhaustion("dns-tcp-silent", "applayer", e.applayerDNS, silent, probeDNSTCP, second, false)
 	})
 	add("upper-tcp-silent", "applayer", func() []row {
-		return r.exhaustion("upper-tcp-silent", e.applayerUpper, silent, probeUpper, 0, false)
+		return r.exhaustion("upper-tcp-silent", "applayer", e.applayerUpper, silent, probeUpper, 0, false)
 	})
 	add("smtp-pregreet", "applayer", func() []row { return r.pregreet(e.applayerMail, false) })
 	add("smtp-pregreet", "postfix", func() []row {
