@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/applayer/applayer/internal/testutil"
 )
 
 // TestIdleKeepAliveDoesNotLockOut: MaxConns idle keep-alive connections
@@ -69,6 +72,55 @@ func TestIdleKeepAliveDoesNotLockOut(t *testing.T) {
 			if b, err := io.ReadAll(oldest); err != nil || len(b) != 0 {
 				t.Errorf("the longest idle connection: %q, %v; want closed (evicted)", b, err)
 			}
+		})
+	}
+}
+
+// TestSlowHeadsDoNotLockOut: MaxConns connections from a few addresses,
+// each holding a request head that never ends (slowloris), leave room for
+// a fresh client from another address: a connection waiting for the rest
+// of its head is evicted as an idle one is. Without eviction the slow
+// heads would hold every slot for the whole (long) header timeout.
+func TestSlowHeadsDoNotLockOut(t *testing.T) {
+	for _, pollers := range []int{0, -1} {
+		t.Run(fmt.Sprintf("pollers=%d", pollers), func(t *testing.T) {
+			const max = 32
+			srv := &Server{Handler: HandlerFunc(NotFound), MaxConns: max, Pollers: pollers, HeaderTimeout: time.Hour}
+			addr := startServer(t, srv)
+			per := max / 8 // the default per-client limit
+			var closed atomic.Int32
+			for i := range max {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.0.%d", 1+i/per))}}
+				c, err := d.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n"); err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					io.Copy(io.Discard, c)
+					closed.Add(1)
+				}()
+			}
+			testutil.WaitFor(t, "the server to hold every slow head", func() bool { return srv.Conns() == max })
+			served := func() bool {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.200")}}
+				c, err := d.Dial("tcp", addr)
+				if err != nil {
+					return false
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				status, _ := bufio.NewReader(c).ReadString('\n')
+				return strings.HasPrefix(status, "HTTP/1.1 404 ")
+			}
+			// The first try may find slow heads not yet marked waiting
+			// (their goroutines not yet in the read): try again then.
+			testutil.WaitFor(t, "a fresh client to be served while slow heads hold every slot", served)
+			testutil.WaitFor(t, "a slow head to be evicted", func() bool { return closed.Load() > 0 })
 		})
 	}
 }

@@ -84,7 +84,9 @@ func (c *conn) park() bool {
 		c.poll = s.polls.ps[int(s.polls.next.Add(1))%len(s.polls.ps)]
 	}
 	if c.release == nil {
-		c.release = s.t.Detach(c.nc)
+		release := s.t.Detach(c.nc)
+		c.gone = make(chan struct{})
+		c.release = sync.OnceFunc(func() { release(); close(c.gone) })
 		s.t.Idle(c.nc, func() bool { return c.poll.evict(c) })
 	}
 	return c.poll.park(c)
@@ -158,17 +160,40 @@ func (p *poller) evict(c *conn) bool {
 	p.mu.Lock()
 	if !c.parked {
 		p.mu.Unlock()
+		// An idle HTTP/2 connection handed over, or one blocked in a
+		// request head on its own goroutine.
 		if evict := c.evictHandoff.Load(); evict != nil && (*evict)() {
 			c.release()
 			return true
 		}
-		return false
+		return c.evictHead()
 	}
 	p.unpark(c)
 	p.mu.Unlock()
 	c.tr.Note("evicted: idle while the server is full; closing")
 	c.release()
 	return true
+}
+
+// headEvictWait bounds how long evicting a connection blocked in a request
+// head waits for its goroutine to release it.
+const headEvictWait = 100 * time.Millisecond
+
+// evictHead evicts c, detached but served on its own goroutine, if that
+// goroutine is blocked reading a request head: its read is woken, it
+// closes c and releases it, which evictHead waits for (bounded, since the
+// Tracker counts on the slot being free when it returns true).
+func (c *conn) evictHead() bool {
+	if !c.headWait.CompareAndSwap(true, false) {
+		return false
+	}
+	c.nc.SetReadDeadline(time.Now())
+	select {
+	case <-c.gone:
+		return true
+	case <-time.After(headEvictWait):
+		return false
+	}
 }
 
 // unpark takes c off the idle list; under mu.

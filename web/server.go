@@ -244,13 +244,15 @@ type conn struct {
 	rio        rawIO
 	poll       *poller
 	release    func()
-	inline     bool       // served on a poller's goroutine: nothing may block
-	resuming   bool       // inline, reading after a wake-up: nothing there is no error
-	escalated  bool       // left the poller's goroutine during this service
-	st         *pollState // the poller role, while inline
-	registered bool       // known to the poller's epoll instance
-	parked     bool       // on the poller's idle list, under its mutex
-	prev, next *conn      // the idle list
+	gone       chan struct{} // closed by release
+	headWait   atomic.Bool   // blocked reading a request head; cleared by whoever ends the wait
+	inline     bool          // served on a poller's goroutine: nothing may block
+	resuming   bool          // inline, reading after a wake-up: nothing there is no error
+	escalated  bool          // left the poller's goroutine during this service
+	st         *pollState    // the poller role, while inline
+	registered bool          // known to the poller's epoll instance
+	parked     bool          // on the poller's idle list, under its mutex
+	prev, next *conn         // the idle list
 	idleSince  time.Time
 }
 
@@ -361,11 +363,26 @@ func (c *conn) serve() (parked, escalated bool) {
 				return false, c.escalated
 			}
 		}
+		waited := false
 		if !headComplete(c.br) {
 			c.escalate()
 			c.setRead(time.Now().Add(c.headerTimeout()))
+			// A head that has not all come is waiting for its client:
+			// at MaxConns it may be evicted like an idle connection
+			// (closed unanswered: a 408 would linger), so that slow
+			// heads (slowloris) from many addresses cannot hold every
+			// slot.
+			waited = true
+			c.headWait.Store(true)
+			s.t.Idle(c.nc, nil)
 		}
 		err := c.p.readRequest(c.br, &c.req)
+		if waited && (!c.headWait.CompareAndSwap(true, false) || !s.t.Busy(c.nc)) {
+			c.tr.Note("evicted: request head incomplete while the server is full; closing")
+			c.releaseWriter()
+			c.releaseReader()
+			return false, c.escalated
+		}
 		if err != nil {
 			if c.isPreface(err) {
 				c.handoff(&Handoff{Preface: true, Reader: c.br})
