@@ -206,24 +206,30 @@ func (ss *session) openData(x *transfer, ln net.Listener, active netip.AddrPort)
 		c.Close()
 		return nil, nil, errDataConn
 	}
-	if !ss.protP {
-		return c, tcp, nil
-	}
+	return c, tcp, nil
+}
+
+// startTLS protects a data connection (PROT P) once the 150 is sent, which
+// is when clients (Python's ftplib) begin the handshake. Unless
+// NoTLSResumption, the client must resume this control connection's TLS
+// session (see sessionTLSConfig).
+func (ss *session) startTLS(x *transfer, c net.Conn) (net.Conn, error) {
+	dt := orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	tc := tls.Server(c, ss.tlsCfg)
 	c.SetDeadline(time.Now().Add(dt))
 	if err := tc.Handshake(); err != nil {
 		ss.tr.Note("data TLS handshake failed: " + err.Error())
 		c.Close()
-		return nil, nil, errTLSData
+		return nil, errTLSData
 	}
 	c.SetDeadline(time.Time{})
 	if !tc.ConnectionState().DidResume && !ss.srv.NoTLSResumption {
 		ss.tr.Note("data connection did not resume the control connection's TLS session")
 		tc.Close()
-		return nil, nil, errTLSReuse
+		return nil, errTLSReuse
 	}
 	x.setData(tc)
-	return tc, nil, nil
+	return tc, nil
 }
 
 var (
@@ -270,17 +276,24 @@ func (ss *session) startTransfer(what string, fn func(c net.Conn, tcp *net.TCPCo
 func (ss *session) runTransfer(x *transfer, ln net.Listener, active netip.AddrPort, what string, fn func(c net.Conn, tcp *net.TCPConn, x *transfer) error) Reply {
 	c, tcp, err := ss.openData(x, ln, active)
 	if err != nil {
-		switch {
-		case x.aborted.Load():
+		if x.aborted.Load() {
 			return Reply{426, "Connection closed; transfer aborted."}
-		case errors.Is(err, errTLSReuse):
-			return Reply{522, "TLS session of data connection not resumed."}
-		case errors.Is(err, errTLSData):
-			return Reply{522, "TLS negotiation failed on the data connection."}
 		}
 		return Reply{425, "Can't open data connection."}
 	}
 	ss.reply(Reply{150, what})
+	if ss.protP {
+		tcp = nil
+		if c, err = ss.startTLS(x, c); err != nil {
+			switch {
+			case x.aborted.Load():
+				return Reply{426, "Connection closed; transfer aborted."}
+			case errors.Is(err, errTLSReuse):
+				return Reply{522, "TLS session of data connection not resumed."}
+			}
+			return Reply{522, "TLS negotiation failed on the data connection."}
+		}
+	}
 	err = fn(c, tcp, x)
 	if cerr := c.Close(); err == nil && cerr != nil {
 		err = cerr

@@ -12,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/applayer/applayer/internal/password"
 	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/internal/transcript"
 )
 
 // users is a fixed table of passwords for tests.
@@ -640,4 +642,28 @@ func testTLS(t testing.TB) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
+
+// lines is a transcript sink that keeps every event's text.
+type lines struct {
+	mu   sync.Mutex
+	text []string
+}
+
+func (l *lines) Record(e transcript.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.text = append(l.text, e.Dir.String()+": "+e.Text)
+}
+
+func (l *lines) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, t := range l.text {
+		if strings.Contains(t, s) {
+			n++
+		}
+	}
+	return n
 }

@@ -174,6 +174,7 @@ func (s *Server) serveConn(c net.Conn) {
 		binary: false,
 		tr:     s.Trace.Session("ftp", c.RemoteAddr().String()),
 	}
+	oobInline(c)
 	ss.tl = textline.NewReader(c, orDefault(s.MaxLine, DefaultMaxLine))
 	defer ss.cleanup()
 	ss.reply(Reply{220, "applayer FTP server ready."})
