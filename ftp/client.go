@@ -41,10 +41,18 @@ type Options struct {
 	Active bool
 }
 
-// Error is a reply the client did not expect.
-type Error struct{ Reply }
+// Error is a reply the client did not expect, with the command it answered.
+type Error struct {
+	Reply
+	Command string // the command's verb and argument (PASS's argument left out)
+}
 
-func (e *Error) Error() string { return "ftp: server said " + e.Reply.String() }
+func (e *Error) Error() string {
+	if e.Command == "" {
+		return "ftp: server said " + e.Reply.String()
+	}
+	return "ftp: " + e.Command + ": " + e.Reply.String()
+}
 
 // ErrProtocol reports a reply that is not FTP.
 var ErrProtocol = errors.New("ftp: malformed reply")
@@ -90,7 +98,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	}
 	if r.Code != 220 {
 		raw.Close()
-		return nil, &Error{r}
+		return nil, &Error{Reply: r}
 	}
 	c.Greeting = r
 	if opts.TLS != nil {
@@ -239,7 +247,7 @@ func (c *Conn) expect(code int, line string) (Reply, error) {
 		return r, err
 	}
 	if r.Code != code && !(code < 10 && r.Code/100 == code) {
-		return r, &Error{r}
+		return r, &Error{r, redact(line)}
 	}
 	return r, nil
 }
@@ -309,6 +317,10 @@ func (c *Conn) Quit() error {
 	c.raw.Close()
 	return err
 }
+
+// SetActive switches between active (EPRT/PORT) and passive (EPSV/PASV)
+// data connections for the transfers that follow.
+func (c *Conn) SetActive(active bool) { c.opts.Active = active }
 
 // Close closes the connection at once.
 func (c *Conn) Close() error { return c.raw.Close() }
@@ -461,7 +473,7 @@ func (c *Conn) dataConn(ctx context.Context, command string) (net.Conn, error) {
 		return nil, err
 	}
 	if r.Code/100 != 1 {
-		return nil, &Error{r}
+		return nil, &Error{r, command}
 	}
 	conn, err := dial()
 	dial = nil
@@ -482,6 +494,13 @@ func (c *Conn) dataConn(ctx context.Context, command string) (net.Conn, error) {
 		return tc, nil
 	}
 	return conn, nil
+}
+
+func redact(line string) string {
+	if v, _, _ := strings.Cut(line, " "); strings.EqualFold(v, "PASS") {
+		return "PASS"
+	}
+	return line
 }
 
 func localIP(c net.Conn) string {
@@ -507,7 +526,7 @@ func (c *Conn) finish(n int64, cerr error) (int64, error) {
 		return n, err
 	}
 	if r.Code/100 != 2 {
-		return n, &Error{r}
+		return n, &Error{Reply: r}
 	}
 	return n, cerr
 }
