@@ -1,0 +1,338 @@
+// Command ftp benchmarks applayer's FTP data path against vsftpd and the
+// loopback limit in the same run: RETR and STOR of one large file.
+//
+//	go run ./bench/ftp -size-mib 1024 -runs 5
+//
+// It builds applayer, writes a file of -size-mib MiB into a temporary root,
+// and starts, as separate processes on 127.0.0.1: applayer ftp serve,
+// vsftpd (Debian's, with its own config: anonymous, sendfile, uploads
+// allowed; it needs root), and a plain sendfile server (this program
+// re-run with -sendfile-server), the loopback limit: sendfile(2) of the
+// file to a reader that discards with 1 MiB reads. Each run fetches the
+// file from each of the three in rotating order with the same reader
+// (applayer's ftp client for the two FTP servers, reading into a 1 MiB
+// buffer), then with curl (an independent client) from the two FTP
+// servers, then stores it with applayer's client (sendfile from the file)
+// on both servers. It prints every measure and the medians.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/applayer/applayer/ftp"
+)
+
+func main() {
+	if len(os.Args) == 4 && os.Args[1] == "-sendfile-server" {
+		sendfileServer(os.Args[2], os.Args[3])
+		return
+	}
+	sizeMiB := flag.Int("size-mib", 1024, "file size in MiB")
+	runs := flag.Int("runs", 5, "runs")
+	vsftpd := flag.String("vsftpd", "/usr/sbin/vsftpd", "vsftpd binary")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "bench-ftp")
+	check(err)
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "root")
+	check(os.MkdirAll(filepath.Join(root, "up"), 0o777))
+	os.Chmod(dir, 0o755)
+	big := filepath.Join(root, "big.bin")
+	writeFile(big, int64(*sizeMiB)<<20)
+	size := int64(*sizeMiB) << 20
+
+	bin := filepath.Join(dir, "applayer")
+	out, err := exec.Command("go", "build", "-o", bin, "./cmd/applayer").CombinedOutput()
+	if err != nil {
+		log.Fatalf("go build: %v\n%s", err, out)
+	}
+	users := filepath.Join(dir, "users")
+	add := exec.Command(bin, "ftp", "user", "add", "--users", users, "bench")
+	add.Stdin = strings.NewReader("bench\n")
+	check(add.Run())
+
+	apAddr := freeAddr()
+	ap := start(bin, "ftp", "serve", "--root", root, "--anonymous", "--users", users, "--listen", apAddr, "--log-level", "warn")
+	defer stop(ap)
+
+	var vsAddr string
+	if os.Geteuid() == 0 {
+		vsAddr = freeAddr()
+		_, port, _ := net.SplitHostPort(vsAddr)
+		empty := filepath.Join(dir, "empty")
+		os.Mkdir(empty, 0o755)
+		conf := filepath.Join(dir, "vsftpd.conf")
+		check(os.WriteFile(conf, []byte(fmt.Sprintf(`listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=%s
+anonymous_enable=YES
+anon_root=%s
+no_anon_password=YES
+local_enable=NO
+write_enable=YES
+anon_upload_enable=YES
+anon_other_write_enable=YES
+run_as_launching_user=YES
+background=NO
+seccomp_sandbox=NO
+use_sendfile=YES
+xferlog_enable=NO
+syslog_enable=NO
+secure_chroot_dir=%s
+hide_ids=YES
+`, port, root, empty)), 0o600))
+		vs := start(*vsftpd, conf)
+		defer stop(vs)
+	} else {
+		log.Print("not root: vsftpd left out")
+	}
+	sfAddr := freeAddr()
+	self, _ := os.Executable()
+	sf := start(self, "-sendfile-server", sfAddr, big)
+	defer stop(sf)
+	for _, a := range []string{apAddr, vsAddr, sfAddr} {
+		if a != "" {
+			waitListening(a)
+		}
+	}
+	curl, _ := exec.LookPath("curl")
+
+	res := map[string][]float64{}
+	record := func(name string, mbs float64) {
+		res[name] = append(res[name], mbs)
+		fmt.Printf("  %-32s %8.0f MB/s\n", name, mbs)
+	}
+	type target struct {
+		name, addr, user string
+	}
+	targets := []target{{"loopback limit (sendfile)", sfAddr, ""}, {"applayer RETR", apAddr, "anonymous"}}
+	if vsAddr != "" {
+		targets = append(targets, target{"vsftpd RETR", vsAddr, "anonymous"})
+	}
+	for r := 0; r < *runs; r++ {
+		fmt.Printf("run %d (load %s)\n", r+1, loadavg())
+		for i := range targets {
+			tg := targets[(i+r)%len(targets)]
+			var mbs float64
+			if tg.user == "" {
+				mbs = rawRead(tg.addr, size)
+			} else {
+				mbs = ftpRetr(tg.addr, size)
+			}
+			record(tg.name, mbs)
+		}
+		if curl != "" {
+			for _, tg := range targets[1:] {
+				record(tg.name+" (curl)", curlRetr(curl, tg.addr, size))
+			}
+		}
+		record("applayer STOR", ftpStor(apAddr, "bench", "bench", big, "up/x.bin", size))
+		if vsAddr != "" {
+			record("vsftpd STOR", ftpStor(vsAddr, "anonymous", "x@", big, "up/y.bin", size))
+		}
+		os.Remove(filepath.Join(root, "up", "x.bin"))
+		os.Remove(filepath.Join(root, "up", "y.bin"))
+	}
+	fmt.Printf("\nmedians of %d runs, %d MiB file:\n", *runs, *sizeMiB)
+	names := make([]string, 0, len(res))
+	for n := range res {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	lim := median(res["loopback limit (sendfile)"])
+	for _, n := range names {
+		m := median(res[n])
+		fmt.Printf("  %-32s %8.0f MB/s  %.2f of the loopback limit\n", n, m, m/lim)
+	}
+	if vsAddr != "" {
+		fmt.Printf("  applayer/vsftpd RETR %.2f, curl %.2f, STOR %.2f\n",
+			median(res["applayer RETR"])/median(res["vsftpd RETR"]),
+			median(res["applayer RETR (curl)"])/median(res["vsftpd RETR (curl)"]),
+			median(res["applayer STOR"])/median(res["vsftpd STOR"]))
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func writeFile(name string, size int64) {
+	f, err := os.Create(name)
+	check(err)
+	block := make([]byte, 4<<20)
+	rand.Read(block)
+	for n := int64(0); n < size; n += int64(len(block)) {
+		_, err := f.Write(block[:min(int64(len(block)), size-n)])
+		check(err)
+	}
+	check(f.Close())
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func start(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	check(cmd.Start())
+	return cmd
+}
+
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
+func waitListening(addr string) {
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log.Fatalf("%s never listened", addr)
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// sink reads with 1 MiB reads and throws the bytes away.
+type sink struct{ buf []byte }
+
+func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
+
+func (s *sink) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	for {
+		k, err := r.Read(s.buf)
+		n += int64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+func newSink() *sink { return &sink{buf: make([]byte, 1<<20)} }
+
+func mbps(n int64, d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
+
+// sendfileServer sends the file to each client with sendfile(2).
+func sendfileServer(addr, file string) {
+	l, err := net.Listen("tcp", addr)
+	check(err)
+	for {
+		c, err := l.Accept()
+		check(err)
+		f, err := os.Open(file)
+		check(err)
+		io.Copy(c, f)
+		f.Close()
+		c.Close()
+	}
+}
+
+func rawRead(addr string, size int64) float64 {
+	t0 := time.Now()
+	c, err := net.Dial("tcp", addr)
+	check(err)
+	n, err := newSink().ReadFrom(c)
+	check(err)
+	c.Close()
+	if n != size {
+		log.Fatalf("loopback: %d bytes", n)
+	}
+	return mbps(n, time.Since(t0))
+}
+
+func ftpRetr(addr string, size int64) float64 {
+	ctx := context.Background()
+	c, err := ftp.Dial(ctx, addr, ftp.Options{})
+	check(err)
+	defer c.Close()
+	check(c.Login(ctx, "", ""))
+	t0 := time.Now()
+	n, err := c.Retr(ctx, "big.bin", 0, newSink())
+	d := time.Since(t0)
+	check(err)
+	if n != size {
+		log.Fatalf("%s: %d bytes", addr, n)
+	}
+	c.Quit()
+	return mbps(n, d)
+}
+
+func ftpStor(addr, user, pass, file, name string, size int64) float64 {
+	ctx := context.Background()
+	c, err := ftp.Dial(ctx, addr, ftp.Options{})
+	check(err)
+	defer c.Close()
+	check(c.Login(ctx, user, pass))
+	f, err := os.Open(file)
+	check(err)
+	defer f.Close()
+	t0 := time.Now()
+	n, err := c.Stor(ctx, name, f, 0, false)
+	d := time.Since(t0)
+	check(err)
+	if n != size {
+		log.Fatalf("%s: stored %d bytes", addr, n)
+	}
+	c.Quit()
+	return mbps(n, d)
+}
+
+// curlRetr fetches with curl and takes curl's own transfer time.
+func curlRetr(curl, addr string, size int64) float64 {
+	out, err := exec.Command(curl, "-sS", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", "ftp://"+addr+"/big.bin").Output()
+	check(err)
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		log.Fatalf("curl said %q", out)
+	}
+	n, _ := strconv.ParseInt(f[0], 10, 64)
+	secs, _ := strconv.ParseFloat(f[1], 64)
+	if n != size {
+		log.Fatalf("curl: %d bytes", n)
+	}
+	return float64(n) / secs / 1e6
+}
