@@ -502,6 +502,12 @@ func TestJail(t *testing.T) {
 			t.Errorf("STOR %q succeeded", p)
 		}
 	}
+	// Uploads in progress cannot be named.
+	os.WriteFile(filepath.Join(root, tmpPrefix+"x.part"), []byte("half"), 0o644)
+	if _, code := k.get("RETR " + tmpPrefix + "x.part"); code != 550 {
+		t.Errorf("RETR of a temporary upload: %d", code)
+	}
+	k.cmd("DELE "+tmpPrefix+"x.part", 550)
 	k.cmd("MKD ../outside/newdir", 550)
 	k.cmd("MKD dir-out/newdir", 550)
 	k.cmd("DELE dir-out/secret", 550)

@@ -624,6 +624,10 @@ func (ss *session) resolve(arg string) (virt, rel string, err error) {
 		p = ss.cwd + "/" + p
 	}
 	virt = path.Clean("/" + p)
+	if strings.HasPrefix(path.Base(virt), tmpPrefix) {
+		// Uploads in progress are nobody's to read, rename or delete.
+		return "", "", errBadPath
+	}
 	rel = strings.TrimPrefix(virt, "/")
 	if rel == "" {
 		rel = "."
