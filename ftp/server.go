@@ -52,6 +52,10 @@ type Server struct {
 	// Anonymous lets "anonymous" and "ftp" log in with any password, read
 	// only.
 	Anonymous bool
+	// UserDirs jails each named user in the directory of its name under
+	// Root (which must exist; a user without one cannot log in).
+	// Anonymous users see the whole of Root.
+	UserDirs bool
 	// ReadOnly refuses every change to the tree for every user.
 	ReadOnly bool
 	// PasvMinPort and PasvMaxPort bound the ports of passive data sockets

@@ -673,3 +673,24 @@ func (l *lines) count(s string) int {
 	}
 	return n
 }
+
+func TestUserDirs(t *testing.T) {
+	root, _ := sampleTree(t)
+	os.Mkdir(filepath.Join(root, "alice"), 0o755)
+	os.WriteFile(filepath.Join(root, "alice", "mine.txt"), []byte("alice's\n"), 0o644)
+	u := testUsers(t)
+	u["bob"] = u["alice"] // same password, no directory
+	addr := start(t, &Server{Root: root, Users: u, UserDirs: true})
+	k := dialCtl(t, addr)
+	k.login()
+	k.cmd("TYPE I", 200)
+	if got, code := k.get("RETR /mine.txt"); code != 226 || got != "alice's\n" {
+		t.Errorf("RETR in the user's directory: %q %d", got, code)
+	}
+	for _, p := range []string{"../hello.txt", "/../hello.txt", "hello.txt"} {
+		k.cmd("SIZE "+p, 550)
+	}
+	k2 := dialCtl(t, addr)
+	k2.cmd("USER bob", 331)
+	k2.cmd("PASS secret", 530)
+}

@@ -132,6 +132,9 @@ type session struct {
 	tl   *textline.Reader
 	tr   *transcript.Session
 	root *os.Root
+	// userRoot is the user's own directory under the root (UserDirs),
+	// closed with the session.
+	userRoot *os.Root
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -321,6 +324,14 @@ func (ss *session) cleanup() {
 		ss.xfer = nil
 	}
 	ss.closePasv()
+	if ss.userRoot != nil {
+		ss.userRoot.Close()
+	}
+}
+
+// validUserDir reports whether a user name can name a directory of the root.
+func validUserDir(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\\\x00") && !strings.HasPrefix(name, tmpPrefix)
 }
 
 func (ss *session) closePasv() {
@@ -423,6 +434,22 @@ func (ss *session) passCmd(arg string) Reply {
 			return Reply{421, "Too many failed logins, try again later."}
 		}
 		return Reply{530, "Login incorrect."}
+	}
+	if ss.srv.UserDirs {
+		// The user's own directory, opened under the root: a jail
+		// inside the jail.
+		if !validUserDir(ss.user) {
+			ss.state = stateUser
+			return Reply{530, "Login incorrect."}
+		}
+		r, err := ss.root.OpenRoot(ss.user)
+		if err != nil {
+			ss.state = stateUser
+			ss.tr.Note("no directory for " + ss.user + ": " + err.Error())
+			return Reply{530, "Login incorrect: no home directory."}
+		}
+		ss.userRoot = r
+		ss.root = r
 	}
 	ss.state = stateReady
 	ss.tr.Note("logged in as " + ss.user)

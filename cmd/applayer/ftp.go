@@ -145,6 +145,7 @@ the control connection's TLS session (as vsftpd's require_ssl_reuse).`,
 	f.StringVar(&users, "users", "", "users file, name:bcrypt-hash lines (applayer ftp user add)")
 	f.BoolVar(&srv.Anonymous, "anonymous", false, "let anonymous and ftp log in, read only")
 	f.BoolVar(&srv.ReadOnly, "read-only", false, "refuse every change to the tree, for every user")
+	f.BoolVar(&srv.UserDirs, "user-dirs", false, "jail each named user in ROOT/NAME (anonymous users see all of ROOT)")
 	f.StringVar(&pasvPorts, "pasv-ports", "", "ports for passive data connections, A-B (default: any)")
 	f.StringVar(&pasvAddr, "pasv-address", "", "IPv4 address PASV replies give, for a server behind NAT (default: the one the client reached)")
 	f.BoolVar(&useTLS, "tls", false, "offer AUTH TLS with a self-signed certificate made at start")
