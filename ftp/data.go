@@ -175,6 +175,7 @@ func (ss *session) openData(x *transfer, ln net.Listener, active netip.AddrPort)
 	var c net.Conn
 	switch {
 	case ln != nil:
+		defer ln.Close()
 		deadline := time.Now().Add(dt)
 		ln.(*net.TCPListener).SetDeadline(deadline)
 		for {
@@ -190,7 +191,6 @@ func (ss *session) openData(x *transfer, ln net.Listener, active netip.AddrPort)
 			c = conn
 			break
 		}
-		ln.Close()
 	case active.IsValid():
 		d := net.Dialer{Timeout: dt, LocalAddr: &net.TCPAddr{IP: ss.localAddr().AsSlice()}}
 		conn, err := d.Dial("tcp", active.String())
@@ -258,6 +258,14 @@ func (ss *session) startTransfer(what string, fn func(c net.Conn, tcp *net.TCPCo
 	ln, active := ss.pasv, ss.active
 	ss.pasv, ss.active = nil, netip.AddrPort{}
 	ss.xfer = x
+	go func() {
+		// Close (or a Shutdown whose context ended) aborts transfers.
+		select {
+		case <-x.done:
+		case <-ss.srv.closing():
+			x.stop()
+		}
+	}()
 	go func() {
 		defer close(x.done)
 		r := ss.runTransfer(x, ln, active, what, fn)

@@ -133,3 +133,33 @@ func TestVanishingClient(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseAbortsTransfer: Close stops a transfer in flight, whose client
+// reads nothing, and Serve returns.
+func TestCloseAbortsTransfer(t *testing.T) {
+	root, _ := sampleTree(t)
+	os.WriteFile(filepath.Join(root, "big"), make([]byte, 64<<20), 0o644)
+	s := &Server{Root: root, Users: testUsers(t), Logger: quietLogger()}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	k := dialCtl(t, l.Addr().String())
+	k.login()
+	k.cmd("TYPE I", 200)
+	d := k.pasvData()
+	defer d.Close()
+	k.send("RETR big")
+	k.expect(150)
+	s.Close()
+	if err := <-done; err != ErrServerClosed {
+		t.Errorf("Serve: %v", err)
+	}
+	// The data connection ends: what is buffered, then EOF or a reset.
+	if n, _ := io.Copy(io.Discard, d); n >= 64<<20 {
+		t.Errorf("the whole file (%d bytes) was sent after Close", n)
+	}
+	testutil.WaitFor(t, "sessions gone", func() bool { return s.tracker().Conns() == 0 })
+}

@@ -108,12 +108,14 @@ type Server struct {
 	// Trace records every dialogue; nil records nothing.
 	Trace *transcript.Recorder
 
-	once    sync.Once
-	t       lifecycle.Tracker
-	lim     *authlimit.Limiter
-	rootMu  sync.Mutex
-	root    *os.Root
-	rootErr error
+	once      sync.Once
+	t         lifecycle.Tracker
+	lim       *authlimit.Limiter
+	closeOnce sync.Once
+	closeCh   chan struct{}
+	rootMu    sync.Mutex
+	root      *os.Root
+	rootErr   error
 }
 
 func (s *Server) tracker() *lifecycle.Tracker {
@@ -131,6 +133,24 @@ func (s *Server) tracker() *lifecycle.Tracker {
 		}
 	})
 	return &s.t
+}
+
+// closing is closed when transfers in flight must stop: Close, or a
+// Shutdown whose context ended.
+func (s *Server) closing() chan struct{} {
+	s.closeOnce.Do(func() { s.closeCh = make(chan struct{}) })
+	return s.closeCh
+}
+
+func (s *Server) abortTransfers() {
+	ch := s.closing()
+	s.rootMu.Lock()
+	defer s.rootMu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
 }
 
 func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
@@ -184,6 +204,8 @@ func (s *Server) Serve(l net.Listener) error {
 // sessions 421 and closes them; if ctx ends first, it closes what is left
 // and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, s.abortTransfers)
+	defer stop()
 	err := s.tracker().Shutdown(ctx)
 	s.closeRoot()
 	return err
@@ -191,6 +213,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops the server at once.
 func (s *Server) Close() error {
+	s.abortTransfers()
 	err := s.tracker().Close()
 	s.closeRoot()
 	return err
