@@ -215,3 +215,25 @@ hide_ids=YES
 	testutil.WaitListening(t, addr)
 	return addr, root
 }
+
+// TestIPv6: EPSV and EPRT over ::1 (RFC 2428), PASV refused there.
+func TestIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	root, _ := sampleTree(t)
+	s := &Server{Root: root, Users: testUsers(t), Logger: quietLogger(), AuthFailureDelay: -1}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	defer func() { s.Close(); <-done }()
+	addr := l.Addr().String()
+	exercise(t, addr, "alice", "secret", Options{}, true)
+	exercise(t, addr, "alice", "secret", Options{Active: true}, true)
+	k := dialCtl(t, addr)
+	k.login()
+	k.cmd("PASV", 425)
+	k.cmd("EPSV 1", 522)
+	k.cmd("EPSV 2", 229)
+	k.cmd("PORT 127,0,0,1,100,100", 500)
+}
