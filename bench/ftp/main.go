@@ -43,6 +43,8 @@ func main() {
 	sizeMiB := flag.Int("size-mib", 1024, "file size in MiB")
 	runs := flag.Int("runs", 5, "runs")
 	vsftpd := flag.String("vsftpd", "/usr/sbin/vsftpd", "vsftpd binary")
+	clients := flag.Int("clients", 100, "clients at once in the concurrency test (0: none)")
+	clientMiB := flag.Int("client-mib", 10, "size of the file each concurrent client fetches, MiB")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "bench-ftp")
@@ -53,6 +55,7 @@ func main() {
 	os.Chmod(dir, 0o755)
 	big := filepath.Join(root, "big.bin")
 	writeFile(big, int64(*sizeMiB)<<20)
+	writeFile(filepath.Join(root, "small.bin"), int64(*clientMiB)<<20)
 	size := int64(*sizeMiB) << 20
 
 	bin := filepath.Join(dir, "applayer")
@@ -70,6 +73,7 @@ func main() {
 	defer stop(ap)
 
 	var vsAddr string
+	var vs *exec.Cmd
 	if os.Geteuid() == 0 {
 		vsAddr = freeAddr()
 		_, port, _ := net.SplitHostPort(vsAddr)
@@ -95,8 +99,10 @@ xferlog_enable=NO
 syslog_enable=NO
 secure_chroot_dir=%s
 hide_ids=YES
+max_clients=0
+max_per_ip=0
 `, port, root, empty)), 0o600))
-		vs := start(*vsftpd, conf)
+		vs = start(*vsftpd, conf)
 		defer stop(vs)
 	} else {
 		log.Print("not root: vsftpd left out")
@@ -149,6 +155,13 @@ hide_ids=YES
 		}
 		os.Remove(filepath.Join(root, "up", "x.bin"))
 		os.Remove(filepath.Join(root, "up", "y.bin"))
+	}
+	if *clients > 0 {
+		fmt.Printf("\n%d clients at once, each fetching %d MiB:\n", *clients, *clientMiB)
+		concurrent("applayer", apAddr, ap.Process.Pid, *clients, int64(*clientMiB)<<20)
+		if vs != nil {
+			concurrent("vsftpd", vsAddr, vs.Process.Pid, *clients, int64(*clientMiB)<<20)
+		}
 	}
 	fmt.Printf("\nmedians of %d runs, %d MiB file:\n", *runs, *sizeMiB)
 	names := make([]string, 0, len(res))
@@ -297,6 +310,123 @@ func rawRead(addr string, size int64) float64 {
 		log.Fatalf("loopback: %d bytes", n)
 	}
 	return mbps(n, time.Since(t0))
+}
+
+// concurrent runs n clients at once fetching small.bin and reports whether
+// all completed, the server's descriptors before and after, and the most
+// memory its processes held (the sum of VmRSS over the server's process
+// and its children, sampled every 20 ms: vsftpd forks two per session).
+func concurrent(name, addr string, pid, n int, size int64) {
+	fdsBefore := countFDs(pid)
+	stopSampling := make(chan struct{})
+	peak := make(chan int64)
+	go func() {
+		var max int64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if m := treeRSS(pid); m > max {
+				max = m
+			}
+			select {
+			case <-stopSampling:
+				peak <- max
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	t0 := time.Now()
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			ctx := context.Background()
+			c, err := ftp.Dial(ctx, addr, ftp.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			if err := c.Login(ctx, "", ""); err != nil {
+				errs <- err
+				return
+			}
+			got, err := c.Retr(ctx, "small.bin", 0, newSink())
+			if err == nil && got != size {
+				err = fmt.Errorf("%d bytes", got)
+			}
+			c.Quit()
+			errs <- err
+		}()
+	}
+	failed := 0
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			failed++
+			if failed <= 3 {
+				log.Printf("%s: %v", name, err)
+			}
+		}
+	}
+	d := time.Since(t0)
+	close(stopSampling)
+	rss := <-peak
+	var fdsAfter int
+	for i := 0; i < 100; i++ { // sessions end after the clients' QUIT
+		if fdsAfter = countFDs(pid); fdsAfter <= fdsBefore {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Printf("  %-9s %d/%d complete in %.2f s (%.0f MB/s in all), descriptors %d before, %d after, peak memory %.1f MiB\n",
+		name, n-failed, n, d.Seconds(), float64(int64(n)*size)/d.Seconds()/1e6, fdsBefore, fdsAfter, float64(rss)/(1<<20))
+}
+
+func countFDs(pid int) int {
+	es, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(es)
+}
+
+// treeRSS sums VmRSS over pid and its descendants.
+func treeRSS(pid int) int64 {
+	children := map[int][]int{}
+	ds, _ := os.ReadDir("/proc")
+	for _, d := range ds {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces; cut after ")".
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 {
+			pp, _ := strconv.Atoi(f[1])
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var sum int64
+	var walk func(int)
+	walk = func(p int) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") {
+				f := strings.Fields(l)
+				if len(f) >= 2 {
+					kb, _ := strconv.ParseInt(f[1], 10, 64)
+					sum += kb << 10
+				}
+			}
+		}
+		for _, c := range children[p] {
+			walk(c)
+		}
+	}
+	walk(pid)
+	return sum
 }
 
 // rawToFile receives the sendfile server's stream into a new file, as a
