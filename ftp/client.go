@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -59,15 +58,16 @@ var ErrProtocol = errors.New("ftp: malformed reply")
 
 // Conn is a client's control connection.
 type Conn struct {
-	opts Options
-	raw  net.Conn
-	dc   *deadline.Conn
-	conn net.Conn // dc or a TLS connection over it
-	tl   *textline.Reader
-	tr   *transcript.Session
-	host string
-	tls  *tls.Config
-	feat map[string]string
+	opts  Options
+	raw   net.Conn
+	dc    *deadline.Conn
+	conn  net.Conn // dc or a TLS connection over it
+	tl    *textline.Reader
+	tr    *transcript.Session
+	host  string
+	tls   *tls.Config
+	feat  map[string]string
+	ascii bool
 	// Greeting is the server's 220 reply.
 	Greeting Reply
 }
@@ -318,6 +318,21 @@ func (c *Conn) Quit() error {
 	return err
 }
 
+// SetASCII switches the transfer type: ASCII (TYPE A; the client converts
+// CRLF to LF on the way in and LF to CRLF on the way out) or binary (TYPE
+// I, the default after Login).
+func (c *Conn) SetASCII(ctx context.Context, ascii bool) error {
+	t := "TYPE I"
+	if ascii {
+		t = "TYPE A"
+	}
+	if _, err := c.cmdExpect(ctx, 200, t); err != nil {
+		return err
+	}
+	c.ascii = ascii
+	return nil
+}
+
 // SetActive switches between active (EPRT/PORT) and passive (EPSV/PASV)
 // data connections for the transfers that follow.
 func (c *Conn) SetActive(active bool) { c.opts.Active = active }
@@ -566,7 +581,15 @@ func (c *Conn) Retr(ctx context.Context, name string, offset int64, w io.Writer)
 	}
 	dstop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer dstop()
+	var lw *lfWriter
+	if c.ascii {
+		lw = &lfWriter{w: w}
+		w = lw
+	}
 	n, cerr := c.copyData(w, conn, conn)
+	if lw != nil && cerr == nil {
+		cerr = lw.flush()
+	}
 	conn.Close()
 	return c.finish(n, cerr)
 }
@@ -591,10 +614,11 @@ func (c *Conn) Stor(ctx context.Context, name string, r io.Reader, offset int64,
 	}
 	dstop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer dstop()
-	if f, ok := r.(*os.File); ok {
-		r = f // io.CopyN from *os.File to *net.TCPConn: sendfile
+	var dst io.Writer = conn // io.CopyN from *os.File to *net.TCPConn: sendfile
+	if c.ascii {
+		dst = &crlfWriter{w: conn}
 	}
-	n, cerr := c.copyData(conn, r, conn)
+	n, cerr := c.copyData(dst, r, conn)
 	if err := conn.Close(); cerr == nil {
 		cerr = err
 	}

@@ -237,3 +237,39 @@ func TestIPv6(t *testing.T) {
 	k.cmd("EPSV 2", 229)
 	k.cmd("PORT 127,0,0,1,100,100", 500)
 }
+
+func TestClientASCII(t *testing.T) {
+	root, _ := sampleTree(t)
+	addr := start(t, &Server{Root: root, Users: testUsers(t)})
+	ctx := context.Background()
+	c, err := Dial(ctx, addr, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "alice", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetASCII(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stor(ctx, "text.txt", strings.NewReader("a\nb\r\nc\n"), 0, false); err != nil {
+		t.Fatal(err)
+	}
+	// An existing CRLF stays one line end on the wire; the server stores
+	// LF line ends.
+	if b, _ := os.ReadFile(filepath.Join(root, "text.txt")); string(b) != "a\nb\nc\n" {
+		t.Errorf("stored %q", b)
+	}
+	var b bytes.Buffer
+	if _, err := c.Retr(ctx, "pub/lines.txt", 0, &b); err != nil || b.String() != "one\ntwo\nthree\n" {
+		t.Errorf("ASCII Retr: %q %v", b.String(), err)
+	}
+	if err := c.SetASCII(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if _, err := c.Retr(ctx, "text.txt", 0, &b); err != nil || b.String() != "a\nb\nc\n" {
+		t.Errorf("binary Retr: %q %v", b.String(), err)
+	}
+}

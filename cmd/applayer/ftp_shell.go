@@ -29,7 +29,7 @@ const ftpShellHelp = `commands:
   mput PATTERN...     upload the local files matching
   mkdir DIR, rmdir DIR, delete FILE, rename FROM TO, size FILE
   passive, active     data connections from the client (EPSV/PASV) or the server (EPRT/PORT)
-  binary, ascii       TYPE I or TYPE A
+  binary, ascii       TYPE I, or TYPE A with line endings converted
   quote LINE          send a raw command and print the reply
   close, quit`
 
@@ -279,10 +279,11 @@ func (sh *ftpSh) run(ctx context.Context, args []string) error {
 	case "active":
 		conn.SetActive(true)
 		fmt.Fprintln(sh.out, "active mode (EPRT/PORT)")
-	case "binary":
-		return sh.quote(ctx, "TYPE I", 200)
-	case "ascii":
-		return sh.quote(ctx, "TYPE A", 200)
+	case "binary", "ascii":
+		if err := conn.SetASCII(ctx, cmd == "ascii"); err != nil {
+			return err
+		}
+		fmt.Fprintln(sh.out, cmd, "mode")
 	case "quote":
 		if err := need(1); err != nil {
 			return err
