@@ -201,6 +201,7 @@ func (ss *session) openData(x *transfer, ln net.Listener, active netip.AddrPort)
 	default:
 		return nil, nil, errDataConn
 	}
+	ss.tr.Note("data connection " + c.LocalAddr().String() + " <-> " + c.RemoteAddr().String())
 	tcp, _ := c.(*net.TCPConn)
 	if !x.setData(c) {
 		c.Close()

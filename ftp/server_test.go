@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/password"
+	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/internal/transcript"
 )
@@ -541,6 +542,10 @@ func TestAbort(t *testing.T) {
 	k.expect(150)
 	buf := make([]byte, 1024)
 	io.ReadFull(d, buf)
+	// STAT during the transfer reports its progress.
+	if got := k.cmd("STAT", 213); !strings.Contains(got, "bytes transferred") {
+		t.Errorf("STAT during a transfer: %q", got)
+	}
 	// ABOR with Telnet IP and Synch, as ftplib sends it.
 	k.c.Write([]byte{0xFF, 0xF4, 0xFF})
 	k.send("ABOR")
@@ -693,4 +698,66 @@ func TestUserDirs(t *testing.T) {
 	k2 := dialCtl(t, addr)
 	k2.cmd("USER bob", 331)
 	k2.cmd("PASS secret", 530)
+}
+
+func TestMaxConns(t *testing.T) {
+	root, _ := sampleTree(t)
+	os.WriteFile(filepath.Join(root, "big"), make([]byte, 64<<20), 0o644)
+	addr := start(t, &Server{Root: root, Anonymous: true, MaxConns: 1})
+	greeting := func() (net.Conn, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return c, line
+	}
+	// An idle session makes room for a new one: it is told 421.
+	k := dialCtl(t, addr)
+	k.cmd("USER ftp", 331)
+	k.cmd("PASS x", 230)
+	// (The session is idle once it waits for its next command, a moment
+	// after its 230.)
+	dialCtlRetry(t, addr).c.Close()
+	if code, text := k.read(); code != 421 {
+		t.Errorf("evicted idle session got %q", text)
+	}
+	// A session in a transfer is not idle: the new one is refused.
+	k2 := dialCtlRetry(t, addr)
+	k2.cmd("USER ftp", 331)
+	k2.cmd("PASS x", 230)
+	k2.cmd("TYPE I", 200)
+	d := k2.pasvData()
+	defer d.Close()
+	k2.send("RETR big")
+	k2.expect(150)
+	if _, line := greeting(); !strings.HasPrefix(line, "421 ") {
+		t.Errorf("new connection with a busy one at MaxConns: %q", line)
+	}
+}
+
+// dialCtlRetry dials until the server greets with 220 (not 421), while
+// sessions being evicted end.
+func dialCtlRetry(t *testing.T, addr string) *ctl {
+	t.Helper()
+	var k *ctl
+	testutil.WaitFor(t, "a 220 greeting", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		r := bufio.NewReader(c)
+		line, _ := r.ReadString('\n')
+		if !strings.HasPrefix(line, "220 ") {
+			c.Close()
+			return false
+		}
+		t.Cleanup(func() { c.Close() })
+		k = &ctl{t: t, c: c, r: r}
+		return true
+	})
+	return k
 }
