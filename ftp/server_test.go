@@ -531,8 +531,7 @@ func TestJail(t *testing.T) {
 // file, and no temporary file behind.
 func TestAbort(t *testing.T) {
 	root, _ := sampleTree(t)
-	big := make([]byte, 64<<20)
-	os.WriteFile(filepath.Join(root, "big"), big, 0o644)
+	sparseFile(t, filepath.Join(root, "big"), 64<<20)
 	addr := start(t, &Server{Root: root, Users: testUsers(t)})
 	k := dialCtl(t, addr)
 	k.login()
@@ -702,7 +701,7 @@ func TestUserDirs(t *testing.T) {
 
 func TestMaxConns(t *testing.T) {
 	root, _ := sampleTree(t)
-	os.WriteFile(filepath.Join(root, "big"), make([]byte, 64<<20), 0o644)
+	sparseFile(t, filepath.Join(root, "big"), 64<<20)
 	addr := start(t, &Server{Root: root, Anonymous: true, MaxConns: 1})
 	greeting := func() (net.Conn, string) {
 		c, err := net.Dial("tcp", addr)
