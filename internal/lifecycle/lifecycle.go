@@ -462,10 +462,15 @@ func (t *Tracker) track(c net.Conn) *connState {
 			t.warn("connection limit reached and no idle connection to evict; refusing connections", c, limit)
 			return nil
 		}
-		// Their release takes mu.
+		// Their release takes mu. They run at once, so that evictions
+		// that wait for a goroutine to let go (a web connection blocked
+		// in a request head) cost the accept loop the longest of them,
+		// not their sum.
+		var wg sync.WaitGroup
 		for _, evict := range detached {
-			evict()
+			wg.Go(func() { evict() })
 		}
+		wg.Wait()
 	}
 }
 
