@@ -888,4 +888,3 @@ func (ss *session) snapshot() {
 	s.snap = st
 	s.snapMu.Unlock()
 }
-
