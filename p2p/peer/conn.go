@@ -36,7 +36,6 @@ type conn struct {
 	// loop
 	registered     bool
 	closed         bool
-	gotFirst       bool // a message after the handshake has come
 	have           []bool
 	nHave          int
 	wanted         int // pieces it has that we lack

@@ -349,8 +349,6 @@ func (ss *session) handle(c *conn, m Message) {
 	if m.KeepAlive {
 		return
 	}
-	first := !c.gotFirst
-	c.gotFirst = true
 	info := &ss.s.Torrent.Info
 	switch m.Type {
 	case MsgChoke:
@@ -382,10 +380,8 @@ func (ss *session) handle(c *conn, m Message) {
 		ss.peerHas(c, int(m.Index))
 		ss.afterHave(c)
 	case MsgBitfield:
-		if !first {
-			ss.drop(c, "bitfield after other messages")
-			return
-		}
+		// BEP 3 wants it first, but aria2 sends one after have none when
+		// it finds pieces on disk: it is taken as more haves.
 		if len(m.Bitfield) != (ss.n+7)/8 {
 			ss.drop(c, fmt.Sprintf("bitfield of %d bytes for %d pieces", len(m.Bitfield), ss.n))
 			return
@@ -403,8 +399,8 @@ func (ss *session) handle(c *conn, m Message) {
 		}
 		ss.afterHave(c)
 	case MsgHaveAll, MsgHaveNone:
-		if !c.fast || !first {
-			ss.drop(c, "have all/none without the fast extension or late")
+		if !c.fast {
+			ss.drop(c, "have all/none without the fast extension")
 			return
 		}
 		if m.Type == MsgHaveAll {

@@ -1,0 +1,159 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/internal/testutil"
+	"github.com/applayer/applayer/p2p/metainfo"
+	"github.com/applayer/applayer/p2p/tracker"
+)
+
+// freePort returns a loopback port nobody listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startTracker serves our tracker on 127.0.0.1 and returns its HTTP
+// announce URL and its UDP one.
+func startTracker(t *testing.T) (string, string) {
+	t.Helper()
+	trk := &tracker.Server{Logger: quiet, Interval: time.Minute}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go trk.ServeBoth(l, pc)
+	t.Cleanup(func() { trk.Close() })
+	return "http://" + l.Addr().String() + "/announce", "udp://" + l.Addr().String()
+}
+
+// writeTorrent saves m in dir and returns the path.
+func writeTorrent(t *testing.T, m *metainfo.MetaInfo, dir string) string {
+	t.Helper()
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "t.torrent")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// aria2 returns the command line of an aria2c peer on 127.0.0.1:port.
+func aria2(t *testing.T, torrent, dir string, port int, seed bool) *exec.Cmd {
+	bin := peertest.Require(t, "aria2c", "aria2")
+	args := []string{"--interface=127.0.0.1", "--dir=" + dir, fmt.Sprintf("--listen-port=%d", port),
+		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+		"--summary-interval=0", "--console-log-level=warn", "--no-conf", "--bt-tracker-connect-timeout=5",
+		"--bt-stop-timeout=60"}
+	if seed {
+		args = append(args, "--seed-ratio=0.0", "--bt-seed-unverified=true", "--check-integrity=false")
+	} else {
+		args = append(args, "--seed-time=0")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Patience)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, append(args, torrent)...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	return cmd
+}
+
+// libtorrent returns the command line of a python3-libtorrent peer.
+func libtorrent(t *testing.T, torrent, dir string, port int, seed bool, peers ...string) *exec.Cmd {
+	py := peertest.RequirePython(t, "python3-libtorrent", "libtorrent")
+	args := []string{"testdata/lt_peer.py", torrent, dir, fmt.Sprint(port), "--timeout", "60"}
+	if seed {
+		args = append(args, "--seed")
+	}
+	for _, p := range peers {
+		args = append(args, "--peer", p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Patience)
+	t.Cleanup(cancel)
+	return exec.CommandContext(ctx, py, args...)
+}
+
+// interop runs one direction with a foreign peer: either it downloads
+// from our seeder or we download from it, through our tracker over
+// HTTP or UDP.
+func interop(t *testing.T, foreign func(t *testing.T, torrent, dir string, port int, seed bool, peers ...string) *exec.Cmd, udp bool) {
+	httpURL, udpURL := startTracker(t)
+	url := httpURL
+	if udp {
+		url = udpURL
+	}
+	m, seedDir, data := makeTorrent(t, 3<<20+12345, 0, url)
+	torrent := writeTorrent(t, m, t.TempDir())
+
+	t.Run("they download", func(t *testing.T) {
+		seed := &Server{Torrent: m, Dir: seedDir}
+		addr := serve(t, seed)
+		dir := t.TempDir()
+		cmd := foreign(t, torrent, dir, freePort(t), false, addr)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd.Args[0], err, out)
+		}
+		checkFile(t, filepath.Join(dir, "file.bin"), data)
+		if seed.Stats().Uploaded < int64(len(data)) {
+			t.Errorf("our seeder uploaded %d bytes of %d", seed.Stats().Uploaded, len(data))
+		}
+	})
+	t.Run("we download", func(t *testing.T) {
+		port := freePort(t)
+		cmd := foreign(t, torrent, seedDir, port, true)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
+		dir := t.TempDir()
+		leech := &Server{Torrent: m, Dir: dir}
+		serve(t, leech)
+		select {
+		case <-leech.Done():
+		case <-time.After(testutil.Patience):
+			t.Fatalf("not complete: %+v\n%s", leech.Stats(), out.String())
+		}
+		checkFile(t, filepath.Join(dir, "file.bin"), data)
+	})
+}
+
+func TestAria2HTTPTracker(t *testing.T) {
+	interop(t, func(t *testing.T, torrent, dir string, port int, seed bool, _ ...string) *exec.Cmd {
+		return aria2(t, torrent, dir, port, seed)
+	}, false)
+}
+
+// aria2 speaks to UDP trackers only with its DHT on, which these tests
+// keep off: the UDP tracker is checked with libtorrent.
+
+func TestLibtorrentHTTPTracker(t *testing.T) {
+	interop(t, libtorrent, false)
+}
+
+func TestLibtorrentUDPTracker(t *testing.T) {
+	interop(t, libtorrent, true)
+}
