@@ -273,7 +273,10 @@ line shows the pieces, peers, rates and a map of the pieces.`,
 					if show {
 						fmt.Fprintln(c.ErrOrStderr())
 					}
-					return stop()
+					err := stop()
+					st := s.Stats()
+					fmt.Fprintf(c.OutOrStdout(), "%s: stopped, %d bytes downloaded, %d bytes uploaded\n", s.Torrent.Info.Name, st.Downloaded, st.Uploaded)
+					return err
 				case <-tick.C:
 					if show {
 						fmt.Fprintf(c.ErrOrStderr(), "\r%s", progressLine(s.Stats(), 32))

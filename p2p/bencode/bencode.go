@@ -274,6 +274,24 @@ func (d *Decoder) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
+// UnmarshalPrefix decodes the bencoded value at the start of data into v
+// and returns the bytes after it, for messages that carry raw bytes after
+// a dictionary (BEP 9's metadata pieces).
+func UnmarshalPrefix(data []byte, v any) (rest []byte, err error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return nil, errors.New("bencode: Unmarshal needs a non-nil pointer")
+	}
+	if len(data) > DefaultMaxSize {
+		return nil, &SyntaxError{DefaultMaxSize, "input over the size limit"}
+	}
+	s := &decodeState{data: data, maxDepth: DefaultMaxDepth}
+	if err := s.value(rv.Elem(), 0); err != nil {
+		return nil, err
+	}
+	return data[s.off:], nil
+}
+
 // Valid reports whether data is one canonical bencoded value.
 func Valid(data []byte) bool {
 	var r RawMessage

@@ -204,3 +204,14 @@ func FuzzUnmarshal(f *testing.F) {
 		_ = Unmarshal(data, &st)
 	})
 }
+
+func TestUnmarshalPrefix(t *testing.T) {
+	var m map[string]int
+	rest, err := UnmarshalPrefix([]byte("d1:ai1eeDATA"), &m)
+	if err != nil || string(rest) != "DATA" || m["a"] != 1 {
+		t.Errorf("got %v %q %v", m, rest, err)
+	}
+	if _, err := UnmarshalPrefix([]byte("d1:ai1e"), &m); err == nil {
+		t.Error("a truncated prefix was accepted")
+	}
+}

@@ -31,6 +31,7 @@ type conn struct {
 	id       [20]byte
 	outbound bool
 	fast     bool
+	ext      bool // BEP 10
 	tr       *transcript.Session
 
 	// loop
@@ -54,6 +55,7 @@ type conn struct {
 	downRate       float64
 	upRate         float64
 	strikes        int
+	extMetadata    int // the peer's ID for ut_metadata, 0 if none
 	connectedAt    time.Time
 	lastSent       time.Time
 

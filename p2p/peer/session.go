@@ -186,6 +186,7 @@ func (s *Server) dial(addr string) {
 func (s *Server) handshake() Handshake {
 	h := Handshake{InfoHash: s.Torrent.InfoHash, PeerID: s.PeerID}
 	h.Reserved[7] |= reservedFast
+	h.Reserved[5] |= reservedExtension
 	return h
 }
 
@@ -207,6 +208,7 @@ func (s *Server) serveConn(nc net.Conn) {
 // it until it ends.
 func (s *Server) runConn(nc net.Conn, h Handshake, outbound bool) {
 	c := newConn(s, nc, h.PeerID, outbound, h.Fast())
+	c.ext = h.Extensions()
 	c.tr.Note(fmt.Sprintf("handshake peer id %q fast=%v extensions=%v", h.PeerID[:8], h.Fast(), h.Extensions()))
 	if !s.post(func() { s.sess.addConn(c) }) {
 		nc.Close()
@@ -260,6 +262,9 @@ func (ss *session) addConn(c *conn) {
 		c.send(Message{Type: MsgHaveNone})
 	case ss.nHave > 0:
 		c.send(Message{Type: MsgBitfield, Bitfield: ss.bitfield()})
+	}
+	if c.ext {
+		c.send(Message{Type: MsgExtended, ExtID: 0, Payload: s.extHandshake()})
 	}
 	go c.writeLoop()
 	ss.snapshot()
@@ -439,8 +444,12 @@ func (ss *session) handle(c *conn, m Message) {
 			ss.unrequest(k)
 			ss.requestAll()
 		}
+	case MsgExtended:
+		if c.ext {
+			ss.handleExtended(c, m)
+		}
 	default:
-		// suggest, allowed fast, port, extensions: not acted on.
+		// suggest, allowed fast, port: not acted on.
 	}
 }
 
