@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -161,15 +162,29 @@ func (pf *peerFlags) add(c *cobra.Command) {
 }
 
 func (pf *peerFlags) server(g *globals, torrent string) (*peer.Server, error) {
-	if strings.HasPrefix(torrent, "magnet:") {
-		return nil, errors.New("magnet links need the metadata exchange (BEP 9), which this peer does not do yet: give the .torrent file")
-	}
-	m, err := metainfo.Load(torrent)
+	logger, err := g.logger()
 	if err != nil {
 		return nil, err
 	}
-	logger, err := g.logger()
-	if err != nil {
+	var m *metainfo.MetaInfo
+	if strings.HasPrefix(torrent, "magnet:") {
+		mg, err := metainfo.ParseMagnet(torrent)
+		if err != nil {
+			return nil, err
+		}
+		mg.Peers = append(mg.Peers, pf.peers...)
+		ctx, cancel := signalContext()
+		defer cancel()
+		opts := peer.FetchOptions{}
+		if _, p, err := net.SplitHostPort(pf.srv.Addr); err == nil {
+			n, _ := strconv.Atoi(p)
+			opts.Port = uint16(n)
+		}
+		logger.Info("torrent: fetching the metadata", "info-hash", mg.InfoHash.String())
+		if m, err = peer.FetchMetadata(ctx, mg, opts); err != nil {
+			return nil, err
+		}
+	} else if m, err = metainfo.Load(torrent); err != nil {
 		return nil, err
 	}
 	s := &pf.srv
@@ -228,17 +243,20 @@ func newTorrentGetCmd(g *globals) *cobra.Command {
 		progress string
 	)
 	c := &cobra.Command{
-		Use:   "get FILE.torrent [--data DIR] [--seed]",
-		Short: "Download a torrent into DIR, then exit (or keep seeding with --seed)",
-		Long: `Download a torrent into DIR. Files are written under their name plus
+		Use:   "get FILE.torrent|MAGNET [--data DIR] [--seed]",
+		Short: "Download a torrent or a magnet link into DIR, then exit (or keep seeding with --seed)",
+		Long: `Download a torrent into DIR. For a magnet link, the info dictionary is
+first fetched from the peers the magnet's trackers (and --peer) name (BEP 9).
+Files are written under their name plus
 ` + peer.PartSuffix + ` and renamed when every piece is verified; what is already on disk is
 verified first, so an interrupted download resumes. On a terminal a progress
 line shows the pieces, peers, rates and a map of the pieces.`,
 		Example: exampleLines(
 			"applayer torrent get file.bin.torrent --data dl --listen 127.0.0.1:6882",
 			"applayer torrent get file.bin.torrent --data dl --listen 127.0.0.1:6883 --seed --upload-rate 512KiB",
+			"applayer torrent get 'magnet:?xt=urn:btih:...&tr=http%3A%2F%2F127.0.0.1%3A6969%2Fannounce' --data dl",
 		),
-		Args: namedArgs("FILE.torrent"),
+		Args: namedArgs("FILE.torrent|MAGNET"),
 		RunE: func(c *cobra.Command, args []string) error {
 			s, err := pf.server(g, args[0])
 			if err != nil {

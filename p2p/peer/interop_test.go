@@ -1,13 +1,16 @@
 package peer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,7 +94,11 @@ func libtorrent(t *testing.T, torrent, dir string, port int, seed bool, peers ..
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Patience)
 	t.Cleanup(cancel)
-	return exec.CommandContext(ctx, py, args...)
+	cmd := exec.CommandContext(ctx, py, args...)
+	if os.Getenv("LT_DEBUG") != "" {
+		cmd.Stderr = os.Stderr
+	}
+	return cmd
 }
 
 // interop runs one direction with a foreign peer: either it downloads
@@ -123,12 +130,7 @@ func interop(t *testing.T, foreign func(t *testing.T, torrent, dir string, port 
 		port := freePort(t)
 		cmd := foreign(t, torrent, seedDir, port, true)
 		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
+		startSeeder(t, cmd, &out, port)
 		dir := t.TempDir()
 		leech := &Server{Torrent: m, Dir: dir}
 		serve(t, leech)
@@ -156,4 +158,105 @@ func TestLibtorrentHTTPTracker(t *testing.T) {
 
 func TestLibtorrentUDPTracker(t *testing.T) {
 	interop(t, libtorrent, true)
+}
+
+// magnetTest: a foreign peer downloads a magnet link from our seeder,
+// fetching the info dictionary from it first (BEP 9).
+func magnetTest(t *testing.T, foreign func(t *testing.T, torrent, dir string, port int, seed bool, peers ...string) *exec.Cmd) {
+	httpURL, _ := startTracker(t)
+	m, seedDir, data := makeTorrent(t, 1<<20+777, 0, httpURL)
+	seed := &Server{Torrent: m, Dir: seedDir}
+	addr := serve(t, seed)
+	dir := t.TempDir()
+	cmd := foreign(t, m.Magnet().String(), dir, freePort(t), false, addr)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd.Args[0], err, out)
+	}
+	checkFile(t, filepath.Join(dir, "file.bin"), data)
+}
+
+func TestMagnetAria2(t *testing.T) {
+	magnetTest(t, func(t *testing.T, torrent, dir string, port int, seed bool, _ ...string) *exec.Cmd {
+		return aria2(t, torrent, dir, port, seed)
+	})
+}
+
+func TestMagnetLibtorrent(t *testing.T) {
+	magnetTest(t, libtorrent)
+}
+
+// TestFetchMetadata fetches a magnet's info dictionary from our seeder and
+// from a libtorrent seeder, then downloads with it.
+func TestFetchMetadata(t *testing.T) {
+	httpURL, _ := startTracker(t)
+	m, seedDir, data := makeTorrent(t, 1<<20+777, 0, httpURL)
+	addr := serve(t, &Server{Torrent: m, Dir: seedDir, NoTrackers: true})
+	t.Run("ours", func(t *testing.T) {
+		mg := m.Magnet()
+		mg.Trackers = nil
+		mg.Peers = []string{addr}
+		got, err := FetchMetadata(context.Background(), mg, FetchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.InfoHash != m.InfoHash || !bytes.Equal(got.InfoBytes, m.InfoBytes) {
+			t.Fatal("fetched another info dictionary")
+		}
+		dir := t.TempDir()
+		leech := &Server{Torrent: got, Dir: dir, NoTrackers: true, Peers: []string{addr}}
+		serve(t, leech)
+		waitDone(t, leech, "leecher")
+		checkFile(t, filepath.Join(dir, "file.bin"), data)
+	})
+	t.Run("libtorrent", func(t *testing.T) {
+		port := freePort(t)
+		cmd := libtorrent(t, writeTorrent(t, m, t.TempDir()), seedDir, port, true)
+		var out bytes.Buffer
+		startSeeder(t, cmd, &out, port)
+		la := fmt.Sprintf("127.0.0.1:%d", port)
+		mg := m.Magnet()
+		mg.Trackers = nil
+		mg.Peers = []string{la}
+		got, err := FetchMetadata(context.Background(), mg, FetchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.InfoHash != m.InfoHash {
+			t.Fatal("fetched another info dictionary")
+		}
+	})
+	t.Run("wrong metadata", func(t *testing.T) {
+		mg := m.Magnet()
+		mg.InfoHash[0] ^= 1 // a torrent the seeder does not have
+		mg.Trackers = nil
+		mg.Peers = []string{addr}
+		if _, err := FetchMetadata(context.Background(), mg, FetchOptions{Timeout: 5 * time.Second}); err == nil {
+			t.Fatal("fetched metadata for a torrent nobody has")
+		}
+	})
+}
+
+// startSeeder starts a foreign seeder and waits until it serves: aria2c
+// once it listens; lt_peer.py once it says "ready" (before, libtorrent
+// listens but refuses peers: the torrent is still paused).
+func startSeeder(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, port int) {
+	t.Helper()
+	cmd.Stderr = out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	br := bufio.NewReader(stdout)
+	if strings.HasSuffix(cmd.Args[1], "lt_peer.py") {
+		if line, err := br.ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("lt_peer.py: %q, %v\n%s", line, err, out)
+		}
+	} else {
+		testutil.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	go io.Copy(io.Discard, br)
 }

@@ -136,7 +136,7 @@ func (st *store) announce(now time.Time, ttl time.Duration, h metainfo.Hash, add
 		sw.downloaded++
 	}
 	if ev != Stopped && numWant > 0 {
-		peers = sw.pick(addr, left == 0, numWant)
+		peers = sw.pick(addr, numWant)
 	}
 	stats = sw.stats()
 	if len(sw.peers) == 0 && sw.downloaded == 0 {
@@ -205,9 +205,10 @@ func (sw *swarm) expire(now time.Time) {
 }
 
 // pick returns up to n peers other than self, chosen uniformly at random
-// (a partial Fisher-Yates shuffle of the swarm's order); a seeder is given
-// no other seeders, which have nothing for it.
-func (sw *swarm) pick(self netip.AddrPort, seeder bool, n int) []Peer {
+// (a partial Fisher-Yates shuffle of the swarm's order). Seeders get
+// seeders too: a client fetching a magnet link's metadata announces
+// left=0 because it does not know the size yet (aria2 does).
+func (sw *swarm) pick(self netip.AddrPort, n int) []Peer {
 	if sw.dirty || len(sw.order) > 2*len(sw.peers)+16 {
 		sw.order = sw.order[:0]
 		for a := range sw.peers {
@@ -222,7 +223,7 @@ func (sw *swarm) pick(self netip.AddrPort, seeder bool, n int) []Peer {
 		o[i], o[j] = o[j], o[i]
 		a := o[i]
 		e := sw.peers[a]
-		if e == nil || a == self || (seeder && e.left == 0) {
+		if e == nil || a == self {
 			continue
 		}
 		out = append(out, Peer{ID: e.id, Addr: a})

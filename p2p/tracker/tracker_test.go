@@ -96,18 +96,13 @@ func TestAnnounce(t *testing.T) {
 			if same == 10 {
 				t.Error("two announces got the same peers in the same order")
 			}
-			// A seeder is not given seeders; completed and stopped count.
+			// Completed and stopped count; a seeder gets every peer.
 			if _, err := c.Announce(ctx, url, Request{InfoHash: h, PeerID: peerID(7), Port: 1007, Left: 0, Event: Completed, NumWant: 0}); err != nil {
 				t.Fatal(err)
 			}
 			r, _ = c.Announce(ctx, url, Request{InfoHash: h, PeerID: peerID(0), Port: 1000, Left: 0, NumWant: 50})
-			for _, p := range r.Peers {
-				if p.Addr.Port() == 1007 {
-					t.Error("a seeder was given a seeder")
-				}
-			}
-			if len(r.Peers) != 29 {
-				t.Errorf("seeder got %d peers, want the 29 leechers", len(r.Peers))
+			if len(r.Peers) != 30 {
+				t.Errorf("seeder got %d peers, want the other 30", len(r.Peers))
 			}
 			c.Announce(ctx, url, Request{InfoHash: h, PeerID: peerID(3), Port: 1003, Left: 5, Event: Stopped})
 			st, err := c.Scrape(ctx, url, []metainfo.Hash{h, {9}})

@@ -2,7 +2,7 @@
 """A libtorrent peer for the interop tests: seeds or downloads one torrent
 on 127.0.0.1 and exits 0 once complete (a downloader) or when killed.
 
-usage: lt_peer.py TORRENT DIR PORT [--seed] [--peer HOST:PORT] [--up BYTES_PER_S]
+usage: lt_peer.py TORRENT|MAGNET DIR PORT [--seed] [--peer HOST:PORT] [--up BYTES_PER_S]
 """
 import argparse
 import sys
@@ -29,8 +29,11 @@ s = lt.session({
     "announce_to_all_trackers": True,
     "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
 })
-atp = lt.add_torrent_params()
-atp.ti = lt.torrent_info(a.torrent)
+if a.torrent.startswith("magnet:"):
+    atp = lt.parse_magnet_uri(a.torrent)
+else:
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(a.torrent)
 atp.save_path = a.dir
 if a.seed:
     atp.flags |= lt.torrent_flags.seed_mode
@@ -41,6 +44,11 @@ for p in a.peer:
     host, port = p.rsplit(":", 1)
     h.connect_peer((host, int(port)))
 deadline = time.time() + a.timeout
+# A torrent is added paused and auto-managed: until the session starts
+# it, it refuses peers. "ready" says it is started.
+while h.status().paused and time.time() < deadline:
+    s.wait_for_alert(100)
+    s.pop_alerts()
 print("ready", flush=True)
 while time.time() < deadline:
     st = h.status()
