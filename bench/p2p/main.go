@@ -21,10 +21,12 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +47,7 @@ func main() {
 		timeout  = flag.Duration("timeout", 5*time.Minute, "longest a run may take")
 		extra    = flag.String("args", "", "extra flags for applayer's peers, space-separated")
 	)
+	flag.StringVar(&plotPath, "plot", "", "write each applayer run's per-leecher progress to PREFIX-applayer-RUN.svg")
 	flag.Parse()
 	F, us, ui := mustBytes(*size), mustBytes(*seedRate), mustBytes(*peerRate)
 	N := float64(*n)
@@ -82,6 +85,7 @@ func main() {
 	results := map[string][]float64{}
 	wastes := map[string][]float64{}
 	for r := range *runs {
+		runNo = r + 1
 		for _, client := range strings.Split(*clients, ",") {
 			d, waste, err := run(client, *bin, torrent, seedDir, work, *n, int64(us), int64(ui), *timeout, strings.Fields(*extra))
 			if err != nil {
@@ -137,12 +141,20 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 	var mu sync.Mutex
 	var uploaded, downloaded int64
 	done := make(chan int, n)
+	var t0 time.Time
 	start := func(args []string, env []string, leecher int, parse bool) error {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), env...)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			return err
+		}
+		if parse && leecher >= 0 {
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				return err
+			}
+			go readProgress(stderr, leecher, &mu, t0)
 		}
 		if err := cmd.Start(); err != nil {
 			return err
@@ -194,13 +206,16 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 		return 0, 0, fmt.Errorf("unknown client %q", client)
 	}
 	time.Sleep(time.Second) // the seeder announces before the leechers
-	t0 := time.Now()
+	t0 = time.Now()
+	mu.Lock()
+	progress = map[int][]sample{}
+	mu.Unlock()
 	for i := range n {
 		ld := filepath.Join(dir, fmt.Sprint(i))
 		os.MkdirAll(ld, 0o755)
 		switch client {
 		case "applayer":
-			args := append([]string{bin, "torrent", "get", torrent, "--seed", "--progress", "off", "--data", ld, "--listen", "127.0.0.1:" + port(),
+			args := append([]string{bin, "torrent", "get", torrent, "--seed", "--progress", "on", "--data", ld, "--listen", "127.0.0.1:" + port(),
 				"--upload-rate", fmt.Sprint(ui), "--log-level", "warn"}, extra...)
 			if err := start(args, nil, i, true); err != nil {
 				return 0, 0, err
@@ -228,6 +243,11 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 	if client != "applayer" {
 		return d, 0, nil
 	}
+	if plotPath != "" {
+		mu.Lock()
+		writePlot(fmt.Sprintf("%s-%s-%d.svg", plotPath, client, runNo), progress, d, n)
+		mu.Unlock()
+	}
 	// Stop everyone and sum what they uploaded.
 	for _, p := range procs {
 		p.Process.Signal(syscall.SIGTERM)
@@ -240,6 +260,75 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 	mu.Lock()
 	defer mu.Unlock()
 	return d, float64(uploaded) / (float64(n) * float64(size.Size())), nil
+}
+
+// sample is a leecher's progress at a time since the start.
+type sample struct {
+	t      float64
+	pieces int
+	total  int
+}
+
+var (
+	progress = map[int][]sample{}
+	plotPath string
+	runNo    int
+	pieceRe  = regexp.MustCompile(`(\d+)/(\d+) pieces`)
+)
+
+// readProgress parses the progress lines of `applayer torrent get
+// --progress on` (separated by carriage returns).
+func readProgress(r io.Reader, leecher int, mu *sync.Mutex, t0 time.Time) {
+	br := bufio.NewReader(r)
+	var line []byte
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return
+		}
+		if b != '\r' && b != '\n' {
+			line = append(line, b)
+			continue
+		}
+		if m := pieceRe.FindSubmatch(line); m != nil {
+			p, _ := strconv.Atoi(string(m[1]))
+			tot, _ := strconv.Atoi(string(m[2]))
+			mu.Lock()
+			progress[leecher] = append(progress[leecher], sample{time.Since(t0).Seconds(), p, tot})
+			mu.Unlock()
+		}
+		line = line[:0]
+	}
+}
+
+// writePlot draws each leecher's pieces over time, and the bound, as SVG.
+func writePlot(path string, prog map[int][]sample, d float64, n int) {
+	const w, h, m = 640.0, 360.0, 40.0
+	tmax := d * 1.05
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`+"\n", m, h-m, w-m/2, h-m, m, h-m, m, m/2)
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">time (s), swarm done at %.1f s</text><text x="4" y="%.0f">pieces</text>`+"\n", w/2-60, h-8, d, m/2-4)
+	for s := 0.0; s <= tmax; s += 10 {
+		x := m + (w-1.5*m)*s/tmax
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f">%.0f</text>`, x-6, h-m+14, s)
+	}
+	colors := []string{"#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"}
+	for i := range n {
+		ss := prog[i]
+		if len(ss) == 0 {
+			continue
+		}
+		var pts []string
+		for _, s := range ss {
+			x := m + (w-1.5*m)*s.t/tmax
+			y := h - m - (h-1.5*m)*float64(s.pieces)/float64(max(s.total, 1))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" points="%s"/>`+"\n", colors[i%len(colors)], strings.Join(pts, " "))
+	}
+	b.WriteString("</svg>\n")
+	os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func freePort() int {

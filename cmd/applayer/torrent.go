@@ -129,7 +129,7 @@ page is at http://ADDR/stats.`,
 	f.StringVar(&srv.Addr, "listen", tracker.DefaultAddr, "address to listen on (TCP for HTTP and UDP)")
 	f.BoolVar(&useUDP, "udp", false, "serve UDP only")
 	f.BoolVar(&useTCP, "tcp", false, "serve HTTP only")
-	f.DurationVar(&interval, "interval", tracker.DefaultInterval, "how often peers are told to announce")
+	f.DurationVarP(&interval, "interval", "i", tracker.DefaultInterval, "how often peers are told to announce")
 	f.IntVar(&srv.NumWant, "numwant", tracker.DefaultNumWant, "peers given to an announce that does not say how many")
 	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most HTTP connections at once (-1: no limit)")
 	g.addTrace(c)
