@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,9 @@ type conn struct {
 	upRate         float64
 	strikes        int
 	extMetadata    int // the peer's ID for ut_metadata, 0 if none
+	extPex         int // the peer's ID for ut_pex, 0 if none
+	listenPort     int // from its extension handshake
+	pexSent        map[netip.AddrPort]bool
 	connectedAt    time.Time
 	lastSent       time.Time
 

@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/applayer/applayer/p2p/bencode"
@@ -27,7 +29,27 @@ const metadataPiece = 16 << 10
 const MaxMetadataSize = 8 << 20
 
 // Our extended message IDs, as our extension handshake announces them.
-const extMetadata = 1
+const (
+	extMetadata = 1
+	extPex      = 2
+)
+
+// pexInterval is how often the peers we are connected to are sent to
+// each neighbour that speaks ut_pex (BEP 11 asks for at most once a
+// minute).
+const pexInterval = time.Minute
+
+// maxPex bounds the peers added by one PEX message, sent or taken.
+const maxPex = 50
+
+// pexMsg is a ut_pex message (BEP 11): compact peers added and dropped.
+type pexMsg struct {
+	Added    []byte `bencode:"added,omitempty"`
+	AddedF   []byte `bencode:"added.f,omitempty"`
+	Added6   []byte `bencode:"added6,omitempty"`
+	Dropped  []byte `bencode:"dropped,omitempty"`
+	Dropped6 []byte `bencode:"dropped6,omitempty"`
+}
 
 // extHandshake is the dictionary of the extension handshake.
 type extHandshake struct {
@@ -45,7 +67,7 @@ type metadataMsg struct {
 }
 
 func (s *Server) extHandshake() []byte {
-	h := extHandshake{M: map[string]int{"ut_metadata": extMetadata}, V: "applayer", ReqQ: 250, Port: int(s.port.Load())}
+	h := extHandshake{M: map[string]int{"ut_metadata": extMetadata, "ut_pex": extPex}, V: "applayer", ReqQ: 250, Port: int(s.port.Load())}
 	if s.Torrent != nil {
 		h.MetadataSize = len(s.Torrent.InfoBytes)
 	}
@@ -64,6 +86,14 @@ func (ss *session) handleExtended(c *conn, m Message) {
 			return
 		}
 		c.extMetadata = h.M["ut_metadata"]
+		c.extPex = h.M["ut_pex"]
+		if h.Port > 0 && h.Port < 65536 {
+			c.listenPort = h.Port
+		}
+		return
+	}
+	if m.ExtID == extPex {
+		ss.handlePex(c, m.Payload)
 		return
 	}
 	if m.ExtID != extMetadata {
@@ -243,4 +273,92 @@ func fetchFrom(ctx context.Context, addr string, ih metainfo.Hash, opts FetchOpt
 			return info, nil
 		}
 	}
+}
+
+// listenAddr is where c's peer accepts connections: the address we dialled,
+// or its address with the port its extension handshake gave.
+func (c *conn) listenAddr() (netip.AddrPort, bool) {
+	ap, err := netip.ParseAddrPort(c.addr)
+	if err != nil {
+		return ap, false
+	}
+	if c.outbound {
+		return ap, true
+	}
+	if c.listenPort == 0 {
+		return ap, false
+	}
+	return netip.AddrPortFrom(ap.Addr(), uint16(c.listenPort)), true
+}
+
+// sendPex tells each ut_pex neighbour which peers joined and left since
+// the last message.
+func (ss *session) sendPex() {
+	now := map[netip.AddrPort]bool{}
+	for c := range ss.conns {
+		if a, ok := c.listenAddr(); ok {
+			now[a] = true
+		}
+	}
+	for c := range ss.conns {
+		if c.extPex == 0 {
+			continue
+		}
+		self, _ := c.listenAddr()
+		if c.pexSent == nil {
+			c.pexSent = map[netip.AddrPort]bool{}
+		}
+		var msg pexMsg
+		n := 0
+		for a := range now {
+			if a == self || c.pexSent[a] || n >= maxPex {
+				continue
+			}
+			c.pexSent[a] = true
+			n++
+			if a.Addr().Is4() {
+				msg.Added = appendCompact(msg.Added, a)
+				msg.AddedF = append(msg.AddedF, 0)
+			} else {
+				msg.Added6 = appendCompact(msg.Added6, a)
+			}
+		}
+		for a := range c.pexSent {
+			if !now[a] {
+				delete(c.pexSent, a)
+				if a.Addr().Is4() {
+					msg.Dropped = appendCompact(msg.Dropped, a)
+				} else {
+					msg.Dropped6 = appendCompact(msg.Dropped6, a)
+				}
+			}
+		}
+		if len(msg.Added)+len(msg.Added6)+len(msg.Dropped)+len(msg.Dropped6) == 0 {
+			continue
+		}
+		b, _ := bencode.Marshal(msg)
+		c.send(Message{Type: MsgExtended, ExtID: byte(c.extPex), Payload: b})
+	}
+}
+
+func appendCompact(b []byte, a netip.AddrPort) []byte {
+	b = append(b, a.Addr().AsSlice()...)
+	return binary.BigEndian.AppendUint16(b, a.Port())
+}
+
+// handlePex takes the peers a neighbour added; dropped ones are left to
+// fail on their own.
+func (ss *session) handlePex(c *conn, payload []byte) {
+	var msg pexMsg
+	if err := (&bencode.Decoder{MaxSize: 64 << 10}).Unmarshal(payload, &msg); err != nil {
+		c.tr.Note("ut_pex message not understood: " + err.Error())
+		return
+	}
+	var peers []tracker.Peer
+	peers = append(peers, tracker.ParseCompact(msg.Added, 4)...)
+	peers = append(peers, tracker.ParseCompact(msg.Added6, 16)...)
+	if len(peers) > maxPex {
+		peers = peers[:maxPex]
+	}
+	ss.addPeers(peers)
 }

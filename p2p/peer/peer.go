@@ -112,6 +112,9 @@ type Server struct {
 	// connections together (default 0: no limit); PeerUploadRate bounds
 	// the upload to each peer (default 0: no limit).
 	UploadRate, DownloadRate, PeerUploadRate int64
+	// PexInterval is how often neighbours are told of our other peers
+	// (BEP 11; default a minute).
+	PexInterval time.Duration
 	// AnnounceInterval, when set, replaces the interval the tracker asks.
 	AnnounceInterval time.Duration
 	// IdleTimeout drops a peer silent for that long (default

@@ -138,3 +138,20 @@ func TestSwarmWithTracker(t *testing.T) {
 	}
 	t.Logf("seeder uploaded %d, leechers %d (file %d)", seed.Stats().Uploaded, fromPeers, len(data))
 }
+
+// TestPex: two leechers that know only the seeder learn of each other
+// from it (BEP 11) and connect.
+func TestPex(t *testing.T) {
+	m, seedDir, _ := makeTorrent(t, 4<<20, 0)
+	seed := &Server{Torrent: m, Dir: seedDir, NoTrackers: true, UploadRate: 256 << 10, PexInterval: time.Second}
+	addr := serve(t, seed)
+	var ls []*Server
+	for range 2 {
+		l := &Server{Torrent: m, Dir: t.TempDir(), NoTrackers: true, Peers: []string{addr}, PexInterval: time.Second}
+		serve(t, l)
+		ls = append(ls, l)
+	}
+	testutil.WaitFor(t, "the leechers connected to each other", func() bool {
+		return ls[0].Stats().Peers == 2 && ls[1].Stats().Peers == 2
+	})
+}

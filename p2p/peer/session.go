@@ -40,6 +40,7 @@ type session struct {
 	optimistic     *conn
 	nextOptimistic time.Time
 	nextRechoke    time.Time
+	nextPex        time.Time
 	downRate       float64
 	upRate         float64
 	lastDown       int64
@@ -99,6 +100,7 @@ func (s *Server) loop() {
 		ss.selfAddrs[fmt.Sprintf("localhost:%d", p)] = true
 	}
 	ss.nextRechoke = time.Now().Add(s.rechokeInterval())
+	ss.nextPex = time.Now().Add(s.pexInterval())
 	ss.dialMore()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -119,6 +121,10 @@ func (s *Server) loop() {
 
 func (s *Server) rechokeInterval() time.Duration {
 	return cmp.Or(max(s.RechokeInterval, 0), DefaultRechokeInterval)
+}
+
+func (s *Server) pexInterval() time.Duration {
+	return cmp.Or(max(s.PexInterval, 0), pexInterval)
 }
 
 func (s *Server) optimisticInterval() time.Duration {
@@ -874,6 +880,10 @@ func (ss *session) tick() {
 	}
 	if now.Second()%5 == 0 {
 		ss.dialMore()
+	}
+	if !now.Before(ss.nextPex) {
+		ss.sendPex()
+		ss.nextPex = now.Add(ss.s.pexInterval())
 	}
 	ss.snapshot()
 }
