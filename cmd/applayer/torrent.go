@@ -152,6 +152,7 @@ func (pf *peerFlags) add(c *cobra.Command) {
 	f.BoolVar(&pf.srv.NoTrackers, "no-trackers", false, "do not announce to the torrent's trackers")
 	f.IntVar(&pf.srv.MaxPeers, "max-peers", peer.DefaultMaxPeers, "most peer connections")
 	f.IntVar(&pf.srv.UploadSlots, "upload-slots", peer.DefaultUploadSlots, "peers unchoked by rate at each rechoke (plus one optimistic)")
+	f.BoolVar(&pf.srv.NoAutoSlots, "fixed-slots", false, "never add upload slots while the upload is under --upload-rate")
 	f.DurationVar(&pf.srv.RechokeInterval, "rechoke", peer.DefaultRechokeInterval, "how often the fastest peers are chosen")
 	f.DurationVar(&pf.srv.OptimisticInterval, "optimistic", peer.DefaultOptimisticInterval, "how often the optimistic unchoke moves")
 	f.IntVar(&pf.srv.RequestQueue, "request-queue", 0, "block requests outstanding per peer (0: a second of the peer's rate)")

@@ -98,6 +98,11 @@ type Server struct {
 	// UploadSlots is how many peers are unchoked by rate at each rechoke,
 	// besides the optimistic one (default DefaultUploadSlots).
 	UploadSlots int
+	// NoAutoSlots keeps UploadSlots fixed; by default, when UploadRate is
+	// set and the upload stays under it, a slot is added each second, up to
+	// the number of interested peers, and a seed unchokes every interested
+	// peer.
+	NoAutoSlots bool
 	// RechokeInterval and OptimisticInterval are the choker's periods
 	// (defaults DefaultRechokeInterval, DefaultOptimisticInterval).
 	RechokeInterval, OptimisticInterval time.Duration
@@ -166,6 +171,10 @@ type Stats struct {
 	Map                  []bool
 	Peers                int
 	Unchoked             int // peers we upload to
+	Interested           int // peers interested in our pieces
+	Downloading          int // peers we are interested in that unchoke us
+	Queued               int // blocks peers asked for, waiting to be sent
+	Requests             int // blocks we asked for, not yet received
 	Downloaded, Uploaded int64
 	// DownRate and UpRate are bytes per second, smoothed over a few
 	// seconds.

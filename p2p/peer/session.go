@@ -41,6 +41,7 @@ type session struct {
 	nextOptimistic time.Time
 	nextRechoke    time.Time
 	nextPex        time.Time
+	extraSlots     int // unchoke slots added while the upload limit is not reached
 	downRate       float64
 	upRate         float64
 	lastDown       int64
@@ -511,7 +512,7 @@ func (ss *session) unchoke(c *conn) {
 // unchoked, so that a new neighbour need not wait for the next rechoke
 // when a slot is free.
 func (ss *session) fillSlots() {
-	slots := cmp.Or(max(ss.s.UploadSlots, 0), DefaultUploadSlots) + 1
+	slots := ss.slots() + 1
 	n := 0
 	var waiting []*conn
 	for c := range ss.conns {
@@ -536,7 +537,7 @@ func (ss *session) fillSlots() {
 // unchoked, plus one optimistic unchoke rotated every OptimisticInterval.
 func (ss *session) rechoke(now time.Time) {
 	s := ss.s
-	slots := cmp.Or(max(s.UploadSlots, 0), DefaultUploadSlots)
+	slots := ss.slots()
 	var cands []*conn
 	for c := range ss.conns {
 		if c.peerInterested {
@@ -579,6 +580,49 @@ func (ss *session) rechoke(now time.Time) {
 		} else {
 			ss.choke(c)
 		}
+	}
+}
+
+// slots is how many peers the choker unchokes by rate: UploadSlots, plus
+// one for each second the upload stayed well under its limit. The
+// textbook's four slots assume four peers fill the uplink; when some of
+// them cannot (they want little of what we have), the rest of the
+// capacity goes to more peers instead of idling. Without an upload limit
+// the capacity is unknown and the slots stay as configured.
+//
+// A seed has no tit to tat: unless NoAutoSlots is set, it unchokes every
+// interested peer, so that each leecher gets pieces from it at once, and
+// new pieces enter the swarm through all of them in parallel (a seed
+// that feeds four leans on them to spread everything).
+func (ss *session) slots() int {
+	if ss.done && !ss.s.NoAutoSlots {
+		return max(len(ss.conns), 1)
+	}
+	return cmp.Or(max(ss.s.UploadSlots, 0), DefaultUploadSlots) + ss.extraSlots
+}
+
+// adaptSlots adds a slot while the upload runs under 90 % of its limit,
+// up to the number of interested peers, and takes slots back when fewer
+// peers are interested. A slot is not taken back when the limit is
+// reached: the limit then shares the uplink among the unchoked.
+func (ss *session) adaptSlots() {
+	limit := float64(ss.s.UploadRate)
+	if limit <= 0 || ss.s.NoAutoSlots {
+		return
+	}
+	interested := 0
+	for c := range ss.conns {
+		if c.peerInterested {
+			interested++
+		}
+	}
+	base := cmp.Or(max(ss.s.UploadSlots, 0), DefaultUploadSlots)
+	switch {
+	case ss.upRate < 0.9*limit && base+ss.extraSlots < interested:
+		ss.extraSlots++
+		ss.fillSlots()
+	case base+ss.extraSlots > interested && ss.extraSlots > 0:
+		ss.extraSlots--
 	}
 }
 
@@ -874,6 +918,7 @@ func (ss *session) tick() {
 	if stalled {
 		ss.requestAll()
 	}
+	ss.adaptSlots()
 	if !now.Before(ss.nextRechoke) {
 		ss.rechoke(now)
 		ss.nextRechoke = now.Add(s.rechokeInterval())
@@ -898,6 +943,16 @@ func (ss *session) snapshot() {
 		if !c.amChoking {
 			st.Unchoked++
 		}
+		if c.peerInterested {
+			st.Interested++
+		}
+		if c.amInterested && !c.peerChoking {
+			st.Downloading++
+		}
+		c.wmu.Lock()
+		st.Queued += len(c.uploads)
+		c.wmu.Unlock()
+		st.Requests += len(c.inflight)
 	}
 	s.snapMu.Lock()
 	s.snap = st

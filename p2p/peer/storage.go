@@ -31,6 +31,7 @@ type sfile struct {
 	final string // path of the finished file
 	cur   string // path written now: final, or final + PartSuffix
 	f     *os.File
+	fresh bool // created empty by openStorage: nothing to verify
 }
 
 // openStorage opens (creating as needed) the torrent's files under dir:
@@ -49,12 +50,14 @@ func openStorage(info *metainfo.Info, dir string) (*storage, error) {
 			st.Close()
 			return nil, err
 		}
+		_, statErr := os.Stat(sf.cur)
 		f, err := os.OpenFile(sf.cur, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
 			st.Close()
 			return nil, err
 		}
 		sf.f = f
+		sf.fresh = os.IsNotExist(statErr)
 		if err := f.Truncate(fe.Length); err != nil {
 			st.Close()
 			return nil, err
@@ -138,11 +141,16 @@ func (st *storage) readPiece(i int, buf []byte) ([]byte, error) {
 	return buf, st.ReadAt(buf, int64(i)*st.info.PieceLength)
 }
 
-// Verify hashes every piece on disk and returns those that match.
+// Verify hashes every piece on disk and returns those that match. Pieces
+// that lie in files openStorage just created are not read: they hold
+// nothing yet.
 func (st *storage) Verify() ([]bool, error) {
 	have := make([]bool, st.info.NumPieces())
 	buf := make([]byte, st.info.PieceLength)
 	for i := range have {
+		if st.fresh(i) {
+			continue
+		}
 		b, err := st.readPiece(i, buf)
 		if err != nil {
 			return nil, err
@@ -150,6 +158,17 @@ func (st *storage) Verify() ([]bool, error) {
 		have[i] = sha1.Sum(b) == st.info.PieceHash(i)
 	}
 	return have, nil
+}
+
+// fresh reports whether every byte of piece i is in files created empty.
+func (st *storage) fresh(i int) bool {
+	off := int64(i) * st.info.PieceLength
+	all := true
+	st.span(off, int(st.info.PieceSize(i)), func(sf *sfile, _ int64, _, _ int) error {
+		all = all && sf.fresh
+		return nil
+	})
+	return all
 }
 
 // Finish makes the download durable and gives every file its name:
