@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,10 +136,11 @@ type Server struct {
 	// Trace records each connection's messages; nil records nothing.
 	Trace *transcript.Recorder
 
-	once    sync.Once
-	initErr error
-	t       lifecycle.Tracker
-	port    atomic.Int32
+	once     sync.Once
+	initErr  error
+	listenIP atomic.Value // netip.Addr: the listener's, unless unspecified
+	t        lifecycle.Tracker
+	port     atomic.Int32
 
 	st       *storage
 	events   chan func()
@@ -251,6 +253,9 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	if ta, ok := l.Addr().(*net.TCPAddr); ok {
 		s.port.Store(int32(ta.Port))
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok && !ip.IsUnspecified() {
+			s.listenIP.Store(ip.Unmap())
+		}
 	}
 	select {
 	case <-s.stop:
@@ -264,6 +269,14 @@ func (s *Server) Serve(l net.Listener) error {
 		go s.announcer()
 	})
 	return s.t.ServeListener(l, s.serveConn)
+}
+
+// localIP is the address the peer listens on, unless it listens on every
+// address: its connections leave from there, and the trackers are told it
+// (a lab's peers each have their own 127.0.x.y).
+func (s *Server) localIP() netip.Addr {
+	ip, _ := s.listenIP.Load().(netip.Addr)
+	return ip
 }
 
 // Done is closed when every piece is downloaded and verified (at once if
@@ -358,7 +371,8 @@ func (s *Server) announcer() {
 	retry := 15 * time.Second
 	for {
 		req := tracker.Request{InfoHash: s.Torrent.InfoHash, PeerID: s.PeerID, Port: uint16(s.port.Load()),
-			Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(), Event: ev, NumWant: -1, Key: key}
+			Uploaded: s.uploaded.Load(), Downloaded: s.downloaded.Load(), Left: s.left.Load(), Event: ev, NumWant: -1, Key: key,
+			IP: s.localIP()}
 		wait := retry
 		if r, err := s.announceTiers(s.annCtx, c, tiers, req); err != nil {
 			s.logger().Warn("peer: announce", "err", err)

@@ -99,6 +99,9 @@ func (s *Server) loop() {
 		ss.selfAddrs[fmt.Sprintf("127.0.0.1:%d", p)] = true
 		ss.selfAddrs[fmt.Sprintf("[::1]:%d", p)] = true
 		ss.selfAddrs[fmt.Sprintf("localhost:%d", p)] = true
+		if ip := s.localIP(); ip.IsValid() {
+			ss.selfAddrs[net.JoinHostPort(ip.String(), fmt.Sprint(p))] = true
+		}
 	}
 	ss.nextRechoke = time.Now().Add(s.rechokeInterval())
 	ss.nextPex = time.Now().Add(s.pexInterval())
@@ -170,6 +173,9 @@ func (ss *session) dialMore() {
 func (s *Server) dial(addr string) {
 	defer s.post(func() { s.sess.dialing-- })
 	d := net.Dialer{Timeout: DefaultHandshakeTimeout}
+	if ip := s.localIP(); ip.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: ip.AsSlice()}
+	}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		s.logger().Debug("peer: dial", "addr", addr, "err", err)

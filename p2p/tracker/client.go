@@ -50,6 +50,11 @@ type Request struct {
 	// default.
 	NumWant int
 	Key     uint32
+	// IP, when valid, is sent as BEP 3's ip parameter (HTTP) or in the
+	// announce's IP field (UDP, IPv4 only): the address peers should
+	// dial, for a peer listening on another address than the one its
+	// announce comes from.
+	IP netip.Addr
 }
 
 // Response is a tracker's answer to an announce.
@@ -141,6 +146,9 @@ func (c *Client) announceHTTP(ctx context.Context, u *url.URL, req Request) (*Re
 	}
 	if req.NumWant >= 0 {
 		q += "&numwant=" + strconv.Itoa(req.NumWant)
+	}
+	if req.IP.IsValid() {
+		q += "&ip=" + req.IP.String()
 	}
 	body, err := c.get(ctx, u, q)
 	if err != nil {
@@ -304,7 +312,11 @@ func (c *Client) announceUDP(ctx context.Context, u *url.URL, req Request) (*Res
 	p = binary.BigEndian.AppendUint64(p, uint64(req.Left))
 	p = binary.BigEndian.AppendUint64(p, uint64(req.Uploaded))
 	p = binary.BigEndian.AppendUint32(p, uint32(req.Event))
-	p = binary.BigEndian.AppendUint32(p, 0) // IP: the sender's
+	if req.IP.Is4() {
+		p = append(p, req.IP.AsSlice()...)
+	} else {
+		p = binary.BigEndian.AppendUint32(p, 0) // the sender's
+	}
 	p = binary.BigEndian.AppendUint32(p, req.Key)
 	p = binary.BigEndian.AppendUint32(p, uint32(int32(req.NumWant)))
 	p = binary.BigEndian.AppendUint16(p, req.Port)

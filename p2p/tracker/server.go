@@ -283,7 +283,17 @@ func (s *Server) httpAnnounce(w web.ResponseWriter, r *web.Request) {
 		failure(w, "no client address")
 		return
 	}
-	addr := netip.AddrPortFrom(ra.Addr().Unmap(), uint16(port))
+	ip := ra.Addr().Unmap()
+	// BEP 3's ip parameter is taken only from a loopback client naming
+	// another loopback address: a lab's peers on 127.0.x.y announce over
+	// connections from 127.0.0.1. From anyone else it would let a client
+	// point the swarm at a third party.
+	if v := q.Get("ip"); v != "" && ip.IsLoopback() {
+		if claimed, err := netip.ParseAddr(v); err == nil && claimed.Unmap().IsLoopback() {
+			ip = claimed.Unmap()
+		}
+	}
+	addr := netip.AddrPortFrom(ip, uint16(port))
 	peers, stats, err := s.announce(h, addr, id, left, ev, numWant)
 	if err != nil {
 		failure(w, err.Error())
@@ -510,7 +520,11 @@ func (s *Server) handleUDP(out, p []byte, from netip.AddrPort) []byte {
 		if tr.Enabled() {
 			tr.Client(fmt.Sprintf("announce %s port=%d left=%d event=%s numwant=%d", h, port, left, ev, numWant))
 		}
-		addr := netip.AddrPortFrom(from.Addr(), port)
+		ip := from.Addr()
+		if claimed, ok := netip.AddrFromSlice(p[84:88]); ok && ip.IsLoopback() && claimed.IsLoopback() {
+			ip = claimed // as the HTTP ip parameter: loopback only
+		}
+		addr := netip.AddrPortFrom(ip, port)
 		peers, stats, err := s.announce(h, addr, id, left, ev, numWant)
 		if err != nil {
 			return udpError(err.Error())

@@ -257,3 +257,31 @@ func FuzzHandleUDP(f *testing.F) {
 		}
 	})
 }
+
+// TestClaimedIP: a loopback client may name another loopback address (a
+// lab's peers); anyone's claim of a non-loopback one is ignored.
+func TestClaimedIP(t *testing.T) {
+	for _, transport := range []string{"http", "udp"} {
+		t.Run(transport, func(t *testing.T) {
+			s := &Server{}
+			hu, uu := start(t, s)
+			url := map[string]string{"http": hu, "udp": uu}[transport]
+			var c Client
+			h := metainfo.Hash{7}
+			ctx := context.Background()
+			c.Announce(ctx, url, Request{InfoHash: h, PeerID: peerID(1), Port: 1, Left: 1, IP: netip.MustParseAddr("127.0.69.3")})
+			c.Announce(ctx, url, Request{InfoHash: h, PeerID: peerID(2), Port: 2, Left: 1, IP: netip.MustParseAddr("192.0.2.1")})
+			r, err := c.Announce(ctx, url, Request{InfoHash: h, PeerID: peerID(3), Port: 3, Left: 1, NumWant: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, p := range r.Peers {
+				got[p.Addr.String()] = true
+			}
+			if !got["127.0.69.3:1"] || !got["127.0.0.1:2"] || len(got) != 2 {
+				t.Errorf("peers %v", got)
+			}
+		})
+	}
+}
