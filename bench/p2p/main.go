@@ -140,6 +140,7 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 	}()
 	var mu sync.Mutex
 	var uploaded, downloaded int64
+	var readers sync.WaitGroup // the stdout readers: the last lines come after exit
 	done := make(chan int, n)
 	var t0 time.Time
 	start := func(args []string, env []string, leecher int, parse bool) error {
@@ -160,7 +161,9 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 			return err
 		}
 		procs = append(procs, cmd)
+		readers.Add(1)
 		go func() {
+			defer readers.Done()
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
 				line := sc.Text()
@@ -252,6 +255,8 @@ func run(client, bin, torrent, seedDir, work string, n int, us, ui int64, timeou
 	for _, p := range procs {
 		p.Process.Signal(syscall.SIGTERM)
 	}
+	// Read the stdout pipes to their end before Wait closes them.
+	readers.Wait()
 	for _, p := range procs {
 		p.Wait()
 	}
