@@ -205,3 +205,34 @@ func TestResume(t *testing.T) {
 		t.Errorf("downloaded %d bytes, want the %d missing", got, want)
 	}
 }
+
+// TestStalledReaderKeepsNoTurn: a peer that asks for many blocks and never
+// reads them cannot hold the seeder's upload turn: another leecher still
+// downloads everything.
+func TestStalledReaderKeepsNoTurn(t *testing.T) {
+	m, seedDir, data := makeTorrent(t, 8<<20, 0)
+	seed := &Server{Torrent: m, Dir: seedDir, NoTrackers: true, UploadRate: 64 << 20}
+	addr := serve(t, seed)
+	c, br := dialSeeder(t, addr, m)
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	c.Write(AppendMessage(nil, Message{Type: MsgInterested}))
+	for {
+		msg, err := ReadMessage(br, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Type == MsgUnchoke {
+			break
+		}
+	}
+	var reqs []byte
+	for i := range 400 {
+		reqs = AppendMessage(reqs, Message{Type: MsgRequest, Index: uint32(i / 16), Begin: uint32(i%16) * BlockSize, Length: BlockSize})
+	}
+	c.Write(reqs) // and never read again
+	dir := t.TempDir()
+	leech := &Server{Torrent: m, Dir: dir, NoTrackers: true, Peers: []string{addr}}
+	serve(t, leech)
+	waitDone(t, leech, "leecher")
+	checkFile(t, filepath.Join(dir, "file.bin"), data)
+}

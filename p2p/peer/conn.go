@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -71,6 +72,7 @@ type conn struct {
 	wclosed bool
 	up      atomic.Int64 // payload bytes sent
 	upLimit *limiter
+	slow    bool // a write stalled while holding the upload turn
 }
 
 func newConn(s *Server, nc net.Conn, id [20]byte, outbound, fast bool) *conn {
@@ -148,6 +150,20 @@ func (c *conn) writeLoop() {
 		}
 		cancel()
 	}()
+	// With a global upload limit, peers take turns: a writer holds the
+	// turn for up to a piece's worth of blocks, so that one neighbour gets
+	// a whole piece at the full rate (and can pass it on) instead of every
+	// neighbour getting a fraction of it at once. A peer whose writes
+	// stall does not keep the turn: it is sent without turns from then on.
+	holding, sent := false, 0
+	turnBlocks := max(1, int(s.Torrent.Info.PieceLength/BlockSize))
+	release := func() {
+		if holding {
+			s.upTurn.Unlock()
+			holding = false
+		}
+	}
+	defer release()
 	var buf []byte
 	for {
 		c.wmu.Lock()
@@ -187,6 +203,10 @@ func (c *conn) writeLoop() {
 			c.nc.Close()
 			return
 		}
+		if s.upLimit != nil && c.upLimit == nil && !c.slow && !holding && !s.NoUploadTurns {
+			s.upTurn.Lock()
+			holding, sent = true, 0
+		}
 		if s.upLimit.wait(ctx, n) != nil || c.upLimit.wait(ctx, n) != nil {
 			return
 		}
@@ -199,13 +219,34 @@ func (c *conn) writeLoop() {
 		if c.tr.Enabled() {
 			c.tr.Server(Message{Type: MsgPiece, Index: u.key.index, Begin: u.key.begin, Block: buf[13:]}.String())
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(wt))
-		if _, err := c.nc.Write(buf); err != nil {
+		d := wt
+		if holding {
+			d = time.Second
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(d))
+		w, err := c.nc.Write(buf)
+		var ne net.Error
+		if err != nil && holding && errors.As(err, &ne) && ne.Timeout() {
+			release()
+			c.slow = true
+			c.nc.SetWriteDeadline(time.Now().Add(wt))
+			_, err = c.nc.Write(buf[w:])
+		}
+		if err != nil {
 			c.nc.Close()
 			return
 		}
 		c.up.Add(int64(n))
 		s.uploaded.Add(int64(n))
+		if holding {
+			sent++
+			c.wmu.Lock()
+			empty := len(c.uploads) == 0
+			c.wmu.Unlock()
+			if sent >= turnBlocks || empty {
+				release()
+			}
+		}
 	}
 }
 

@@ -104,6 +104,9 @@ type Server struct {
 	// the number of interested peers, and a seed unchokes every interested
 	// peer.
 	NoAutoSlots bool
+	// NoUploadTurns lets every unchoked peer's blocks share the upload
+	// limit at once; by default they take turns of a piece (see writeLoop).
+	NoUploadTurns bool
 	// RechokeInterval and OptimisticInterval are the choker's periods
 	// (defaults DefaultRechokeInterval, DefaultOptimisticInterval).
 	RechokeInterval, OptimisticInterval time.Duration
@@ -155,6 +158,7 @@ type Server struct {
 	complete chan struct{} // tells the announcer to send "completed"
 
 	upLimit, downLimit *limiter
+	upTurn             sync.Mutex // see writeLoop
 
 	uploaded, downloaded atomic.Int64
 	left                 atomic.Int64
