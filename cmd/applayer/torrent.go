@@ -153,6 +153,7 @@ func (pf *peerFlags) add(c *cobra.Command) {
 	f.IntVar(&pf.srv.MaxPeers, "max-peers", peer.DefaultMaxPeers, "most peer connections")
 	f.IntVar(&pf.srv.UploadSlots, "upload-slots", peer.DefaultUploadSlots, "peers unchoked by rate at each rechoke (plus one optimistic)")
 	f.BoolVar(&pf.srv.NoAutoSlots, "fixed-slots", false, "never add upload slots while the upload is under --upload-rate")
+	f.BoolVar(&pf.srv.NoUploadTurns, "no-upload-turns", false, "under --upload-rate, let all unchoked peers share it at once instead of taking turns of a piece")
 	f.DurationVar(&pf.srv.RechokeInterval, "rechoke", peer.DefaultRechokeInterval, "how often the fastest peers are chosen")
 	f.DurationVar(&pf.srv.OptimisticInterval, "optimistic", peer.DefaultOptimisticInterval, "how often the optimistic unchoke moves")
 	f.IntVar(&pf.srv.RequestQueue, "request-queue", 0, "block requests outstanding per peer (0: a second of the peer's rate)")
