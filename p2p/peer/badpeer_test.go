@@ -236,3 +236,30 @@ func TestStalledReaderKeepsNoTurn(t *testing.T) {
 	waitDone(t, leech, "leecher")
 	checkFile(t, filepath.Join(dir, "file.bin"), data)
 }
+
+// TestDuplicateDropped: a second connection from the same peer ID is
+// dropped, and what it sent before the drop is ignored (it once reached
+// the loop for a connection never registered and crashed the process).
+func TestDuplicateDropped(t *testing.T) {
+	m, seedDir, data := makeTorrent(t, 1<<20, 0)
+	addr := serve(t, &Server{Torrent: m, Dir: seedDir, NoTrackers: true})
+	first, fbr := dialSeeder(t, addr, m)
+	first.Write(AppendMessage(nil, Message{Type: MsgInterested}))
+	if _, err := ReadMessage(fbr, 1<<20); err != nil { // the seeder's have all
+		t.Fatal(err)
+	}
+	for range 5 {
+		c, br := dialSeeder(t, addr, m)
+		var b []byte
+		for i := range 4 {
+			b = AppendMessage(b, Message{Type: MsgHave, Index: uint32(i)})
+		}
+		c.Write(b)
+		untilClosed(t, c, br)
+	}
+	dir := t.TempDir()
+	leech := &Server{Torrent: m, Dir: dir, NoTrackers: true, Peers: []string{addr}}
+	serve(t, leech)
+	waitDone(t, leech, "leecher")
+	checkFile(t, filepath.Join(dir, "file.bin"), data)
+}

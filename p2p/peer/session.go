@@ -235,6 +235,7 @@ func (ss *session) addConn(c *conn) {
 	s := ss.s
 	reject := func(why string) {
 		c.tr.Note("dropped: " + why)
+		c.closed = true // messages already read are ignored
 		c.nc.Close()
 	}
 	maxPeers := cmp.Or(max(s.MaxPeers, 0), DefaultMaxPeers)
@@ -361,7 +362,7 @@ func (ss *session) drop(c *conn, why string) {
 
 // handle is one message from c.
 func (ss *session) handle(c *conn, m Message) {
-	if c.closed {
+	if c.closed || !c.registered {
 		return
 	}
 	if m.KeepAlive {
