@@ -16,7 +16,6 @@ package tracker
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -420,16 +419,18 @@ const (
 	connIDEpoch = time.Minute
 )
 
-// connID is the connection ID for a client in an epoch: a MAC of its
-// address, so the server keeps no state and a spoofed source cannot get
-// one it can use.
+// connID is the connection ID for a client in an epoch: a keyed hash of
+// its address (SHA-256 of a secret key and fixed-length fields), so the
+// server keeps no state and a spoofed source cannot get one it can use.
 func (s *Server) connID(addr netip.AddrPort, epoch int64) uint64 {
-	m := hmac.New(sha256.New, s.key[:])
-	b := addr.Addr().Unmap().As16()
-	m.Write(b[:])
-	m.Write(binary.BigEndian.AppendUint16(nil, addr.Port()))
-	m.Write(binary.BigEndian.AppendUint64(nil, uint64(epoch)))
-	return binary.BigEndian.Uint64(m.Sum(nil))
+	var b [32 + 16 + 2 + 8]byte
+	copy(b[:], s.key[:])
+	a := addr.Addr().Unmap().As16()
+	copy(b[32:], a[:])
+	binary.BigEndian.PutUint16(b[48:], addr.Port())
+	binary.BigEndian.PutUint64(b[50:], uint64(epoch))
+	sum := sha256.Sum256(b[:])
+	return binary.BigEndian.Uint64(sum[:])
 }
 
 func (s *Server) validConnID(addr netip.AddrPort, id uint64) bool {
@@ -490,8 +491,10 @@ func (s *Server) handleUDP(out, p []byte, from netip.AddrPort) []byte {
 			return nil
 		}
 		id := s.connID(from, s.now().UnixNano()/int64(connIDEpoch))
-		tr.Client("connect")
-		tr.Server(fmt.Sprintf("connected id=%016x", id))
+		if tr.Enabled() {
+			tr.Client("connect")
+			tr.Server(fmt.Sprintf("connected id=%016x", id))
+		}
 		out = binary.BigEndian.AppendUint32(out, actionConnect)
 		out = binary.BigEndian.AppendUint32(out, tid)
 		return binary.BigEndian.AppendUint64(out, id)
@@ -545,7 +548,9 @@ func (s *Server) handleUDP(out, p []byte, from netip.AddrPort) []byte {
 			out = binary.BigEndian.AppendUint16(out, pe.Addr.Port())
 			n++
 		}
-		tr.Server(fmt.Sprintf("interval=%d seeders=%d leechers=%d peers=%d", s.interval()/time.Second, stats.Complete, stats.Incomplete, n))
+		if tr.Enabled() {
+			tr.Server(fmt.Sprintf("interval=%d seeders=%d leechers=%d peers=%d", s.interval()/time.Second, stats.Complete, stats.Incomplete, n))
+		}
 		return out
 	case actionScrape:
 		n := (len(p) - 16) / 20
@@ -556,7 +561,9 @@ func (s *Server) handleUDP(out, p []byte, from netip.AddrPort) []byte {
 		for i := range hashes {
 			copy(hashes[i][:], p[16+20*i:])
 		}
-		tr.Client(fmt.Sprintf("scrape %d info-hashes", n))
+		if tr.Enabled() {
+			tr.Client(fmt.Sprintf("scrape %d info-hashes", n))
+		}
 		out = binary.BigEndian.AppendUint32(out, actionScrape)
 		out = binary.BigEndian.AppendUint32(out, tid)
 		for _, st := range s.st.scrape(s.now(), hashes) {

@@ -72,6 +72,7 @@ type swarm struct {
 	dirty      bool
 	seeders    int
 	downloaded int
+	expired    time.Time // when expire last ran
 }
 
 // store is the tracker's state: the swarms by info-hash.
@@ -196,7 +197,13 @@ func (sw *swarm) remove(addr netip.AddrPort, e *entry) {
 }
 
 // expire forgets peers that have not announced within their time to live.
+// It walks the swarm at most once a second: a peer lives two intervals,
+// so a second late is nothing, and a big swarm is not walked per announce.
 func (sw *swarm) expire(now time.Time) {
+	if now.Sub(sw.expired) < time.Second && !now.Before(sw.expired) {
+		return
+	}
+	sw.expired = now
 	for addr, e := range sw.peers {
 		if now.After(e.expires) {
 			sw.remove(addr, e)
@@ -216,7 +223,7 @@ func (sw *swarm) pick(self netip.AddrPort, n int) []Peer {
 		}
 		sw.dirty = false
 	}
-	var out []Peer
+	out := make([]Peer, 0, min(n, len(sw.order)))
 	o := sw.order
 	for i := 0; i < len(o) && len(out) < n; i++ {
 		j := i + rand.IntN(len(o)-i)
