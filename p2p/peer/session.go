@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -111,7 +112,7 @@ func (s *Server) loop() {
 	for {
 		select {
 		case f := <-s.events:
-			f()
+			s.runEvent(f)
 		case <-tick.C:
 			ss.tick()
 		case <-s.stop:
@@ -121,6 +122,18 @@ func (s *Server) loop() {
 			return
 		}
 	}
+}
+
+// runEvent runs one event of the loop; a panic is logged with its stack
+// and the loop goes on, as lifecycle does for a connection's handler, so
+// that one bad message cannot take down every torrent of the process.
+func (s *Server) runEvent(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger().Error("peer: panic in the loop", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	f()
 }
 
 func (s *Server) rechokeInterval() time.Duration {
