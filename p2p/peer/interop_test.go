@@ -260,3 +260,35 @@ func startSeeder(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, port int) {
 	}
 	go io.Copy(io.Discard, br)
 }
+
+// TestMixedSwarm: our seeder (rate-limited, so the leechers must trade),
+// our leecher, aria2c and libtorrent in one swarm through our tracker;
+// everyone completes with the right bytes.
+func TestMixedSwarm(t *testing.T) {
+	httpURL, _ := startTracker(t)
+	m, seedDir, data := makeTorrent(t, 3<<20, 0, httpURL)
+	torrent := writeTorrent(t, m, t.TempDir())
+	serve(t, &Server{Torrent: m, Dir: seedDir, UploadRate: 2 << 20})
+	ariaDir, ltDir, ourDir := t.TempDir(), t.TempDir(), t.TempDir()
+	cmds := []*exec.Cmd{aria2(t, torrent, ariaDir, freePort(t), false), libtorrent(t, torrent, ltDir, freePort(t), false)}
+	outs := make([]bytes.Buffer, len(cmds))
+	errc := make(chan error, len(cmds))
+	for i, cmd := range cmds {
+		cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { errc <- cmd.Wait() }()
+	}
+	ours := &Server{Torrent: m, Dir: ourDir, UploadRate: 2 << 20}
+	serve(t, ours)
+	waitDone(t, ours, "our leecher")
+	for range cmds {
+		if err := <-errc; err != nil {
+			t.Fatalf("a foreign leecher failed: %v\naria2c: %s\nlibtorrent: %s", err, outs[0].String(), outs[1].String())
+		}
+	}
+	for _, d := range []string{ariaDir, ltDir, ourDir} {
+		checkFile(t, filepath.Join(d, "file.bin"), data)
+	}
+}
