@@ -128,7 +128,7 @@ func sh(t *testing.T, dir, line string) (string, error) {
 // sh -c in a fresh directory, and checks that each succeeds; the cookie
 // line twice, and its visit count grows.
 func TestTryLines(t *testing.T) {
-	for _, p := range []struct{ name, pkg string }{{"dig", "bind9-dnsutils"}, {"nsupdate", "bind9-dnsutils"}, {"curl", "curl"}} {
+	for _, p := range []struct{ name, pkg string }{{"dig", "bind9-dnsutils"}, {"nsupdate", "bind9-dnsutils"}, {"curl", "curl"}, {"aria2c", "aria2"}} {
 		peertest.Require(t, p.name, p.pkg)
 	}
 	l := startLab(t, []string{bin})
