@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/applayer/applayer/video/dash"
+	"github.com/spf13/cobra"
+)
+
+func newDashCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "dash",
+		Short: "Video streaming with MPEG-DASH: package a bit-rate ladder, serve it, play it with rate adaptation",
+	}
+	c.AddCommand(newDashPackageCmd(g))
+	return c
+}
+
+// ladderFlag formats and parses --ladder: KBPS:HEIGHT pairs.
+func ladderString(l []dash.Rung) string {
+	var parts []string
+	for _, r := range l {
+		parts = append(parts, strconv.FormatInt(r.Bitrate/1000, 10)+":"+strconv.Itoa(r.Height))
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseLadder(s string) ([]dash.Rung, error) {
+	var out []dash.Rung
+	for _, part := range strings.Split(s, ",") {
+		k, h, ok := strings.Cut(strings.TrimSpace(part), ":")
+		kbps, err1 := strconv.ParseInt(k, 10, 64)
+		height, err2 := strconv.Atoi(h)
+		if !ok || err1 != nil || err2 != nil || kbps <= 0 || height <= 0 {
+			return nil, fmt.Errorf("--ladder %q: want KBPS:HEIGHT pairs such as 300:180,750:360", s)
+		}
+		out = append(out, dash.Rung{ID: "v" + k, Bitrate: kbps * 1000, Height: height})
+	}
+	return out, nil
+}
+
+func newDashPackageCmd(g *globals) *cobra.Command {
+	var (
+		p      dash.Packager
+		out    string
+		ladder string
+	)
+	c := &cobra.Command{
+		Use:   "package [INPUT] [--data DIR]",
+		Short: "Encode a video into a bit-rate ladder of DASH segments with ffmpeg and write its MPD",
+		Long: `Encode INPUT (any file ffmpeg reads) into the --ladder of H.264 encodings,
+cut each into fragmented-MP4 segments of --segment seconds that start with a
+key frame at the same instant on every rung, and write the presentation's
+MPD (static, SegmentTemplate, the live profile) as DIR/manifest.mpd:
+
+  DIR/manifest.mpd
+  DIR/v300/init.mp4  DIR/v300/seg-00001.m4s ...
+  DIR/v750/...
+
+Without INPUT, a test clip is made (ffmpeg's testsrc2 pattern with noise,
+--duration long), so that there is something to stream out of the box.
+ffmpeg (Debian package ffmpeg) must be on the PATH.`,
+		Example: exampleLines(
+			"applayer dash package --data ./dash",
+			"applayer dash package movie.mp4 --data ./dash --ladder 400:240,1200:480,2500:720 --segment 2s",
+		),
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				p.Input = args[0]
+				if _, err := os.Stat(p.Input); err != nil {
+					return err
+				}
+			}
+			var err error
+			if p.Rungs, err = parseLadder(ladder); err != nil {
+				return err
+			}
+			start := time.Now()
+			pres, err := p.Package(c.Context(), out)
+			if err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			fmt.Fprintf(w, "wrote %s: %v of video in %v segments, %d rungs (in %v)\n",
+				filepath.Join(out, dash.ManifestName), pres.Duration, pres.SegmentDuration, len(pres.Rungs), time.Since(start).Round(time.Millisecond))
+			for _, r := range pres.Rungs {
+				fmt.Fprintf(w, "  %-6s %5d kbit/s %4dx%-4d %s\n", r.ID, r.Bitrate/1000, r.Width, r.Height, r.Codecs)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&out, "data", "dash", "directory to write the presentation into")
+	f.StringVar(&ladder, "ladder", ladderString(dash.DefaultLadder), "the encodings, as KBPS:HEIGHT pairs")
+	f.DurationVar(&p.SegmentDuration, "segment", dash.DefaultSegmentDuration, "length of each segment")
+	f.DurationVar(&p.TestDuration, "duration", dash.DefaultTestDuration, "length of the test clip made without INPUT")
+	f.IntVar(&p.FrameRate, "fps", dash.DefaultFrameRate, "frames per second of the encodings")
+	f.StringVar(&p.Preset, "preset", dash.DefaultPreset, "x264 speed preset (ultrafast ... veryslow)")
+	f.StringVar(&p.Title, "title", "", "title written into the MPD")
+	return c
+}
