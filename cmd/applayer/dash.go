@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/video/dash"
+	"github.com/applayer/applayer/video/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +19,7 @@ func newDashCmd(g *globals) *cobra.Command {
 		Use:   "dash",
 		Short: "Video streaming with MPEG-DASH: package a bit-rate ladder, serve it, play it with rate adaptation",
 	}
-	c.AddCommand(newDashPackageCmd(g))
+	c.AddCommand(newDashPackageCmd(g), newDashServeCmd(g))
 	return c
 }
 
@@ -103,5 +105,81 @@ ffmpeg (Debian package ffmpeg) must be on the PATH.`,
 	f.IntVar(&p.FrameRate, "fps", dash.DefaultFrameRate, "frames per second of the encodings")
 	f.StringVar(&p.Preset, "preset", dash.DefaultPreset, "x264 speed preset (ultrafast ... veryslow)")
 	f.StringVar(&p.Title, "title", "", "title written into the MPD")
+	return c
+}
+
+func loadTrace(path string) (*trace.Trace, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return trace.Parse(f, filepath.Base(path))
+}
+
+func newDashServeCmd(g *globals) *cobra.Command {
+	var (
+		s          dash.Server
+		throughput string
+		accessLog  bool
+	)
+	c := &cobra.Command{
+		Use:   "serve DIR [--listen ADDR] [--throughput FILE]",
+		Short: "Stream a DASH package over HTTP/1.1, optionally shaped by a throughput trace",
+		Long: `Serve the presentation in DIR (made by 'applayer dash package') over
+applayer's HTTP/1.1 server: range requests, validators, and CORS headers
+(Access-Control-Allow-Origin: *, preflights answered) so that a browser
+player on another origin can fetch it.
+
+--throughput FILE shapes what each client receives to a trace of
+"seconds,kbps" lines (the rate holds until the next line's time; the trace
+repeats): bytes leave in small pieces, each when the trace says it has
+crossed the link, so that an experiment repeats exactly. The trace clock of
+a client starts at its first request (plus --offset) and again after 30 s
+of silence. GET ` + dash.SentPath + ` returns, as JSON, what this client's
+link carried.`,
+		Example: exampleLines(
+			"applayer dash serve ./dash",
+			"applayer dash serve ./dash --listen 127.0.0.1:8088 --throughput steps.csv --rtt 80ms",
+		),
+		Args: namedArgs("DIR"),
+		RunE: func(c *cobra.Command, args []string) error {
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(args[0], dash.ManifestName)); err != nil {
+				return fmt.Errorf("%s is not a package (%v): make one with 'applayer dash package --data %s'", args[0], err, args[0])
+			}
+			s.Dir, s.Logger, s.Trace = args[0], logger, g.recorder(os.Stderr)
+			if s.Throughput, err = loadTrace(throughput); err != nil {
+				return fmt.Errorf("--throughput: %w", err)
+			}
+			if accessLog {
+				s.AccessLog = c.OutOrStdout()
+			}
+			l, err := net.Listen("tcp", s.Addr)
+			if err != nil {
+				return err
+			}
+			shaped := "unshaped"
+			if s.Throughput != nil {
+				shaped = fmt.Sprintf("shaped by %s (%.0f kbit/s mean, %.0f s period)", throughput, s.Throughput.MeanKbps(), s.Throughput.Period())
+			}
+			fmt.Fprintf(c.OutOrStdout(), "serving %s on http://%s/%s, %s\n", args[0], l.Addr(), dash.ManifestName, shaped)
+			return serveUntilSignal(func() error { return s.Serve(l) }, s.Shutdown, dash.ErrServerClosed)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&s.Addr, "listen", dash.DefaultAddr, "address to listen on")
+	f.StringVar(&throughput, "throughput", "", `trace of "seconds,kbps" lines that shapes each client's link`)
+	f.DurationVar(&s.Offset, "offset", 0, "start each link this far into the trace")
+	f.DurationVar(&s.RTT, "rtt", 0, "delay before each shaped response's first byte")
+	f.IntVar(&s.MaxConns, "max-conns", 0, "most connections served at once (0: the web server's default; -1: no limit)")
+	f.BoolVar(&accessLog, "access-log", false, "print a Combined Log Format line per request")
+	g.addTrace(c)
 	return c
 }
