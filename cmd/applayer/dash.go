@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -9,8 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/atomicfile"
+	"github.com/applayer/applayer/video/abr"
 	"github.com/applayer/applayer/video/dash"
 	"github.com/applayer/applayer/video/trace"
+	"github.com/applayer/applayer/web"
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +23,7 @@ func newDashCmd(g *globals) *cobra.Command {
 		Use:   "dash",
 		Short: "Video streaming with MPEG-DASH: package a bit-rate ladder, serve it, play it with rate adaptation",
 	}
-	c.AddCommand(newDashPackageCmd(g), newDashServeCmd(g))
+	c.AddCommand(newDashPackageCmd(g), newDashServeCmd(g), newDashPlayCmd(g))
 	return c
 }
 
@@ -180,6 +184,111 @@ link carried.`,
 	f.DurationVar(&s.RTT, "rtt", 0, "delay before each shaped response's first byte")
 	f.IntVar(&s.MaxConns, "max-conns", 0, "most connections served at once (0: the web server's default; -1: no limit)")
 	f.BoolVar(&accessLog, "access-log", false, "print a Combined Log Format line per request")
+	g.addTrace(c)
+	return c
+}
+
+func newDashPlayCmd(g *globals) *cobra.Command {
+	var (
+		p          dash.Player
+		rule       string
+		throughput string
+		offset     time.Duration
+		rtt        time.Duration
+		maxBuffer  time.Duration
+		report     string
+		plot       string
+		quiet      bool
+	)
+	c := &cobra.Command{
+		Use:   "play URL [--abr RULE] [--throughput FILE]",
+		Short: "Play a DASH presentation with a rate-adaptation rule (no decoding) and report its quality of experience",
+		Long: `Fetch the MPD at URL, then every segment in turn at the encoding the --abr
+rule chooses, with a model of the player's buffer: each segment adds its
+length, playback (once the first segment is in) drains it in real time, an
+empty buffer stalls, and a full one (--max-buffer) makes the player wait.
+Nothing is decoded. Prints a line per segment and a QoE report: average bit
+rate, switches, rebuffering, start-up delay and Pensieve's
+QoE_lin = sum R - 4.3 x rebuffer seconds - sum |R(n+1) - R(n)| (R in Mbit/s).
+
+Rules: rate (throughput), bba (BBA-0), bola (BOLA-BASIC as dash.js sets it
+up), ours (buffer-based with throughput-driven climbing and a stall guard;
+see video/abr).
+
+With --throughput FILE nothing is downloaded: the segment sizes are asked
+with HEAD and the session runs in the simulator over that trace, in no real
+time, with --offset and --rtt.`,
+		Example: exampleLines(
+			"applayer dash play http://127.0.0.1:8088/manifest.mpd",
+			"applayer dash play http://127.0.0.1:8088/manifest.mpd --abr bola --report bola.json --plot bola.svg",
+			"applayer dash play http://127.0.0.1:8088/manifest.mpd --abr ours --throughput steps.csv --offset 13s",
+		),
+		Args: namedArgs("URL"),
+		RunE: func(c *cobra.Command, args []string) error {
+			r, err := abr.ByName(rule)
+			if err != nil {
+				return fmt.Errorf("--abr: %w", err)
+			}
+			p.Rule = r
+			p.MaxBuffer = maxBuffer.Seconds()
+			p.Options.Trace = g.recorder(os.Stderr)
+			out := c.OutOrStdout()
+			if !quiet {
+				p.Progress = out
+			}
+			var res *abr.Result
+			if throughput != "" {
+				tr, err := loadTrace(throughput)
+				if err != nil {
+					return fmt.Errorf("--throughput: %w", err)
+				}
+				cfg := abr.Config{Offset: offset.Seconds(), RTT: rtt.Seconds()}
+				if rtt == 0 {
+					cfg.RTT = -1
+				}
+				if res, err = p.Simulate(c.Context(), args[0], tr, cfg); err != nil {
+					return err
+				}
+				if !quiet {
+					for _, s := range res.Steps {
+						fmt.Fprintf(out, "segment %3d/%d  %5.0f kbit/s  %7.1f kB  at %6.2f s, in %5.2f s (%6.0f kbit/s)  buffer %5.1f s\n",
+							s.Index+1, len(res.Steps), s.Kbps, s.Bytes/1000, s.Request, s.End-s.Request, s.Throughput, s.Buffer)
+					}
+				}
+			} else if res, err = p.Play(c.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s: %d segments, average %.0f kbit/s, %d switches, rebuffering %.2f s, start-up %.2f s, QoE_lin %.2f\n",
+				res.Rule, len(res.Steps), res.AvgKbps, res.Switches, res.Rebuffer, res.Startup, res.QoE)
+			if report != "" {
+				b, err := json.MarshalIndent(res, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := atomicfile.WriteFile(report, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("--report: %w", err)
+				}
+			}
+			if plot != "" {
+				var b strings.Builder
+				abr.WriteSVG(&b, res)
+				if err := atomicfile.WriteFile(plot, []byte(b.String()), 0o644); err != nil {
+					return fmt.Errorf("--plot: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&rule, "abr", "ours", "rate-adaptation rule: "+abr.Names())
+	f.StringVar(&throughput, "throughput", "", `simulate over this trace of "seconds,kbps" lines instead of downloading`)
+	f.DurationVar(&offset, "offset", 0, "with --throughput: start this far into the trace")
+	f.DurationVar(&rtt, "rtt", 0, "with --throughput: time from request to first byte")
+	f.DurationVar(&maxBuffer, "max-buffer", time.Duration(abr.DefaultMaxBuffer*float64(time.Second)), "most video the player buffers")
+	f.StringVar(&report, "report", "", "write the session and its QoE as JSON to this file")
+	f.StringVar(&plot, "plot", "", "draw bit rate, throughput and buffer over time as SVG into this file")
+	f.BoolVar(&quiet, "quiet", false, "print only the QoE report")
+	f.DurationVar(&p.Options.Timeout, "timeout", web.DefaultClientTimeout, "time allowed for each read and write")
 	g.addTrace(c)
 	return c
 }

@@ -3,9 +3,13 @@ package dash
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/applayer/applayer/video/abr"
 )
 
 // Track is one Representation of the video AdaptationSet, resolved for a
@@ -94,4 +98,39 @@ func (m *MPD) Ladder() ([]Track, error) {
 		return 0
 	})
 	return out, nil
+}
+
+// LoadVideo reads a package directory's MPD and the sizes of its segment
+// files: what the rate-adaptation simulator plays.
+func LoadVideo(dir string) (abr.Video, error) {
+	f, err := os.Open(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return abr.Video{}, err
+	}
+	defer f.Close()
+	m, err := Parse(f, Limits{})
+	if err != nil {
+		return abr.Video{}, err
+	}
+	ladder, err := m.Ladder()
+	if err != nil {
+		return abr.Video{}, err
+	}
+	v := abr.Video{SegmentSeconds: ladder[0].SegmentDuration.Seconds()}
+	for _, tr := range ladder {
+		v.Kbps = append(v.Kbps, float64(tr.Bandwidth)/1000)
+	}
+	n := ladder[0].Segments
+	for i := range n {
+		row := make([]float64, len(ladder))
+		for q, tr := range ladder {
+			fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(tr.Media(i))))
+			if err != nil {
+				return abr.Video{}, err
+			}
+			row[q] = float64(fi.Size())
+		}
+		v.Sizes = append(v.Sizes, row)
+	}
+	return v, nil
 }

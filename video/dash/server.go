@@ -40,7 +40,8 @@ const (
 // every response paced in user space to the trace.
 //
 // Shaping: each client address has one link (the trace clock starts at its
-// first request and starts again after LinkReset of silence). A response
+// first request for anything but the MPD, which is never shaped, and
+// starts again after LinkReset of silence). A response
 // of n bytes that the link starts sending at trace time s releases its
 // bytes in Chunk-sized pieces, each when trace.Finish says its last byte
 // has crossed the link; responses of one client share the link first come,
@@ -265,7 +266,9 @@ func (s *Server) serveHTTP(w web.ResponseWriter, r *web.Request) {
 		s.serveSent(w, r)
 		return
 	}
-	if s.Throughput == nil || (r.Method != "GET") {
+	if s.Throughput == nil || r.Method != "GET" || strings.HasSuffix(r.Path, ".mpd") {
+		// The manifest is not shaped: a link's trace starts with the
+		// player's first segment request.
 		s.fsrv.ServeHTTP(w, r)
 		return
 	}
@@ -349,10 +352,4 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 		b = b[n:]
 	}
 	return written, nil
-}
-
-// ContentPath reports whether p names a media file of a package (used by
-// scoring to skip the manifest and the log).
-func ContentPath(p string) bool {
-	return strings.HasSuffix(p, ".m4s")
 }

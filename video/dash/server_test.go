@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -44,6 +45,9 @@ func startServer(t *testing.T, s *Server) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
