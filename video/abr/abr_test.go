@@ -173,3 +173,42 @@ func TestByName(t *testing.T) {
 		t.Error("ByName(pensieve) succeeded")
 	}
 }
+
+func TestOurs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    *State
+		want int
+	}{
+		{"nothing measured", state(0, -1), 0},
+		// BBA's map gives 1500 at 20 s (f = 2550); 4000 kbit/s carries
+		// 3000 with 1.2 to spare, and the guard (3 s at the forecast)
+		// passes: 3000.
+		{"climb", state(20, 2, 4000, 4000, 4000, 4000, 4000), 3},
+		// The link fell to 400: the forecast believes it at once, one poor
+		// download widens the reservoir to 5 s (f(6) = 447: 750), and the
+		// guard, with the forecast over-estimating tenfold (capped at
+		// 1.25), finds 750 needs 9.4 s of a 4 s margin: 300.
+		{"fall", state(6, 3, 4000, 4000, 4000, 4000, 400), 0},
+		// f(14) = 1756 lifts 750 to 1500; 1000 kbit/s alone would carry
+		// only 750, but the map's choice stands and the guard passes
+		// (6 s of 12).
+		{"map", state(14, 1, 1000, 1000, 1000, 1000, 1000), 2},
+		// A dip: 16 s buffered, the last choice 3000, the link at 800.
+		// The map holds 3000 (f = 2021 is inside its hysteresis band) and
+		// the choice does not fall below the last one, but the guard
+		// does: 3000 would take 18.75 s at 800 kbit/s / 1.25, more than
+		// the 14 s in hand; 1500 takes 9.4 s.
+		{"dip", state(16, 3, 3000, 3000, 3000, 3000, 800), 2},
+	} {
+		if got := (Ours{}).Choose(tc.s); got != tc.want {
+			t.Errorf("%s: ours = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if f := Forecast([]float64{1000, 4000, 4000, 4000, 4000, 4000}); f != 4000 {
+		t.Errorf("forecast %v: the oldest sample is out of the window", f)
+	}
+	if f := Forecast([]float64{1000, 3000}); math.Abs(f-1500) > 1e-9 {
+		t.Errorf("forecast %v, want the harmonic mean 1500", f)
+	}
+}
