@@ -148,6 +148,7 @@ link carried.`,
 		Example: exampleLines(
 			"applayer dash serve ./dash",
 			"applayer dash serve ./dash --listen 127.0.0.1:8088 --throughput steps.csv --rtt 80ms",
+			"applayer dash serve ./dash --dashjs node_modules/dashjs/dist/dash.all.min.js",
 		),
 		Args: namedArgs("DIR"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -174,6 +175,12 @@ link carried.`,
 				shaped = fmt.Sprintf("shaped by %s (%.0f kbit/s mean, %.0f s period)", throughput, s.Throughput.MeanKbps(), s.Throughput.Period())
 			}
 			fmt.Fprintf(c.OutOrStdout(), "serving %s on http://%s/%s, %s\n", args[0], l.Addr(), dash.ManifestName, shaped)
+			if s.DashJS != "" {
+				if _, err := os.Stat(s.DashJS); err != nil {
+					return fmt.Errorf("--dashjs: %w", err)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "dash.js player: http://%s%s?abr=abrDynamic\n", l.Addr(), dash.PlayerPath)
+			}
 			return serveUntilSignal(func() error { return s.Serve(l) }, s.Shutdown, dash.ErrServerClosed)
 		},
 	}
@@ -184,6 +191,7 @@ link carried.`,
 	f.DurationVar(&s.RTT, "rtt", 0, "delay before each shaped response's first byte")
 	f.IntVar(&s.MaxConns, "max-conns", 0, "most connections served at once (0: the web server's default; -1: no limit)")
 	f.BoolVar(&accessLog, "access-log", false, "print a Combined Log Format line per request")
+	f.StringVar(&s.DashJS, "dashjs", "", "dash.js's dash.all.min.js (npm package dashjs): serves a player page at "+dash.PlayerPath)
 	g.addTrace(c)
 	return c
 }

@@ -118,3 +118,34 @@ func TestSimulateOverHTTP(t *testing.T) {
 		t.Errorf("over HTTP %+v\nfrom files %+v", got, want)
 	}
 }
+
+// TestScoreSent: the server's view of a session of our player gives the
+// player's own QoE (both start playback with the first segment).
+func TestScoreSent(t *testing.T) {
+	dir, _ := fakePackage(t)
+	tr, _ := trace.Parse(strings.NewReader("0,900\n8,300\n14,2000\n"), "x")
+	clk := &fakeClock{t: time.Unix(1e9, 0)}
+	s := &Server{Dir: dir, Throughput: tr, clock: clk.now, sleep: clk.sleep}
+	addr := startServer(t, s)
+	p := &Player{Rule: abr.BBA{}, MaxBuffer: 12, clock: clk.now, sleep: clk.sleep}
+	got, err := p.Play(context.Background(), "http://"+addr+"/"+ManifestName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := ParseBytes(must(os.ReadFile(filepath.Join(dir, ManifestName))), Limits{})
+	var sent []Sent
+	s.mu.Lock()
+	for _, l := range s.links {
+		sent = append(sent, l.sent...)
+	}
+	s.mu.Unlock()
+	score, err := ScoreSent(m, sent, "bba")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The player's clock starts before the init segments; the server's
+	// score starts at the first media request.
+	if math.Abs(score.QoE-got.QoE) > 1e-6 || math.Abs(score.Rebuffer-got.Rebuffer) > 1e-6 || score.Switches != got.Switches || len(score.Steps) != 10 {
+		t.Errorf("server's score %+v\nplayer's %+v", score, got)
+	}
+}

@@ -3,11 +3,14 @@ package dash
 import (
 	"cmp"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +34,28 @@ const (
 	// SentPath answers, as JSON, what the server sent the asking client
 	// on its shaped link: one record per response.
 	SentPath = "/_dash/sent"
+	// PlayerPath is a page that plays the presentation with dash.js
+	// (Server.DashJS) beside a chart of what the server sent.
+	PlayerPath = "/_dash/player.html"
+	// DashJSPath serves the file Server.DashJS names.
+	DashJSPath = "/_dash/dash.all.min.js"
+	// ReportPath receives the player page's outcome: ?event=ended or
+	// error, with its errors; ReportsPath lists the reports as JSON.
+	ReportPath  = "/_dash/report"
+	ReportsPath = "/_dash/reports"
 )
+
+//go:embed player.html
+var playerPage []byte
+
+// Report is what a browser player said about its session.
+type Report struct {
+	Client string `json:"client"`
+	Event  string `json:"event"`
+	ABR    string `json:"abr"`
+	Errors string `json:"errors"`
+	Time   string `json:"time"`
+}
 
 // Server streams a packaged presentation (a directory with manifest.mpd)
 // over applayer's HTTP/1.1 server (package web): files with range
@@ -62,6 +86,9 @@ type Server struct {
 	LinkReset time.Duration
 	// Chunk (default DefaultChunk bytes).
 	Chunk int
+	// DashJS, when set, is dash.js's dash.all.min.js (npm package
+	// dashjs), served for the page at PlayerPath.
+	DashJS string
 	// MaxConns bounds connections (web.Server's default; negative: none).
 	MaxConns int
 	// AccessLog receives a Combined Log Format line per request.
@@ -84,6 +111,19 @@ type Server struct {
 
 	quit     chan struct{}
 	quitOnce sync.Once
+
+	reportMu sync.Mutex
+	reports  []Report
+	reportCh chan struct{} // closed and replaced at each report
+}
+
+// Reports returns the player pages' reports so far, and a channel closed
+// at the next one.
+func (s *Server) Reports() ([]Report, <-chan struct{}) {
+	s.init()
+	s.reportMu.Lock()
+	defer s.reportMu.Unlock()
+	return append([]Report(nil), s.reports...), s.reportCh
 }
 
 // link is one client's shaped path.
@@ -149,6 +189,7 @@ func (s *Server) init() error {
 		s.fsrv.Logger = s.Logger
 		s.links = map[string]*link{}
 		s.quit = make(chan struct{})
+		s.reportCh = make(chan struct{})
 		s.web.Addr = cmp.Or(s.Addr, DefaultAddr)
 		s.web.Handler = web.HandlerFunc(s.serveHTTP)
 		s.web.MaxConns = s.MaxConns
@@ -262,8 +303,27 @@ func (s *Server) serveHTTP(w web.ResponseWriter, r *web.Request) {
 		w.WriteHeader(web.StatusNoContent)
 		return
 	}
-	if r.Path == SentPath {
+	switch r.Path {
+	case SentPath:
 		s.serveSent(w, r)
+		return
+	case PlayerPath:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(playerPage)
+		return
+	case DashJSPath:
+		s.serveDashJS(w, r)
+		return
+	case ReportPath:
+		s.report(w, r)
+		return
+	case ReportsPath:
+		list, _ := s.Reports()
+		b, _ := json.Marshal(list)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(b)
 		return
 	}
 	if s.Throughput == nil || r.Method != "GET" || strings.HasSuffix(r.Path, ".mpd") {
@@ -308,6 +368,43 @@ func (s *Server) serveSent(w web.ResponseWriter, r *web.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(b)
 }
+
+func (s *Server) serveDashJS(w web.ResponseWriter, r *web.Request) {
+	if s.DashJS == "" {
+		web.WriteError(w, web.StatusNotFound, "no dash.js: start the server with --dashjs FILE (npm package dashjs, dist/dash.all.min.js)")
+		return
+	}
+	b, err := os.ReadFile(s.DashJS)
+	if err != nil {
+		web.WriteError(w, web.StatusNotFound, "dash.js: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Write(b)
+}
+
+func (s *Server) report(w web.ResponseWriter, r *web.Request) {
+	q, _ := url.ParseQuery(r.RawQuery)
+	clip := func(v string) string {
+		if len(v) > 2000 {
+			return v[:2000]
+		}
+		return v
+	}
+	rep := Report{Client: clientKey(r.RemoteAddr), Event: clip(q.Get("event")), ABR: clip(q.Get("abr")), Errors: clip(q.Get("errors")), Time: clip(q.Get("time"))}
+	s.reportMu.Lock()
+	if len(s.reports) < 1000 {
+		s.reports = append(s.reports, rep)
+	}
+	close(s.reportCh)
+	s.reportCh = make(chan struct{})
+	s.reportMu.Unlock()
+	s.logger().Info("dash: player report", "client", rep.Client, "event", rep.Event, "abr", rep.ABR, "errors", rep.Errors)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(web.StatusNoContent)
+}
+
+func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
 // pacedWriter releases a response's body on the client's link.
 type pacedWriter struct {
