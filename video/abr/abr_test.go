@@ -181,25 +181,27 @@ func TestOurs(t *testing.T) {
 		want int
 	}{
 		{"nothing measured", state(0, -1), 0},
-		// BBA's map gives 1500 at 20 s (f = 2550); 4000 kbit/s carries
-		// 3000 with 1.2 to spare, and the guard (3 s at the forecast)
-		// passes: 3000.
+		// BBA's map holds 1500 at 20 s (f = 2550); 4000 kbit/s carries
+		// 3000 with 1.25 to spare, and the guard (3 s of 18) passes: 3000.
 		{"climb", state(20, 2, 4000, 4000, 4000, 4000, 4000), 3},
-		// The link fell to 400: the forecast believes it at once, one poor
-		// download widens the reservoir to 5 s (f(6) = 447: 750), and the
-		// guard, with the forecast over-estimating tenfold (capped at
-		// 1.25), finds 750 needs 9.4 s of a 4 s margin: 300.
-		{"fall", state(6, 3, 4000, 4000, 4000, 4000, 400), 0},
-		// f(14) = 1756 lifts 750 to 1500; 1000 kbit/s alone would carry
-		// only 750, but the map's choice stands and the guard passes
-		// (6 s of 12).
-		{"map", state(14, 1, 1000, 1000, 1000, 1000, 1000), 2},
-		// A dip: 16 s buffered, the last choice 3000, the link at 800.
-		// The map holds 3000 (f = 2021 is inside its hysteresis band) and
-		// the choice does not fall below the last one, but the guard
-		// does: 3000 would take 18.75 s at 800 kbit/s / 1.25, more than
-		// the 14 s in hand; 1500 takes 9.4 s.
-		{"dip", state(16, 3, 3000, 3000, 3000, 3000, 800), 2},
+		// The link fell to 400: one poor download widens the reservoir to
+		// 5 s, and f(6) = 447 takes the map from 3000 down to 750; the
+		// guard, at the harmonic mean 1429 over the capped factor 1.25,
+		// needs 2.6 s of the 3.5 s above the reserve (2.5 s): 750.
+		{"fall", state(6, 3, 4000, 4000, 4000, 4000, 400), 1},
+		// f(14) = 1756 would lift 750 to 1500, but the map may not climb
+		// past 1.2 x the harmonic mean (1200), nor does the forecast
+		// carry 1500 with 1.25 to spare: 750.
+		{"map capped", state(14, 1, 1000, 1000, 1000, 1000, 1000), 1},
+		// A dip: 16 s buffered, the last choice 3000, the last download at
+		// 800. The map holds 3000 (f = 2021 is inside its hysteresis
+		// band), the choice does not fall below the last one, and the
+		// guard passes (7.75 s at 1935 / 1.25, of 14): the dip is ridden.
+		{"dip", state(16, 3, 3000, 3000, 3000, 3000, 800), 3},
+		// Steady at 800 with 8 s buffered: the map says 1500 (f = 962,
+		// down from 3000), which would take 7.5 s of the 6 s above the
+		// reserve: the guard takes 750.
+		{"guard", state(8, 3, 800, 800, 800, 800, 800), 1},
 	} {
 		if got := (Ours{}).Choose(tc.s); got != tc.want {
 			t.Errorf("%s: ours = %d, want %d", tc.name, got, tc.want)

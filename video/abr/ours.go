@@ -8,25 +8,28 @@ import "math"
 // fallen too far for the buffer to ride it out.
 //
 //  1. The base is BBA-0's map from buffer level to bit rate with its
-//     hysteresis, but with a reservoir that grows by OursReservoirStep
-//     seconds for each of the last OursPoorWindow downloads that ran below
-//     twice the lowest bit rate: on a link that keeps failing (a 3G link
-//     with outages) the player keeps more in hand before it climbs.
+//     hysteresis, with a reservoir that grows by OursReservoirStep seconds
+//     for each of the last OursPoorWindow downloads that ran below twice
+//     the lowest bit rate: on a link that keeps failing (a 3G link with
+//     outages) the player keeps more in hand before it climbs. The map
+//     may not climb above OursMapCap times the harmonic-mean throughput:
+//     a buffer alone is no reason to fetch what the link cannot carry.
 //  2. Climbing: with OursUpBuffer seconds buffered, the choice may rise to
 //     the highest rate the forecast carries with OursMargin to spare, and
 //     it does not fall below the last choice (a short dip is ridden on the
 //     buffer instead of costing two switches).
 //  3. Guard: the choice steps down while its segment, fetched at the
-//     forecast divided by how much the forecast has over-estimated lately
-//     (at most OursDrop), would not arrive before the buffer is down to
-//     OursReserve seconds.
+//     harmonic-mean throughput divided by how much the forecast has
+//     over-estimated lately (at most OursDrop), would not arrive before the
+//     buffer is down to OursReserve seconds (plus OursReservePoor per poor
+//     download).
 //
 // The forecast is the harmonic mean of the last five throughputs (robust to
 // one fast outlier), and no more than the last one (a fall is believed at
 // once). Until a throughput is known it takes the lowest rate.
 //
-// The constants were chosen on the bench's traces (bench/video), which
-// makes them a fit to those traces, not a proof of generality.
+// The constants were chosen by a grid search on the bench's traces
+// (bench/video): they fit those traces, which is no proof of generality.
 type Ours struct{}
 
 // Ours's parameters.
@@ -35,10 +38,12 @@ const (
 	OursReservoir     = BBAReservoir
 	OursReservoirStep = 2.0
 	OursPoorWindow    = 20
-	OursUpBuffer      = 12.0
-	OursMargin        = 1.2
+	OursMapCap        = 1.2
+	OursUpBuffer      = 10.0
+	OursMargin        = 1.25
 	OursDrop          = 1.25
 	OursReserve       = 2.0
+	OursReservePoor   = 0.5
 )
 
 func (Ours) Name() string { return "ours" }
@@ -57,6 +62,7 @@ func (Ours) Choose(s *State) int {
 		return 0
 	}
 	c := Forecast(s.Throughput)
+	h := harmonicLast(s.Throughput, OursWindow)
 	poor := 0
 	for _, t := range s.Throughput[max(0, len(s.Throughput)-OursPoorWindow):] {
 		if t < 2*s.Kbps[0] {
@@ -64,6 +70,9 @@ func (Ours) Choose(s *State) int {
 		}
 	}
 	q := bba(s, OursReservoir+OursReservoirStep*float64(poor))
+	if s.Last >= 0 && q > s.Last {
+		q = min(q, max(s.Last, highestUnder(s.Kbps, OursMapCap*h)))
+	}
 	if s.Buffer >= OursUpBuffer || !s.Playing {
 		q = max(q, highestUnder(s.Kbps, c/OursMargin))
 		if s.Playing {
@@ -76,7 +85,8 @@ func (Ours) Choose(s *State) int {
 		drop = math.Max(drop, Forecast(s.Throughput[:k])/s.Throughput[k])
 	}
 	drop = math.Min(drop, OursDrop)
-	for q > 0 && s.Playing && s.Kbps[q]*s.SegmentSeconds*drop/c > s.Buffer-OursReserve {
+	reserve := OursReserve + OursReservePoor*float64(poor)
+	for q > 0 && s.Playing && s.Kbps[q]*s.SegmentSeconds*drop/h > s.Buffer-reserve {
 		q--
 	}
 	return q
