@@ -7,6 +7,7 @@
 //	go run ./bench/video                      # the committed sizes and traces
 //	go run ./bench/video -data /tmp/bench-dash -write-sizes bench/video/sizes.csv
 //	go run ./bench/video -gen                 # rewrite bench/video/traces/*.csv
+//	go run ./bench/video -http -data /tmp/bench-dash -dashjs node_modules/dashjs/dist/dash.all.min.js
 package main
 
 import (
@@ -16,10 +17,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/applayer/applayer/video/abr"
 	"github.com/applayer/applayer/video/dash"
@@ -38,10 +41,37 @@ func main() {
 		maxBuf     = flag.Float64("max-buffer", abr.DefaultMaxBuffer, "player buffer, seconds")
 		gen        = flag.Bool("gen", false, "write the synthetic traces into bench/video/traces and exit")
 		verbose    = flag.Bool("v", false, "print every session")
+		overHTTP   = flag.Bool("http", false, "play -data over HTTP in real time instead of simulating: our player with each rule and dash.js")
+		clients    = flag.String("clients", "ours,bola,bba,rate,dash.js abrDynamic,dash.js abrBola", "with -http: the clients")
+		dashjs     = flag.String("dashjs", "", "with -http: dash.js's dash.all.min.js (npm package dashjs)")
+		httpTraces = flag.String("http-traces", "steps,lte_walk,hsdpa_low", "with -http: the traces (names under -traces' folder)")
 	)
 	flag.Parse()
 	if *gen {
 		if err := genTraces("bench/video/traces"); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if *overHTTP {
+		if *data == "" {
+			fail(fmt.Errorf("-http needs -data: a package directory"))
+		}
+		var trs []*trace.Trace
+		for _, name := range strings.Split(*httpTraces, ",") {
+			f, err := os.Open(filepath.Join(filepath.Dir(*traces), name+".csv"))
+			if err != nil {
+				fail(err)
+			}
+			tr, err := trace.Parse(f, name)
+			f.Close()
+			if err != nil {
+				fail(err)
+			}
+			trs = append(trs, tr)
+		}
+		chromium, _ := exec.LookPath("chromium")
+		if err := httpBench(*data, trs, strings.Split(*clients, ","), *dashjs, chromium, time.Duration(*rtt*float64(time.Second))); err != nil {
 			fail(err)
 		}
 		return
