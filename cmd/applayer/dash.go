@@ -191,6 +191,8 @@ link carried.`,
 	f.DurationVar(&s.RTT, "rtt", 0, "delay before each shaped response's first byte")
 	f.IntVar(&s.MaxConns, "max-conns", 0, "most connections served at once (0: the web server's default; -1: no limit)")
 	f.BoolVar(&accessLog, "access-log", false, "print a Combined Log Format line per request")
+	f.BoolVar(&s.Live, "live", false, "serve the package as a live event starting now: a dynamic MPD with a sliding window")
+	f.DurationVar(&s.LiveWindow, "live-window", dash.DefaultLiveWindow, "with --live: how far behind the live edge segments stay available")
 	f.StringVar(&s.DashJS, "dashjs", "", "dash.js's dash.all.min.js (npm package dashjs): serves a player page at "+dash.PlayerPath)
 	g.addTrace(c)
 	return c

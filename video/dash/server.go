@@ -89,6 +89,12 @@ type Server struct {
 	// DashJS, when set, is dash.js's dash.all.min.js (npm package
 	// dashjs), served for the page at PlayerPath.
 	DashJS string
+	// Live serves the package as a live event that starts with the
+	// server: a dynamic MPD whose segments become available one by one,
+	// with a sliding window of LiveWindow (default DefaultLiveWindow);
+	// see serveLive.
+	Live       bool
+	LiveWindow time.Duration
 	// MaxConns bounds connections (web.Server's default; negative: none).
 	MaxConns int
 	// AccessLog receives a Combined Log Format line per request.
@@ -103,6 +109,7 @@ type Server struct {
 	sleep func(time.Duration)
 
 	once  sync.Once
+	lv    *live
 	web   web.Server
 	fsrv  *web.FileServer
 	err   error
@@ -187,6 +194,11 @@ func (s *Server) init() error {
 			return
 		}
 		s.fsrv.Logger = s.Logger
+		if s.Live {
+			if s.err = s.initLive(); s.err != nil {
+				return
+			}
+		}
 		s.links = map[string]*link{}
 		s.quit = make(chan struct{})
 		s.reportCh = make(chan struct{})
@@ -324,6 +336,9 @@ func (s *Server) serveHTTP(w web.ResponseWriter, r *web.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(b)
+		return
+	}
+	if s.lv != nil && (r.Method == "GET" || r.Method == "HEAD") && s.serveLive(w, r) {
 		return
 	}
 	if s.Throughput == nil || r.Method != "GET" || strings.HasSuffix(r.Path, ".mpd") {
