@@ -60,7 +60,7 @@ func (p *Presentation) StaticMPD() *MPD {
 		MediaPresentationDuration: Duration(p.Duration),
 		MinBufferTime:             Duration(2 * p.SegmentDuration),
 		MaxSegmentDuration:        Duration(p.SegmentDuration),
-		Periods:                   []Period{{ID: "0", Start: 0, AdaptationSets: []AdaptationSet{p.adaptationSet()}}},
+		Periods:                   []Period{{ID: "0", AdaptationSets: []AdaptationSet{p.adaptationSet()}}},
 	}
 	if p.Title != "" {
 		m.ProgramInformation = &ProgramInformation{Title: p.Title}
@@ -85,7 +85,7 @@ func (p *Presentation) LiveMPD(availabilityStart, published time.Time, window ti
 		TimeShiftBufferDepth:       Duration(window),
 		SuggestedPresentationDelay: Duration(3 * p.SegmentDuration),
 		MaxSegmentDuration:         Duration(p.SegmentDuration),
-		Periods:                    []Period{{ID: "0", Start: 0, AdaptationSets: []AdaptationSet{p.adaptationSet()}}},
+		Periods:                    []Period{{ID: "0", Start: new(Duration), AdaptationSets: []AdaptationSet{p.adaptationSet()}}},
 		// The server's clock, given in the MPD itself (§5.8.5.7), so a
 		// client needs no time server to find the live edge.
 		UTCTiming: []Descriptor{{SchemeIDURI: "urn:mpeg:dash:utc:direct:2014", Value: pub.Format("2006-01-02T15:04:05.000Z")}},

@@ -96,8 +96,11 @@ type Descriptor struct {
 
 // Period is one interval of the presentation (§5.3.2).
 type Period struct {
-	ID             string          `xml:"id,attr,omitempty"`
-	Start          Duration        `xml:"start,attr,omitempty"`
+	ID string `xml:"id,attr,omitempty"`
+	// Start is the Period's start; nil is absent (a static MPD's first
+	// Period then starts at 0; a dynamic MPD's first Period needs it,
+	// §5.3.2.1, or it is an early-available Period nobody may play yet).
+	Start          *Duration       `xml:"start,attr,omitempty"`
 	Duration       Duration        `xml:"duration,attr,omitempty"`
 	AdaptationSets []AdaptationSet `xml:"AdaptationSet"`
 }
@@ -415,7 +418,7 @@ func (m *MPD) Validate(lim Limits) error {
 	}
 	for pi := range m.Periods {
 		p := &m.Periods[pi]
-		if p.Start < 0 || p.Duration < 0 {
+		if p.Start != nil && *p.Start < 0 || p.Duration < 0 {
 			return bad("Period %d: negative start or duration", pi)
 		}
 		if len(p.AdaptationSets) > lim.MaxAdaptationSets {
