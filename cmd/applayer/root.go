@@ -44,7 +44,7 @@ dialogue to stderr the way the textbook prints it (C: ... / S: ...).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %w%s (see '%s --help')", commandName(c), err, suggestFlag(c, err), c.CommandPath())
 	})
-	root.AddCommand(newVersionCmd(), newUpperCmd(g), newWebCmd(g), newDNSCmd(g), newMailCmd(g), newFTPCmd(g), newTorrentCmd(g), newLabCmd(g))
+	root.AddCommand(newVersionCmd(), newUpperCmd(g), newWebCmd(g), newDNSCmd(g), newMailCmd(g), newFTPCmd(g), newTorrentCmd(g), newDashCmd(g), newLabCmd(g))
 	return root
 }
 

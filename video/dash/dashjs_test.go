@@ -1,0 +1,81 @@
+package dash
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/applayer/applayer/internal/peertest"
+	"github.com/applayer/applayer/video/trace"
+)
+
+// dashJS returns dash.js's dash.all.min.js: APPLAYER_DASHJS names it (npm
+// package dashjs, dist/dash.all.min.js; npm is not Debian's, so the test
+// skips without it).
+func dashJS(t *testing.T) string {
+	p := os.Getenv("APPLAYER_DASHJS")
+	if p == "" {
+		t.Skip("APPLAYER_DASHJS unset: no dash.js to play with (npm install dashjs; APPLAYER_DASHJS=node_modules/dashjs/dist/dash.all.min.js)")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestDashJS: dash.js, in headless Chromium, plays our MPD and segments
+// from our server (shaped) to the end with no error, with both of its
+// rate-adaptation strategies; the server's own record shows every segment
+// delivered.
+func TestDashJS(t *testing.T) {
+	js := dashJS(t)
+	chromium := peertest.Require(t, "chromium", "chromium")
+	dir, _ := tinyPackage(t)
+	m, err := ParseBytes(must(os.ReadFile(filepath.Join(dir, ManifestName))), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, strategy := range []string{"abrDynamic", "abrBola"} {
+		t.Run(strategy, func(t *testing.T) {
+			s := &Server{Dir: dir, DashJS: js, Throughput: trace.Constant(2000)}
+			addr := startServer(t, s)
+			_, next := s.Reports()
+			cmd := exec.Command(chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--mute-audio",
+				"--autoplay-policy=no-user-gesture-required", "--no-first-run", "--user-data-dir="+t.TempDir(),
+				fmt.Sprintf("http://%s%s?abr=%s", addr, PlayerPath, strategy))
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}()
+			select {
+			case <-next:
+			case <-time.After(90 * time.Second):
+				t.Fatal("the player page never reported")
+			}
+			reports, _ := s.Reports()
+			if len(reports) != 1 || reports[0].Event != "ended" || reports[0].Errors != "" || reports[0].ABR != strategy {
+				t.Fatalf("reports %+v, want one ended without errors", reports)
+			}
+			var sent []Sent
+			s.mu.Lock()
+			for _, l := range s.links {
+				sent = append(sent, l.sent...)
+			}
+			s.mu.Unlock()
+			score, err := ScoreSent(m, sent, strategy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(score.Steps) != 4 {
+				t.Errorf("the server sent %d of 4 segments: %+v", len(score.Steps), sent)
+			}
+			t.Logf("dash.js %s: %d segments, %.0f kbit/s, QoE_lin %.2f", strategy, len(score.Steps), score.AvgKbps, score.QoE)
+		})
+	}
+}
