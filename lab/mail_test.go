@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,7 @@ func aliceToBob(t *testing.T, withDNS bool) {
 		if strings.HasPrefix(e.Proto, "mail-crepes ") && strings.HasPrefix(e.Peer, "127.0.25.2:") {
 			t.Errorf("the relay's dialogue is shown from both ends: %+v", e)
 		}
-		if strings.HasPrefix(e.Proto, "mail-hamburger ") {
+		if strings.HasPrefix(e.Proto, "mail-hamburger smtp") {
 			host, _, _ := net.SplitHostPort(e.Peer)
 			mu.Lock()
 			peers[host] = true
@@ -128,6 +129,36 @@ func aliceToBob(t *testing.T, withDNS bool) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("bob's message lacks %q:\n%s", want, b)
 		}
+	}
+	// bob reads it with POP3, as a user agent would.
+	var pop string
+	for _, e := range eps {
+		if e.Service == "mail-hamburger" && e.Proto == "pop3" {
+			pop = e.Addr
+		}
+	}
+	bobPass, err := os.ReadFile(filepath.Join(dirs["hamburger.edu"], "bob.pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := textproto.Dial("tcp", pop)
+	if err != nil {
+		t.Fatalf("POP3 at %q: %v", pop, err)
+	}
+	defer c.Close()
+	var lines []string
+	for _, step := range []string{"", "USER bob", "PASS " + strings.TrimSpace(string(bobPass)), "RETR 1"} {
+		if step != "" {
+			c.PrintfLine("%s", step)
+		}
+		l, err := c.ReadLine()
+		if err != nil || !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("POP3 %q: %q %v", step, l, err)
+		}
+	}
+	lines, err = c.ReadDotLines()
+	if err != nil || !strings.Contains(strings.Join(lines, "\n"), "Do you like ketchup?") {
+		t.Errorf("POP3 RETR 1: %v\n%s", err, strings.Join(lines, "\n"))
 	}
 	mu.Lock()
 	defer mu.Unlock()
