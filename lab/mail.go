@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mail/imap"
 	"github.com/applayer/applayer/mail/mta"
 	"github.com/applayer/applayer/mail/pop3"
 	"github.com/applayer/applayer/mail/smtpserver"
@@ -19,8 +20,8 @@ import (
 
 // The textbook's two mail domains: alice@crepes.fr writes to
 // bob@hamburger.edu. Each domain has one server, MX at base+25,
-// submission at base+587 and POP3 at base+110 on its own loopback
-// address, published in the lab's DNS by its MX and A records.
+// submission at base+587, POP3 at base+110 and IMAP at base+143 on its
+// own loopback address, published in the lab's DNS by its MX and A records.
 func init() {
 	Kinds["mail"] = newMail
 	for _, d := range []struct{ name, domain, host, user, password string }{
@@ -34,6 +35,7 @@ func init() {
 				"users":      d.user + "@" + d.domain + ":" + d.password,
 				"submission": "587",
 				"pop3":       "110",
+				"imap":       "143",
 			},
 			Records: []string{
 				d.domain + ". 300 IN MX 10 mail." + d.domain + ".",
@@ -51,10 +53,13 @@ type mailService struct {
 	tempDir  bool
 	subAddr  string
 	popAddr  string // "" for none
+	imapAddr string // "" for none
 	srv      *mta.Server
 	pop      *pop3.Server
+	imap     *imap.Server
 	mx, sub  net.Listener
 	popL     net.Listener
+	imapL    net.Listener
 	users    []string // addresses
 	passFile map[string]string
 }
@@ -80,7 +85,16 @@ func newMail(spec Spec, env *Env) (Service, error) {
 		}
 		popAddr = net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+n))
 	}
+	var imapAddr string
+	if p, ok := spec.Args["imap"]; ok {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("mail: bad imap port %q", p)
+		}
+		imapAddr = net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+n))
+	}
 	return &mailService{
+		imapAddr: imapAddr,
 		spec:     spec,
 		env:      env,
 		dir:      spec.Args["data"],
@@ -183,6 +197,20 @@ func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 			AuthLimit: s.env.AuthLimit, Logger: s.env.Logger.With("service", s.spec.Name), Trace: s.env.Trace,
 		}
 	}
+	if s.imapAddr != "" {
+		if s.imapL, err = lc.Listen(ctx, "tcp", s.imapAddr); err != nil {
+			s.mx.Close()
+			s.sub.Close()
+			if s.popL != nil {
+				s.popL.Close()
+			}
+			return nil, s.fail(err)
+		}
+		s.imap = &imap.Server{
+			Hostname: "mail." + domain, Store: m.Store(), Domain: domain, TLSConfig: tlsConfig,
+			AuthLimit: s.env.AuthLimit, Logger: s.env.Logger.With("service", s.spec.Name), Trace: s.env.Trace,
+		}
+	}
 	return s.endpoints(mxAddr, filepath.Join(s.dir, "tls", tlsutil.CertFile)), nil
 }
 
@@ -221,6 +249,11 @@ func (s *mailService) endpoints(mxAddr, certFile string) []Endpoint {
 		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "pop3", Addr: s.popAddr, Try: "curl -sS -u \"" + user +
 			":$(cat " + sp(s.passFile[user]) + ")\" pop3://" + s.popAddr + "/   # add 1 to the URL to read message 1"})
 	}
+	if user != "" && s.imapAddr != "" {
+		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "imap", Addr: s.imapAddr, Try: "curl -sS -u \"" + user +
+			":$(cat " + sp(s.passFile[user]) + ")\" imap://" + s.imapAddr + "/INBOX -X 'UID FETCH 1:* (FLAGS ENVELOPE)'" +
+			"   # imap://.../INBOX;UID=1 reads message 1"})
+	}
 	eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "queue", Addr: s.subAddr,
 		Try: s.env.Bin + " mail queue list --data " + sp(s.dir)})
 	return eps
@@ -239,27 +272,50 @@ func (s *mailService) fail(err error) error {
 	return err
 }
 
+// reader is a POP3 or IMAP server beside the MTA.
+type reader interface {
+	Serve(net.Listener) error
+	Close() error
+}
+
 func (s *mailService) Serve() error {
-	if s.pop == nil {
-		return s.srv.Serve(s.mx, s.sub)
+	type pair struct {
+		srv reader
+		l   net.Listener
 	}
-	errc := make(chan error, 1)
-	go func() {
-		err := s.pop.Serve(s.popL)
-		if !errors.Is(err, pop3.ErrServerClosed) {
-			s.srv.Close()
-		}
-		errc <- err
-	}()
+	var rs []pair
+	if s.pop != nil {
+		rs = append(rs, pair{s.pop, s.popL})
+	}
+	if s.imap != nil {
+		rs = append(rs, pair{s.imap, s.imapL})
+	}
+	closed := func(err error) bool {
+		return errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed) || errors.Is(err, smtpserver.ErrServerClosed)
+	}
+	errc := make(chan error, len(rs))
+	for _, r := range rs {
+		go func() {
+			err := r.srv.Serve(r.l)
+			if !closed(err) {
+				s.srv.Close()
+			}
+			errc <- err
+		}()
+	}
 	err := s.srv.Serve(s.mx, s.sub)
-	if errors.Is(err, smtpserver.ErrServerClosed) {
+	if closed(err) {
 		err = nil
 	}
 	if err != nil {
-		s.pop.Close()
+		for _, r := range rs {
+			r.srv.Close()
+		}
 	}
-	if perr := <-errc; err == nil && !errors.Is(perr, pop3.ErrServerClosed) {
-		err = perr
+	for range rs {
+		if rerr := <-errc; err == nil && !closed(rerr) {
+			err = rerr
+		}
 	}
 	if err == nil {
 		err = smtpserver.ErrServerClosed
@@ -271,6 +327,9 @@ func (s *mailService) Shutdown(ctx context.Context) error {
 	var err error
 	if s.pop != nil {
 		err = s.pop.Shutdown(ctx)
+	}
+	if s.imap != nil {
+		err = errors.Join(err, s.imap.Shutdown(ctx))
 	}
 	if s.srv != nil {
 		err = errors.Join(err, s.srv.Shutdown(ctx))
@@ -284,6 +343,9 @@ func (s *mailService) Shutdown(ctx context.Context) error {
 	}
 	if s.popL != nil {
 		s.popL.Close()
+	}
+	if s.imapL != nil {
+		s.imapL.Close()
 	}
 	if s.tempDir {
 		os.RemoveAll(s.dir)

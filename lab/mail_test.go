@@ -160,6 +160,41 @@ func aliceToBob(t *testing.T, withDNS bool) {
 	if err != nil || !strings.Contains(strings.Join(lines, "\n"), "Do you like ketchup?") {
 		t.Errorf("POP3 RETR 1: %v\n%s", err, strings.Join(lines, "\n"))
 	}
+	// And with IMAP: the same message, its subject from the ENVELOPE.
+	var imapAddr string
+	for _, e := range eps {
+		if e.Service == "mail-hamburger" && e.Proto == "imap" {
+			imapAddr = e.Addr
+		}
+	}
+	ic, err := textproto.Dial("tcp", imapAddr)
+	if err != nil {
+		t.Fatalf("IMAP at %q: %v", imapAddr, err)
+	}
+	defer ic.Close()
+	if l, err := ic.ReadLine(); err != nil || !strings.HasPrefix(l, "* OK") {
+		t.Fatalf("IMAP greeting %q %v", l, err)
+	}
+	var got []string
+	for _, cmd := range []string{`a LOGIN bob "` + strings.TrimSpace(string(bobPass)) + `"`, "b SELECT INBOX", "c FETCH 1 (ENVELOPE)"} {
+		ic.PrintfLine("%s", cmd)
+		for {
+			l, err := ic.ReadLine()
+			if err != nil {
+				t.Fatalf("IMAP %q: %v", cmd, err)
+			}
+			got = append(got, l)
+			if strings.HasPrefix(l, cmd[:2]) {
+				if !strings.HasPrefix(l, cmd[:2]+"OK") {
+					t.Fatalf("IMAP %q: %s", cmd, l)
+				}
+				break
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(got, "\n"), `"ketchup" (("alice" NIL "alice" "crepes.fr"))`) && !strings.Contains(strings.Join(got, "\n"), `"ketchup" ((NIL NIL "alice" "crepes.fr"))`) {
+		t.Errorf("IMAP FETCH ENVELOPE of alice's message:\n%s", strings.Join(got, "\n"))
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if !peers["127.0.25.1"] || peers["127.0.0.1"] {

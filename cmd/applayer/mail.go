@@ -19,6 +19,7 @@ import (
 	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mail/imap"
 	"github.com/applayer/applayer/mail/message"
 	"github.com/applayer/applayer/mail/mta"
 	"github.com/applayer/applayer/mail/pop3"
@@ -48,11 +49,12 @@ func newMailServeCmd(g *globals) *cobra.Command {
 		pregreet           time.Duration
 		maxConns           int
 		pop3Addr, pop3s    string
+		imapAddr, imaps    string
 		plaintextAuth      bool
 		apopFile           string
 	)
 	c := &cobra.Command{
-		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR] [--pop3 ADDR]",
+		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR] [--pop3 ADDR] [--imap ADDR]",
 		Short: "Run a mail server: MX for its domains, submission for its users, and a delivery queue",
 		Long: `Run a mail server for one or more domains, in two roles on two ports:
 
@@ -65,14 +67,17 @@ func newMailServeCmd(g *globals) *cobra.Command {
   --pop3        POP3 (port 110; --pop3s for TLS from the first byte, port 995):
                 users read and delete the mail of their INBOX (USER/PASS, APOP
                 with --apop-secrets, AUTH PLAIN, STLS).
+  --imap        IMAP4rev1 (port 143; --imaps for TLS from the first byte, port
+                993): folders, flags, search, parts of messages, IDLE.
 
 Local mail is stored in Maildir folders under DIR/mail/DOMAIN/USER (readable by
 mutt and Dovecot). Every message is on disk, fsynced, before the server says
 250. The queue lives in DIR/queue; the worker finds each domain's exchanger
 through DNS (MX, else A/AAAA), retries temporary failures on a back-off
-schedule, and bounces permanent failures to the sender. POP3 reads the same
-Maildirs; passwords sent in clear (POP3 USER/PASS, AUTH PLAIN) are refused
-before STLS except from loopback clients or with --plaintext-auth.
+schedule, and bounces permanent failures to the sender. POP3 and IMAP read the
+same Maildirs (IMAP folders as Maildir++ subfolders, as Dovecot has them);
+passwords sent in clear (POP3 USER/PASS, IMAP LOGIN, AUTH PLAIN) are refused
+before STLS/STARTTLS except from loopback clients or with --plaintext-auth.
 
 A self-signed TLS certificate is created in DIR/tls on first run unless
 --tls-cert and --tls-key are given. Users: applayer mail user add.`,
@@ -80,7 +85,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			"applayer mail user add --data /tmp/hamburger bob@hamburger.edu",
 			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger",
 			"applayer mail serve --domain crepes.fr --data /tmp/crepes --listen 127.0.25.1:2525 \\\n      --submission 127.0.25.1:5870 --dns 127.0.53.53:10053 --upstream-port 10025",
-			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger --pop3 127.0.0.1:1100",
+			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger --pop3 127.0.0.1:1100 --imap 127.0.0.1:1430",
 		),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -103,7 +108,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 				cert, err = tlsutil.Load(certFile, keyFile)
 			} else {
 				hosts := append([]string{m.Hostname()}, cfg.Domains...)
-				for _, a := range []string{listen, submission, pop3Addr, pop3s} {
+				for _, a := range []string{listen, submission, pop3Addr, pop3s, imapAddr, imaps} {
 					if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
 						hosts = append(hosts, h)
 					}
@@ -162,6 +167,23 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 					return err
 				}
 			}
+			for _, p := range []struct {
+				addr string
+				tls  bool
+			}{{imapAddr, false}, {imaps, true}} {
+				if p.addr == "" {
+					continue
+				}
+				is := &imap.Server{
+					Hostname: m.Hostname(), Store: m.Store(), TLSConfig: tlsConfig, InsecureAuth: plaintextAuth,
+					Domain: onlyDomain(cfg.Domains), AuthLimit: cfg.AuthLimit, MaxConns: maxConns, Logger: logger, Trace: cfg.Trace,
+				}
+				if err := readers.listen(p.addr, p.tls, tlsConfig, is); err != nil {
+					closeAll()
+					readers.closeAll()
+					return err
+				}
+			}
 			if mxl == nil && subl == nil && len(readers) == 0 {
 				return errors.New("mail serve: nothing to listen on (--listen and --submission are both empty)")
 			}
@@ -191,7 +213,9 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.IntVar(&maxConns, "max-conns", lifecycle.DefaultMaxConns, "most sessions served at once, on each of --listen and --submission (-1: no limit)")
 	f.StringVar(&pop3Addr, "pop3", "", "POP3 address, e.g. 127.0.0.1:1100 (default: no POP3)")
 	f.StringVar(&pop3s, "pop3s", "", "POP3 over TLS (POP3S) address, e.g. 127.0.0.1:9950 (default: none)")
-	f.BoolVar(&plaintextAuth, "plaintext-auth", false, "let POP3 clients that are not on loopback log in with a password in clear, before STLS")
+	f.StringVar(&imapAddr, "imap", "", "IMAP address, e.g. 127.0.0.1:1430 (default: no IMAP)")
+	f.StringVar(&imaps, "imaps", "", "IMAP over TLS (IMAPS) address, e.g. 127.0.0.1:9930 (default: none)")
+	f.BoolVar(&plaintextAuth, "plaintext-auth", false, "let POP3 and IMAP clients that are not on loopback log in with a password in clear, before STLS")
 	f.StringVar(&apopFile, "apop-secrets", "", "file of address:secret lines that enables POP3 APOP for those users (the secret is kept in clear: APOP needs it)")
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")

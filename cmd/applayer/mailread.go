@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/applayer/applayer/mail/imap"
 	"github.com/applayer/applayer/mail/maildir"
 	"github.com/applayer/applayer/mail/pop3"
 	"github.com/applayer/applayer/mail/smtpserver"
@@ -90,7 +91,7 @@ func (rs mailReaders) shutdown(ctx context.Context) error {
 // isClosed reports whether err is one of the mail servers' "closed"
 // sentinels.
 func isClosed(err error) bool {
-	return errors.Is(err, smtpserver.ErrServerClosed) || errors.Is(err, pop3.ErrServerClosed)
+	return errors.Is(err, smtpserver.ErrServerClosed) || errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed)
 }
 
 // apopSecrets reads address:secret lines from file at each lookup, so an

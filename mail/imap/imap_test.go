@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/testutil"
+	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/mail/maildir"
 	"golang.org/x/crypto/bcrypt"
@@ -178,4 +180,16 @@ func TestQuickDialogue(t *testing.T) {
 	t.Log(strings.Join(u, "\n"))
 	u = cl.ok("FETCH 2 (BODY.PEEK[HEADER.FIELDS (Subject From)] BODY[1] BODY[2.MIME] BODY[]<0.10>)")
 	t.Log(strings.Join(u, "\n"))
+}
+
+func tlsEnv(t *testing.T) *env {
+	certPEM, keyPEM, err := tlsutil.SelfSigned([]string{"127.0.0.1", "localhost"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, newStore(t), func(s *Server) { s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}} })
 }

@@ -633,7 +633,7 @@ func (ss *session) listNames(ref string, patterns []string, opt listOptions, lsu
 			verb = "LSUB"
 		}
 		w.WriteString(verb + " (" + strings.Join(attrs, " ") + `) "` + delim + `" `)
-		w.str(n)
+		w.astr(n)
 		ss.raw(append(append([]byte("* "), w.Bytes()...), "\r\n"...))
 		if len(opt.status) > 0 && exists[n] {
 			ss.statusOf(n, opt.status)
@@ -725,7 +725,7 @@ func (ss *session) statusOf(name string, items []string) bool {
 	}
 	var w writer
 	w.WriteString("* STATUS ")
-	w.str(name)
+	w.astr(name)
 	w.WriteString(" (" + strings.Join(parts, " ") + ")\r\n")
 	ss.raw(w.Bytes())
 	return true

@@ -191,6 +191,16 @@ func quotable(s string) bool {
 	return true
 }
 
+// astr writes an astring: an atom when it can be (mailbox names, as
+// Dovecot writes them), else a string.
+func (w *writer) astr(s string) {
+	if s != "" && isAtom(s) && !strings.EqualFold(s, "NIL") {
+		w.WriteString(s)
+		return
+	}
+	w.str(s)
+}
+
 // nstr writes NIL for "" and the string otherwise.
 func (w *writer) nstr(s string) { w.nilOr(s, s != "") }
 
