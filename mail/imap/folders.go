@@ -195,32 +195,32 @@ func (a *account) subscribe(name string, on bool) error {
 }
 
 // match reports whether name matches a LIST pattern (section 6.3.8):
-// "*" matches anything, "%" anything but the delimiter.
+// "*" matches anything, "%" anything but the delimiter. Dynamic
+// programming over the two strings: linear in each, whatever the
+// wildcards.
 func match(pattern, name string) bool {
-	if pattern == "" {
-		return name == ""
-	}
-	switch pattern[0] {
-	case '*':
-		for i := 0; i <= len(name); i++ {
-			if match(pattern[1:], name[i:]) {
-				return true
+	// cur[j]: pattern[:i] matches name[:j].
+	cur := make([]bool, len(name)+1)
+	next := make([]bool, len(name)+1)
+	cur[0] = true
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		for j := range next {
+			next[j] = false
+		}
+		switch c {
+		case '*', '%':
+			// The wildcard takes name[j-1] too, unless it is "%" and
+			// that is the delimiter.
+			for j := 0; j <= len(name); j++ {
+				next[j] = cur[j] || j > 0 && next[j-1] && (c == '*' || name[j-1] != delim[0])
+			}
+		default:
+			for j := 1; j <= len(name); j++ {
+				next[j] = cur[j-1] && name[j-1] == c
 			}
 		}
-		return false
-	case '%':
-		for i := 0; i <= len(name); i++ {
-			if match(pattern[1:], name[i:]) {
-				return true
-			}
-			if i < len(name) && name[i] == delim[0] {
-				return false
-			}
-		}
-		return false
+		cur, next = next, cur
 	}
-	if name == "" || pattern[0] != name[0] {
-		return false
-	}
-	return match(pattern[1:], name[1:])
+	return cur[len(name)]
 }

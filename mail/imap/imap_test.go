@@ -44,7 +44,7 @@ type env struct {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newStore(t *testing.T) *maildir.Store {
+func newStore(t testing.TB) *maildir.Store {
 	t.Helper()
 	st, err := maildir.Open(t.TempDir())
 	if err != nil {
@@ -170,17 +170,6 @@ func (cl *client) login() {
 	cl.ok(`LOGIN bob "` + bobPass + `"`)
 }
 
-func TestQuickDialogue(t *testing.T) {
-	e := start(t, newStore(t), nil)
-	cl := e.dial()
-	cl.login()
-	u := cl.ok("SELECT INBOX")
-	t.Log(strings.Join(u, "\n"))
-	u = cl.ok("FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)")
-	t.Log(strings.Join(u, "\n"))
-	u = cl.ok("FETCH 2 (BODY.PEEK[HEADER.FIELDS (Subject From)] BODY[1] BODY[2.MIME] BODY[]<0.10>)")
-	t.Log(strings.Join(u, "\n"))
-}
 
 func tlsEnv(t *testing.T) *env {
 	certPEM, keyPEM, err := tlsutil.SelfSigned([]string{"127.0.0.1", "localhost"}, time.Hour)
@@ -193,3 +182,7 @@ func tlsEnv(t *testing.T) *env {
 	}
 	return start(t, newStore(t), func(s *Server) { s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}} })
 }
+
+type fakeRemote struct{ net.Conn }
+
+func (fakeRemote) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1} }
