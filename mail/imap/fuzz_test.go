@@ -2,9 +2,9 @@ package imap
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
-	"net"
 	"strconv"
 	"testing"
 	"time"

@@ -170,7 +170,6 @@ func (cl *client) login() {
 	cl.ok(`LOGIN bob "` + bobPass + `"`)
 }
 
-
 func tlsEnv(t *testing.T) *env {
 	certPEM, keyPEM, err := tlsutil.SelfSigned([]string{"127.0.0.1", "localhost"}, time.Hour)
 	if err != nil {
