@@ -118,7 +118,11 @@ func FuzzBodyStructure(f *testing.F) {
 	f.Add([]byte("Content-Type: message/rfc822\r\n\r\nSubject: in\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"), "1.1")
 	f.Add([]byte("From: \"=?utf-8?q?J=C3=B6rg?=\" <j@x>, bad\r\nTo: undisclosed-recipients:;\r\n\r\n"), "2.MIME")
 	f.Fuzz(func(t *testing.T, msg []byte, sec string) {
+		orig := string(msg)
 		p := parseMessage(msg)
+		if string(msg) != orig {
+			t.Fatalf("parsing changed the message")
+		}
 		var w writer
 		w.envelope(p.h)
 		checkResponse(t, w.Bytes())

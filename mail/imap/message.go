@@ -88,7 +88,11 @@ func headerLen(b []byte) int {
 func parseHeader(h []byte) textproto.MIMEHeader {
 	// net/mail reads the fields (unfolding continuation lines); a header
 	// it cannot read gives what was read before the fault.
-	m, err := mail.ReadMessage(bytes.NewReader(append(bytes.TrimRight(h, "\r\n"), "\r\n\r\n"...)))
+	// (A copy: appending to a slice of the message would write into it.)
+	t := bytes.TrimRight(h, "\r\n")
+	b := make([]byte, 0, len(t)+4)
+	b = append(append(b, t...), "\r\n\r\n"...)
+	m, err := mail.ReadMessage(bytes.NewReader(b))
 	if err != nil || m == nil {
 		return textproto.MIMEHeader{}
 	}
@@ -377,9 +381,9 @@ func (w *writer) disposition(p *part) {
 // message itself (its body is the section's data).
 func (p *part) partAt(nums []int) *part {
 	cur := p
-	for _, n := range nums {
+	for k, n := range nums {
 		container := cur
-		if cur != p && cur.msg != nil {
+		if k > 0 && cur.msg != nil {
 			container = cur.msg
 		}
 		switch {

@@ -71,7 +71,7 @@ func TestLiterals(t *testing.T) {
 	}
 	cl.ok("SELECT INBOX")
 	u := cl.ok("FETCH 4 (FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[TEXT])")
-	if len(u) != 1 || !strings.Contains(u[0], `FLAGS (\Flagged)`) || !strings.Contains(u[0], `INTERNALDATE "02-Dec-2026 11:00:00 +0000"`) && !strings.Contains(u[0], `"02-Dec-2026 12:00:00 +0100"`) ||
+	if len(u) != 1 || !strings.Contains(u[0], `FLAGS (\Flagged \Recent)`) || !strings.Contains(u[0], `INTERNALDATE "02-Dec-2026 11:00:00 +0000"`) && !strings.Contains(u[0], `"02-Dec-2026 12:00:00 +0100"`) ||
 		!strings.Contains(u[0], fmt.Sprintf("RFC822.SIZE %d", len(msg))) || !strings.HasSuffix(u[0], "{6}\r\nbody\r\n)") {
 		t.Errorf("the appended message: %q", u)
 	}

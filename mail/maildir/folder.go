@@ -53,7 +53,9 @@ type Entry struct {
 	// draft, F flagged, P passed, R replied, S seen, T trashed), and any
 	// lower-case keyword letters.
 	Flags string
-	// New is set for a message still in new/ (IMAP's \Recent).
+	// New is set for a message that no IMAP session has claimed as
+	// recent yet (IMAP's \Recent, RFC 3501 section 2.3.2): its UID is at
+	// or above the folder's first recent UID.
 	New bool
 }
 
@@ -118,8 +120,9 @@ func (f *Folder) Lock() (unlock func(), err error) {
 // Sync scans new/ and cur/, gives every message not yet in the UID list
 // the next UID (in name order, which is arrival order), forgets the UIDs
 // of messages gone, writes the list back when it changed, and returns the
-// folder's messages. With moveNew, messages in new/ are moved to cur/ as
-// IMAP does when a folder is selected (their Entry still says New).
+// folder's messages. With moveNew (an IMAP session that selected the
+// folder read-write), messages in new/ are moved to cur/ and the recent
+// ones are claimed: they are New in this snapshot and in no later one.
 func (f *Folder) Sync(moveNew bool) (*Snapshot, error) {
 	unlock, err := f.Lock()
 	if err != nil {
@@ -181,11 +184,15 @@ func (f *Folder) SyncLocked(moveNew bool) (*Snapshot, error) {
 			return nil, err
 		}
 	}
+	firstRecent := f.firstRecent()
+	if moveNew && list.next > firstRecent {
+		atomicfile.WriteFileNoSync(filepath.Join(f.Path, recentFile), []byte(strconv.FormatUint(uint64(list.next), 10)+"\n"), 0o600)
+	}
 	snap := &Snapshot{UIDValidity: list.validity, UIDNext: list.next, Entries: make([]Entry, 0, len(files))}
 	moved := false
 	for base, fd := range files {
 		_, flags := BaseName(fd.name)
-		e := Entry{UID: list.uids[base], Base: base, Flags: flags, New: fd.new}
+		e := Entry{UID: list.uids[base], Base: base, Flags: flags, New: list.uids[base] >= firstRecent}
 		if fd.new {
 			e.Path = filepath.Join(f.Path, "new", fd.name)
 			if moveNew {
@@ -205,6 +212,22 @@ func (f *Folder) SyncLocked(moveNew bool) (*Snapshot, error) {
 	}
 	slices.SortFunc(snap.Entries, func(a, b Entry) int { return int(a.UID) - int(b.UID) })
 	return snap, nil
+}
+
+// recentFile holds the first UID no session has seen as \Recent. Losing
+// it makes messages recent again, no more.
+const recentFile = "applayer-recent"
+
+func (f *Folder) firstRecent() uint32 {
+	b, err := os.ReadFile(filepath.Join(f.Path, recentFile))
+	if err != nil {
+		return 1
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 1
+	}
+	return uint32(n)
 }
 
 // Find returns the current path of the message with this base name, which
