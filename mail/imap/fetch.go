@@ -557,8 +557,21 @@ func (ss *session) store(p *parser, uid bool) status {
 	if !valid {
 		return bad("Invalid flag")
 	}
+	ss.announceFlags()
+	// Another session may have changed these messages' flags since this
+	// one last looked: start from what is on disk, so that neither
+	// session's change is lost.
+	current := map[uint32]maildir.Entry{}
+	if snap, err := mb.f.Sync(false); err == nil {
+		for _, e := range snap.Entries {
+			current[e.UID] = e
+		}
+	}
 	for _, i := range ss.messages(set, uid) {
 		m := mb.msgs[i]
+		if e, found := current[m.uid]; found {
+			m.flags, m.path = e.Flags, e.Path
+		}
 		var nf string
 		switch item {
 		case "FLAGS":

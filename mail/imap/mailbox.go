@@ -34,6 +34,8 @@ type mailbox struct {
 	uidNext  uint32
 	msgs     []*msg
 	keywords []string // keyword letters a, b, ... (dovecot-keywords)
+	// newKeywords is set when a keyword was added and FLAGS not yet sent.
+	newKeywords bool
 	stamp    string   // the directories' state at the last update
 	cache    struct { // the last message read whole
 		uid uint32
@@ -116,6 +118,7 @@ func (mb *mailbox) letters(flags []string) (string, bool) {
 			mb.keywords = append(mb.keywords, fl)
 			i = len(mb.keywords) - 1
 			mb.saveKeywords()
+			mb.newKeywords = true
 		}
 		b = append(b, byte('a'+i))
 	}
@@ -205,7 +208,7 @@ func (ss *session) open(p *parser, readOnly bool) status {
 	mb := &mailbox{name: name, f: f, readOnly: readOnly, validity: snap.UIDValidity, uidNext: snap.UIDNext, keywords: loadKeywords(f)}
 	recent, unseen := 0, 0
 	for _, e := range snap.Entries {
-		m := &msg{uid: e.UID, base: e.Base, path: e.Path, flags: e.Flags, recent: e.New && !readOnly, size: -1}
+		m := &msg{uid: e.UID, base: e.Base, path: e.Path, flags: e.Flags, recent: e.New, size: -1}
 		if m.recent {
 			recent++
 		}
@@ -252,11 +255,9 @@ func (ss *session) update(allowExpunge bool) {
 	mb.stamp = stamp
 	if kw := loadKeywords(mb.f); len(kw) > len(mb.keywords) {
 		mb.keywords = kw
-		ss.untagged("FLAGS " + mb.allFlags())
-		if !mb.readOnly {
-			ss.untagged("OK [PERMANENTFLAGS " + mb.permanentFlags() + "] Flags permitted")
-		}
+		mb.newKeywords = true
 	}
+	ss.announceFlags()
 	byUID := make(map[uint32]maildir.Entry, len(snap.Entries))
 	for _, e := range snap.Entries {
 		byUID[e.UID] = e
@@ -285,7 +286,7 @@ func (ss *session) update(allowExpunge bool) {
 	grew, recent := false, 0
 	for _, e := range snap.Entries {
 		if e.UID > last {
-			m := &msg{uid: e.UID, base: e.Base, path: e.Path, flags: e.Flags, recent: e.New && !mb.readOnly, size: -1}
+			m := &msg{uid: e.UID, base: e.Base, path: e.Path, flags: e.Flags, recent: e.New, size: -1}
 			mb.msgs = append(mb.msgs, m)
 			grew = true
 		}
@@ -300,6 +301,20 @@ func (ss *session) update(allowExpunge bool) {
 		ss.untagged(strconv.Itoa(recent) + " RECENT")
 	}
 	mb.uidNext = snap.UIDNext
+}
+
+// announceFlags sends FLAGS and PERMANENTFLAGS again when keywords were
+// added (section 7.2.6), before any FETCH that shows them.
+func (ss *session) announceFlags() {
+	mb := ss.mb
+	if mb == nil || !mb.newKeywords {
+		return
+	}
+	mb.newKeywords = false
+	ss.untagged("FLAGS " + mb.allFlags())
+	if !mb.readOnly {
+		ss.untagged("OK [PERMANENTFLAGS " + mb.permanentFlags() + "] Flags permitted")
+	}
 }
 
 // check: section 6.4.1.
@@ -426,7 +441,7 @@ func (ss *session) sub(p *parser, on bool) status {
 
 // listOptions are LIST-EXTENDED's selection and return options (RFC 5258).
 type listOptions struct {
-	subscribed, specialUse, children, retSubscribed, retSpecial bool
+	subscribed, specialUse, children, retSubscribed, retSpecial, recursive bool
 	status                                                      []string
 }
 
@@ -448,11 +463,17 @@ func (ss *session) list(p *parser, _ bool) status {
 				opt.subscribed, opt.retSubscribed = true, true
 			case "SPECIAL-USE":
 				opt.specialUse = true
-			case "REMOTE", "RECURSIVEMATCH":
+			case "RECURSIVEMATCH":
+				opt.recursive = true
+			case "REMOTE":
 			default:
 				return bad("Unknown selection option " + w)
 			}
 		}
+	}
+	if opt.recursive && !opt.subscribed && !opt.specialUse {
+		// RFC 5258 section 3.1: RECURSIVEMATCH alone is an error.
+		return bad("RECURSIVEMATCH needs another selection option")
 	}
 	ref, err := p.mailbox()
 	if err != nil && p.peek() != '"' {
@@ -542,6 +563,32 @@ func (ss *session) lsub(p *parser, _ bool) status {
 		return bad("Bad pattern")
 	}
 	ss.listNames(ref, []string{pat}, listOptions{subscribed: true}, true)
+	// Section 6.3.9: with "%", a subscribed mailbox below the level shown
+	// makes its ancestor at that level appear, \Noselect if it is not
+	// subscribed itself.
+	full := collapseStars(ref + pat)
+	if strings.HasSuffix(full, "%") {
+		subs := ss.acct.subscriptions()
+		shown := map[string]bool{}
+		for n := range subs {
+			for i := strings.Index(n, delim); i >= 0; {
+				parent := n[:i]
+				if match(full, parent) && !subs[parent] && !shown[parent] {
+					shown[parent] = true
+					var w writer
+					w.WriteString(`* LSUB (\Noselect) "` + delim + `" `)
+					w.astr(parent)
+					w.WriteString("\r\n")
+					ss.raw(w.Bytes())
+				}
+				j := strings.Index(n[i+1:], delim)
+				if j < 0 {
+					break
+				}
+				i += 1 + j
+			}
+		}
+	}
 	return ok("LSUB completed")
 }
 
@@ -777,6 +824,9 @@ func (ss *session) appendCmd(p *parser, _ bool) status {
 	letters, valid := mb.letters(flags)
 	if !valid {
 		return bad("Invalid flag")
+	}
+	if mb == ss.mb {
+		ss.announceFlags()
 	}
 	uid, validity, err := f.Add(bytes.NewReader(body), letters, date, ss.srv.Store.UniqueName(int64(len(body))))
 	if err != nil {

@@ -235,33 +235,134 @@ func (w *writer) envelope(h textproto.MIMEHeader) {
 	w.WriteByte(')')
 }
 
-// addresses writes an address list, or NIL.
+// addresses writes an address list, or NIL. A group ("team: a, b;") is
+// written as RFC 3501 section 7.4.2 asks: a start (NIL NIL "team" NIL),
+// its members, an end (NIL NIL NIL NIL).
 func (w *writer) addresses(v string) {
-	if v == "" {
-		w.WriteString("NIL")
-		return
+	items := splitAddressList(v)
+	var out writer
+	n := 0
+	for _, it := range items {
+		if it.group {
+			out.WriteString("(NIL NIL ")
+			out.str(it.name)
+			out.WriteString(" NIL)")
+			for _, m := range splitAddressList(it.members) {
+				if !m.group && out.address(m.text) {
+					n++
+				}
+			}
+			out.WriteString("(NIL NIL NIL NIL)")
+			n++
+			continue
+		}
+		if out.address(it.text) {
+			n++
+		}
 	}
-	list, err := (&mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: passCharset}}).ParseList(v)
-	if err != nil || len(list) == 0 {
+	if n == 0 {
 		w.WriteString("NIL")
 		return
 	}
 	w.WriteByte('(')
-	for _, a := range list {
-		local, host, _ := strings.Cut(a.Address, "@")
-		w.WriteByte('(')
-		name := a.Name
-		if !quotable(name) {
-			name = mime.QEncoding.Encode("utf-8", name)
-		}
-		w.nstr(name)
-		w.WriteString(" NIL ")
-		w.nstr(local)
-		w.WriteByte(' ')
-		w.nstr(host)
-		w.WriteByte(')')
+	w.Write(out.Bytes())
+	w.WriteByte(')')
+}
+
+// address writes one address; false when it cannot be parsed.
+func (w *writer) address(text string) bool {
+	a, err := (&mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: passCharset}}).Parse(text)
+	if err != nil {
+		return false
+	}
+	local, host, _ := strings.Cut(a.Address, "@")
+	w.WriteByte('(')
+	name := a.Name
+	if !quotable(name) {
+		name = mime.QEncoding.Encode("utf-8", name)
+	}
+	w.nstr(name)
+	w.WriteString(" NIL ")
+	w.nstr(local)
+	w.WriteByte(' ')
+	if host == "" {
+		w.WriteString("NIL")
+	} else {
+		w.str(host)
 	}
 	w.WriteByte(')')
+	return true
+}
+
+// addrItem is an address, or a group with its members.
+type addrItem struct {
+	text    string
+	group   bool
+	name    string
+	members string
+}
+
+// splitAddressList splits an address-list (RFC 5322 section 3.4) at its
+// top-level commas, keeping quoted strings, comments, angle addresses and
+// groups whole.
+func splitAddressList(v string) []addrItem {
+	var out []addrItem
+	start, depth, angle, inQuote := 0, 0, false, false
+	groupStart, groupName := -1, ""
+	flush := func(end int) {
+		if t := strings.TrimSpace(v[start:end]); t != "" {
+			out = append(out, addrItem{text: t})
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inQuote:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inQuote = false
+			}
+		case c == '"':
+			inQuote = true
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case angle:
+		case c == ':' && groupStart < 0:
+			groupName = strings.TrimSpace(v[start:i])
+			if q, err := unquote(groupName); err == nil {
+				groupName = q
+			}
+			groupStart = i + 1
+		case c == ';' && groupStart >= 0:
+			out = append(out, addrItem{group: true, name: groupName, members: v[groupStart:i]})
+			groupStart = -1
+			start = i + 1
+		case c == ',' && groupStart < 0:
+			flush(i)
+			start = i + 1
+		}
+	}
+	if groupStart >= 0 {
+		out = append(out, addrItem{group: true, name: groupName, members: v[groupStart:]})
+	} else {
+		flush(len(v))
+	}
+	return out
+}
+
+func unquote(s string) (string, error) {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return strings.ReplaceAll(s[1:len(s)-1], `\"`, `"`), nil
+	}
+	return s, nil
 }
 
 // passCharset lets names in any charset through undecoded rather than

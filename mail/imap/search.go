@@ -296,10 +296,23 @@ func headerMatch(name, s string) matcher {
 			if containsFold([]byte(v), needle) {
 				return true
 			}
+			// An address field also matches by its addresses, parsed
+			// (comments and folding taken out).
+			if addressField[textprotoKey(name)] {
+				if list, err := mail.ParseAddressList(v); err == nil {
+					for _, a := range list {
+						if containsFold([]byte(a.Name+" <"+a.Address+">"), needle) {
+							return true
+						}
+					}
+				}
+			}
 		}
 		return false
 	}
 }
+
+var addressField = map[string]bool{"From": true, "To": true, "Cc": true, "Bcc": true, "Sender": true, "Reply-To": true}
 
 func textprotoKey(s string) string {
 	b := []byte(strings.ToLower(s))

@@ -207,9 +207,6 @@ func (ss *session) move(p *parser, uid bool) status {
 	if len(idx) == 0 {
 		return ok("MOVE completed (nothing to move)")
 	}
-	if dest == ss.mb.name {
-		return no("Source and destination are the same mailbox")
-	}
 	validity, src, dst, err := ss.copyMessages(idx, dest)
 	if err != nil {
 		ss.srv.logger().Error("imap: MOVE failed", "user", ss.user, "err", err)

@@ -214,6 +214,26 @@ func (f *Folder) SyncLocked(moveNew bool) (*Snapshot, error) {
 	return snap, nil
 }
 
+// validityFile, in the user's Maildir (INBOX), holds the last
+// UIDVALIDITY given to one of its folders.
+const validityFile = "applayer-uidvalidity"
+
+func (f *Folder) newValidity() uint32 {
+	root := f.Path
+	if strings.HasPrefix(filepath.Base(root), ".") {
+		root = filepath.Dir(root)
+	}
+	p := filepath.Join(root, validityFile)
+	v := uint32(time.Now().Unix())
+	if b, err := os.ReadFile(p); err == nil {
+		if last, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32); err == nil && uint32(last) >= v {
+			v = uint32(last) + 1
+		}
+	}
+	atomicfile.WriteFile(p, []byte(strconv.FormatUint(uint64(v), 10)+"\n"), 0o600)
+	return v
+}
+
 // recentFile holds the first UID no session has seen as \Recent. Losing
 // it makes messages recent again, no more.
 const recentFile = "applayer-recent"
@@ -356,8 +376,10 @@ func (f *Folder) readUIDList() (*uidList, error) {
 	b, err := os.ReadFile(filepath.Join(f.Path, UIDListFile))
 	if errors.Is(err, os.ErrNotExist) {
 		// A new UIDVALIDITY: the time, as Dovecot does, so that a folder
-		// made again after being deleted does not repeat an old one.
-		l.validity, l.next, l.created = uint32(time.Now().Unix()), 1, true
+		// made again after being deleted does not repeat an old one; and
+		// above the last one given in this Maildir, for a folder made
+		// again within the same second.
+		l.validity, l.next, l.created = f.newValidity(), 1, true
 		return l, nil
 	}
 	if err != nil {
