@@ -36,8 +36,8 @@ type mailbox struct {
 	keywords []string // keyword letters a, b, ... (dovecot-keywords)
 	// newKeywords is set when a keyword was added and FLAGS not yet sent.
 	newKeywords bool
-	stamp    string   // the directories' state at the last update
-	cache    struct { // the last message read whole
+	stamp       string   // the directories' state at the last update
+	cache       struct { // the last message read whole
 		uid uint32
 		raw []byte
 		p   *part
@@ -442,7 +442,7 @@ func (ss *session) sub(p *parser, on bool) status {
 // listOptions are LIST-EXTENDED's selection and return options (RFC 5258).
 type listOptions struct {
 	subscribed, specialUse, children, retSubscribed, retSpecial, recursive bool
-	status                                                      []string
+	status                                                                 []string
 }
 
 // list: section 6.3.8 with LIST-EXTENDED (RFC 5258), LIST-STATUS (RFC
@@ -626,7 +626,29 @@ func (ss *session) listNames(ref string, patterns []string, opt listOptions, lsu
 				seen[n] = true
 				all = append(all, n)
 			}
+			if opt.recursive {
+				for i := strings.Index(n, delim); i >= 0; {
+					if parent := n[:i]; !seen[parent] {
+						seen[parent] = true
+						all = append(all, parent)
+					}
+					j := strings.Index(n[i+1:], delim)
+					if j < 0 {
+						break
+					}
+					i += 1 + j
+				}
+			}
 		}
+	}
+	// childInfo: RFC 5258 section 3.5, a subscribed mailbox below n.
+	childInfo := func(n string) bool {
+		for s := range subs {
+			if strings.HasPrefix(s, n+delim) {
+				return true
+			}
+		}
+		return false
 	}
 	slices.SortStableFunc(all[1:], strings.Compare)
 	for _, n := range all {
@@ -638,12 +660,16 @@ func (ss *session) listNames(ref string, patterns []string, opt listOptions, lsu
 			}
 			matched = matched || match(full, n)
 		}
-		if !matched || opt.subscribed && !subs[n] {
+		if !matched {
+			continue
+		}
+		info := opt.recursive && opt.subscribed && childInfo(n)
+		if opt.subscribed && !subs[n] && !info {
 			continue
 		}
 		var attrs []string
 		if !exists[n] {
-			if opt.subscribed {
+			if opt.subscribed && subs[n] {
 				attrs = append(attrs, `\NonExistent`)
 			} else {
 				attrs = append(attrs, `\Noselect`)
@@ -681,6 +707,9 @@ func (ss *session) listNames(ref string, patterns []string, opt listOptions, lsu
 		}
 		w.WriteString(verb + " (" + strings.Join(attrs, " ") + `) "` + delim + `" `)
 		w.astr(n)
+		if info {
+			w.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
+		}
 		ss.raw(append(append([]byte("* "), w.Bytes()...), "\r\n"...))
 		if len(opt.status) > 0 && exists[n] {
 			ss.statusOf(n, opt.status)

@@ -271,7 +271,7 @@ func (w *writer) addresses(v string) {
 
 // address writes one address; false when it cannot be parsed.
 func (w *writer) address(text string) bool {
-	a, err := (&mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: passCharset}}).Parse(text)
+	a, adl, err := parseAddress(text)
 	if err != nil {
 		return false
 	}
@@ -282,7 +282,9 @@ func (w *writer) address(text string) bool {
 		name = mime.QEncoding.Encode("utf-8", name)
 	}
 	w.nstr(name)
-	w.WriteString(" NIL ")
+	w.WriteByte(' ')
+	w.nstr(adl)
+	w.WriteByte(' ')
 	w.nstr(local)
 	w.WriteByte(' ')
 	if host == "" {
@@ -292,6 +294,63 @@ func (w *writer) address(text string) bool {
 	}
 	w.WriteByte(')')
 	return true
+}
+
+// parseAddress parses one address with net/mail, and where that fails,
+// once more without comments and with an obsolete source route
+// ("<@route:user@domain>", returned as adl) taken out.
+func parseAddress(text string) (*mail.Address, string, error) {
+	ap := &mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: passCharset}}
+	a, err := ap.Parse(text)
+	if err == nil {
+		return a, "", nil
+	}
+	t := stripComments(text)
+	adl := ""
+	if i := strings.Index(t, "<@"); i >= 0 {
+		if j := strings.IndexByte(t[i:], ':'); j >= 0 {
+			adl = strings.TrimSpace(t[i+1 : i+j])
+			t = t[:i+1] + t[i+j+1:]
+		}
+	}
+	a, err = ap.Parse(t)
+	return a, adl, err
+}
+
+// stripComments removes (comments) outside quoted strings and the spaces
+// around "@" they leave.
+func stripComments(s string) string {
+	var b strings.Builder
+	depth, inQuote := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inQuote:
+			b.WriteByte(c)
+			if c == '\\' && i+1 < len(s) {
+				i++
+				b.WriteByte(s[i])
+			} else if c == '"' {
+				inQuote = false
+			}
+		case c == '"' && depth == 0:
+			inQuote = true
+			b.WriteByte(c)
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	out := b.String()
+	for _, r := range []string{" @", "@ "} {
+		for strings.Contains(out, r) {
+			out = strings.ReplaceAll(out, r, "@")
+		}
+	}
+	return strings.TrimSpace(out)
 }
 
 // addrItem is an address, or a group with its members.

@@ -299,11 +299,9 @@ func headerMatch(name, s string) matcher {
 			// An address field also matches by its addresses, parsed
 			// (comments and folding taken out).
 			if addressField[textprotoKey(name)] {
-				if list, err := mail.ParseAddressList(v); err == nil {
-					for _, a := range list {
-						if containsFold([]byte(a.Name+" <"+a.Address+">"), needle) {
-							return true
-						}
+				for _, it := range splitAddressList(v) {
+					if a, _, err := parseAddress(it.text); err == nil && containsFold([]byte(a.Name+" <"+a.Address+">"), needle) {
+						return true
 					}
 				}
 			}
