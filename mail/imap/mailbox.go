@@ -641,10 +641,23 @@ func (ss *session) listNames(ref string, patterns []string, opt listOptions, lsu
 			}
 		}
 	}
-	// childInfo: RFC 5258 section 3.5, a subscribed mailbox below n.
+	matches := func(n string) bool {
+		for _, pat := range patterns {
+			full := collapseStars(ref + pat)
+			if strings.HasPrefix(strings.ToUpper(full), "INBOX") && n == "INBOX" {
+				full = "INBOX" + full[5:]
+			}
+			if match(full, n) {
+				return true
+			}
+		}
+		return false
+	}
+	// childInfo: RFC 5258 section 3.5, a subscribed mailbox below n that
+	// the patterns do not list itself.
 	childInfo := func(n string) bool {
 		for s := range subs {
-			if strings.HasPrefix(s, n+delim) {
+			if strings.HasPrefix(s, n+delim) && !matches(s) {
 				return true
 			}
 		}
@@ -652,15 +665,7 @@ func (ss *session) listNames(ref string, patterns []string, opt listOptions, lsu
 	}
 	slices.SortStableFunc(all[1:], strings.Compare)
 	for _, n := range all {
-		matched := false
-		for _, pat := range patterns {
-			full := collapseStars(ref + pat)
-			if strings.HasPrefix(strings.ToUpper(full), "INBOX") && n == "INBOX" {
-				full = "INBOX" + full[5:]
-			}
-			matched = matched || match(full, n)
-		}
-		if !matched {
+		if !matches(n) {
 			continue
 		}
 		info := opt.recursive && opt.subscribed && childInfo(n)
