@@ -401,7 +401,10 @@ func (ss *session) fetch(p *parser, uid bool) status {
 		}
 	}
 	if failed {
-		return no("Some messages could not be read (expunged meanwhile)")
+		// RFC 2180 section 4.1.3: a message another session expunged
+		// cannot be read any more; the others are answered, and the
+		// expunge is reported at the next command that may report it.
+		return ok("FETCH completed; some messages were expunged meanwhile")
 	}
 	_ = mb
 	return ok("FETCH completed")

@@ -867,6 +867,9 @@ func (ss *session) appendCmd(p *parser, _ bool) status {
 		ss.srv.logger().Error("imap: APPEND failed", "user", ss.user, "err", err)
 		return noCode("SERVERBUG", "Cannot store the message")
 	}
+	if uid == 0 {
+		return ok("APPEND completed (expunged meanwhile by another session)")
+	}
 	return okCode(fmt.Sprintf("APPENDUID %d %d", validity, uid), "APPEND completed")
 }
 

@@ -166,21 +166,23 @@ func (f *Folder) SyncLocked(moveNew bool) (*Snapshot, error) {
 			}
 		}
 	}
-	changed := false
+	removed := false
 	for base := range list.uids {
 		if _, ok := files[base]; !ok {
 			delete(list.uids, base)
-			changed = true
+			removed = true
 		}
 	}
 	slices.Sort(fresh)
 	for _, base := range fresh {
 		list.uids[base] = list.next
 		list.next++
-		changed = true
 	}
-	if changed || list.created {
-		if err := f.writeUIDList(list); err != nil {
+	// New UIDs are made durable before anyone is told of them (a UID
+	// lost in a crash could be given again to another message); a list
+	// that only forgot messages gone may be lost: it is redone.
+	if len(fresh) > 0 || list.created || removed {
+		if err := f.writeUIDList(list, len(fresh) > 0 || list.created); err != nil {
 			return nil, err
 		}
 	}
@@ -316,8 +318,9 @@ func (f *Folder) Remove(entries []Entry) error {
 
 // Add stores a message in the folder (tmp/, fsync, link into cur/ with
 // flags, directory fsync) and gives it its UID, which it returns with the
-// folder's UIDVALIDITY. A crash leaves the message whole in cur/ or not
-// there at all. The caller holds no Lock; Add takes it.
+// folder's UIDVALIDITY (uid 0 when another session removed the message
+// before its UID could be looked up). A crash leaves the message whole in
+// cur/ or not there at all. The caller holds no Lock.
 func (f *Folder) Add(r io.Reader, flags string, date time.Time, uniq string) (uid, validity uint32, err error) {
 	tmp := filepath.Join(f.Path, "tmp", uniq)
 	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -342,18 +345,15 @@ func (f *Folder) Add(r io.Reader, flags string, date time.Time, uniq string) (ui
 	if !strings.Contains(base, ",S=") {
 		base += ",S=" + strconv.FormatInt(n, 10)
 	}
-	unlock, err := f.Lock()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer unlock()
+	// Linked and made durable outside the lock: another session that
+	// finds it first gives it its UID, which is then looked up here.
 	if err := os.Link(tmp, filepath.Join(f.Path, "cur", FileName(base, flags))); err != nil {
 		return 0, 0, fmt.Errorf("maildir: %w", err)
 	}
 	if err := atomicfile.SyncDir(filepath.Join(f.Path, "cur")); err != nil {
 		return 0, 0, err
 	}
-	snap, err := f.SyncLocked(false)
+	snap, err := f.Sync(false)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -362,7 +362,9 @@ func (f *Folder) Add(r io.Reader, flags string, date time.Time, uniq string) (ui
 			return e.UID, snap.UIDValidity, nil
 		}
 	}
-	return 0, 0, fmt.Errorf("maildir: message %s vanished after it was added", base)
+	// Another session removed it already (flagged and expunged): it was
+	// stored, and its UID is no longer anyone's business.
+	return 0, snap.UIDValidity, nil
 }
 
 type uidList struct {
@@ -441,7 +443,7 @@ func (f *Folder) readUIDList() (*uidList, error) {
 	return l, nil
 }
 
-func (f *Folder) writeUIDList(l *uidList) error {
+func (f *Folder) writeUIDList(l *uidList, durable bool) error {
 	type pair struct {
 		uid  uint32
 		base string
@@ -456,7 +458,11 @@ func (f *Folder) writeUIDList(l *uidList) error {
 	for _, p := range ps {
 		fmt.Fprintf(&buf, "%d :%s\n", p.uid, p.base)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(f.Path, UIDListFile), buf.Bytes(), 0o600); err != nil {
+	write := atomicfile.WriteFileNoSync
+	if durable {
+		write = atomicfile.WriteFile
+	}
+	if err := write(filepath.Join(f.Path, UIDListFile), buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	l.created = false
