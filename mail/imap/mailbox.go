@@ -161,16 +161,28 @@ func (mb *mailbox) allFlags() string {
 // dirStamp is the modification times of the folder's directories and UID
 // list: when it has not changed, nothing in the folder has.
 func dirStamp(f maildir.Folder) string {
+	s, _ := dirStampAt(f)
+	return s
+}
+
+// dirStampAt is dirStamp and the newest of the times: a change made in the
+// same clock tick as an earlier one leaves the times as they were, so a
+// stamp whose newest time is recent proves nothing.
+func dirStampAt(f maildir.Folder) (string, time.Time) {
 	var b strings.Builder
+	var newest time.Time
 	for _, n := range []string{"cur", "new", maildir.UIDListFile, keywordsFile} {
 		if st, err := os.Stat(filepath.Join(f.Path, n)); err == nil {
+			if st.ModTime().After(newest) {
+				newest = st.ModTime()
+			}
 			b.WriteString(strconv.FormatInt(st.ModTime().UnixNano(), 36))
 			b.WriteByte(' ')
 			b.WriteString(strconv.FormatInt(st.Size(), 36))
 		}
 		b.WriteByte(';')
 	}
-	return b.String()
+	return b.String(), newest
 }
 
 // open selects a mailbox (sections 6.3.1 and 6.3.2).
@@ -247,7 +259,10 @@ func (ss *session) update(allowExpunge bool) {
 	if mb == nil {
 		return
 	}
-	stamp := dirStamp(mb.f)
+	stamp, newest := dirStampAt(mb.f)
+	if stamp == mb.stamp && time.Since(newest) > time.Second {
+		return // nothing in the folder changed since the last look
+	}
 	snap, err := mb.f.Sync(!mb.readOnly)
 	if err != nil {
 		return
