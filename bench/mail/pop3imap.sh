@@ -4,7 +4,9 @@
 #      sessions, login timed apart: applayer checks a bcrypt hash, the
 #      Dovecot instance a static password);
 #   2. imaptest stress: CLIENTS clients for SECS seconds on one mailbox:
-#      commands per second and error lines;
+#      commands per second and error lines; applayer twice, with the users
+#      file's bcrypt cost 10 (the default) and with cost 4, since imaptest
+#      logs in again and again and Dovecot's static passdb hashes nothing;
 #   3. memory per idle IMAP connection: IDLE_CONNS sessions logged in with
 #      INBOX selected, RSS growth of the server's processes per session.
 # Needs root (Dovecot drops to uid 65534), Debian's dovecot-imapd,
@@ -29,6 +31,8 @@ build_imaptest() { # release-2.3 against Debian's dovecot-dev 2.3.19 (+ the 4th 
 
 go build -o "$T/applayer" ./cmd/applayer
 echo pass | "$T/applayer" mail user add --data "$T/ap" bob@hamburger.edu 2>/dev/null
+mkdir -p "$T/ap4"; go run ./bench/mail/bcrypthash bob@hamburger.edu pass 4 > "$T/ap4/users"
+AP4_IMAP=$(free_port)
 mkdir -p "$T/dv/run" "$T/dv/state" "$T/dv/mail" "$T/dv/home"
 cat > "$T/dv/dovecot.conf" <<CONF
 base_dir = $T/dv/run
@@ -88,7 +92,9 @@ chown -R 65534:65534 "$T/dv"
 timeout 1800 /usr/sbin/dovecot -F -c "$T/dv/dovecot.conf" & echo $! > "$T/dovecot.pid"
 timeout 1800 "$T/applayer" mail serve --domain hamburger.edu --data "$T/ap" --listen "" --submission "" \
   --pop3 127.0.0.1:$AP_POP --imap 127.0.0.1:$AP_IMAP --log-level warn & echo $! > "$T/applayer.pid"
-for p in $AP_POP $AP_IMAP $DV_POP $DV_IMAP; do
+timeout 1800 "$T/applayer" mail serve --domain hamburger.edu --data "$T/ap4" --listen "" --submission "" \
+  --imap 127.0.0.1:$AP4_IMAP --log-level warn & echo $! > "$T/applayer4.pid"
+for p in $AP_POP $AP_IMAP $DV_POP $DV_IMAP $AP4_IMAP; do
   for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.1; done
 done
 echo "load1 at start: $(cut -d' ' -f1 /proc/loadavg)"
@@ -123,7 +129,7 @@ PY
 
 if [ -x "$IMAPTEST" ]; then
   echo "== imaptest stress: $CLIENTS clients, ${SECS}s, one mailbox"
-  for s in "applayer $AP_IMAP bob@hamburger.edu" "dovecot $DV_IMAP bob"; do
+  for s in "applayer $AP_IMAP bob@hamburger.edu" "applayer-bcrypt4 $AP4_IMAP bob@hamburger.edu" "dovecot $DV_IMAP bob"; do
     set -- $s
     out=$(LD_LIBRARY_PATH=/usr/lib/dovecot timeout $((SECS + 60)) "$IMAPTEST" host=127.0.0.1 port=$2 user=$3 pass=pass \
       mbox="$(dirname "$IMAPTEST")/tests/default.mbox" clients=$CLIENTS secs=$SECS 2>&1 || true)

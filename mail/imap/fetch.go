@@ -3,6 +3,7 @@ package imap
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,7 +81,11 @@ func (p *parser) fetchItems() ([]fetchItem, error) {
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, it...)
+			for _, x := range it {
+				if !slices.ContainsFunc(items, func(y fetchItem) bool { return y.name == x.name && y.kind == x.kind && !x.partial && !y.partial }) {
+					items = append(items, x)
+				}
+			}
 			if len(items) > 100 {
 				return nil, errTooLarge
 			}
@@ -302,6 +307,12 @@ func (mb *mailbox) sizeOf(m *msg) int64 {
 }
 
 func (mb *mailbox) dateOf(m *msg) string {
+	mb.knowDate(m)
+	return internalDate(m.date)
+}
+
+// knowDate finds the message's INTERNALDATE; false when its file is gone.
+func (mb *mailbox) knowDate(m *msg) bool {
 	if m.date.IsZero() {
 		st, err := os.Stat(m.path)
 		if err != nil {
@@ -314,7 +325,7 @@ func (mb *mailbox) dateOf(m *msg) string {
 			m.date = st.ModTime()
 		}
 	}
-	return internalDate(m.date)
+	return !m.date.IsZero()
 }
 
 // sectionData is the octets a BODY[section] names.
@@ -456,9 +467,15 @@ func (ss *session) fetchOne(i int, items []fetchItem, uid bool) bool {
 			sep()
 			w.WriteString("FLAGS " + flagList(mb.flagNames(m.flags, m.recent)))
 		case "INTERNALDATE":
+			if !mb.knowDate(m) {
+				return false // expunged by another session
+			}
 			sep()
 			w.WriteString(`INTERNALDATE "` + mb.dateOf(m) + `"`)
 		case "RFC822.SIZE":
+			if mb.sizeOf(m) <= 0 {
+				return false
+			}
 			sep()
 			w.WriteString("RFC822.SIZE " + strconv.FormatInt(mb.sizeOf(m), 10))
 		default:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/mail/maildir"
 )
 
@@ -110,20 +111,45 @@ func (mb *mailbox) letters(flags []string) (string, bool) {
 		if strings.HasPrefix(fl, `\`) {
 			return "", false
 		}
-		i := slices.IndexFunc(mb.keywords, func(k string) bool { return strings.EqualFold(k, fl) })
+		i := mb.keyword(fl)
 		if i < 0 {
-			if len(mb.keywords) >= 26 {
-				return "", false
-			}
-			mb.keywords = append(mb.keywords, fl)
-			i = len(mb.keywords) - 1
-			mb.saveKeywords()
-			mb.newKeywords = true
+			return "", false
 		}
 		b = append(b, byte('a'+i))
 	}
 	slices.Sort(b)
 	return string(slices.Compact(b)), true
+}
+
+// keyword returns the letter index of a keyword, giving it the next free
+// letter when it has none: under the folder's lock and after reading the
+// list again, so that two sessions adding keywords at once do not give
+// one letter to both. -1 when all 26 letters are taken.
+func (mb *mailbox) keyword(fl string) int {
+	find := func() int {
+		return slices.IndexFunc(mb.keywords, func(k string) bool { return strings.EqualFold(k, fl) })
+	}
+	if i := find(); i >= 0 {
+		return i
+	}
+	unlock, err := mb.f.Lock()
+	if err != nil {
+		return -1
+	}
+	defer unlock()
+	if kw := loadKeywords(mb.f); len(kw) > len(mb.keywords) {
+		mb.keywords, mb.newKeywords = kw, true
+	}
+	if i := find(); i >= 0 {
+		return i
+	}
+	if len(mb.keywords) >= 26 {
+		return -1
+	}
+	mb.keywords = append(mb.keywords, fl)
+	mb.saveKeywords()
+	mb.newKeywords = true
+	return len(mb.keywords) - 1
 }
 
 func (mb *mailbox) saveKeywords() {
@@ -133,7 +159,7 @@ func (mb *mailbox) saveKeywords() {
 			fmt.Fprintf(&buf, "%d %s\n", i, k)
 		}
 	}
-	os.WriteFile(filepath.Join(mb.f.Path, keywordsFile), buf.Bytes(), 0o600)
+	atomicfile.WriteFileNoSync(filepath.Join(mb.f.Path, keywordsFile), buf.Bytes(), 0o600)
 }
 
 func flagList(flags []string) string { return "(" + strings.Join(flags, " ") + ")" }
