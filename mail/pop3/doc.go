@@ -26,7 +26,7 @@
 // removes nothing.
 //
 // UIDL is Dovecot's default form, the message's IMAP UID and its folder's
-// UIDVALIDITY in hexadecimal ("%08x%08x"): both are persisted in the
+// UIDVALIDITY in upper-case hexadecimal ("%08X%08X"): both are persisted in the
 // folder's dovecot-uidlist (see maildir.Folder), so a message keeps its
 // UIDL across sessions and restarts, and when the mailbox moves between
 // applayer and Dovecot.

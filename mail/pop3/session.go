@@ -656,7 +656,7 @@ func (ss *session) list(c Command) reply {
 // uidl: RFC 1939 section 7. The unique-id is UID and UIDVALIDITY in hex,
 // Dovecot's default pop3_uidl_format "%08Xu%08Xv".
 func (ss *session) uidl(c Command) reply {
-	id := func(m *message) string { return fmt.Sprintf("%08x%08x", m.UID, ss.validity) }
+	id := func(m *message) string { return fmt.Sprintf("%08X%08X", m.UID, ss.validity) }
 	switch len(c.Args) {
 	case 0:
 		var l []string
