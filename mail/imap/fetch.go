@@ -159,7 +159,6 @@ func (p *parser) fetchItem() ([]fetchItem, error) {
 // sectionSpec reads what is between "[" and "]" (section 9 "section").
 func (p *parser) sectionSpec() (section, error) {
 	var sec section
-	start := p.pos
 	for {
 		c := p.peek()
 		if c >= '1' && c <= '9' {
@@ -247,7 +246,6 @@ func (p *parser) sectionSpec() (section, error) {
 		w.WriteByte(')')
 		b.Write(w.Bytes())
 	}
-	_ = start
 	sec.spec = b.String()
 	p.pos++ // ]
 	return sec, nil
@@ -401,7 +399,6 @@ func (ss *session) fetch(p *parser, uid bool) status {
 	if !uid && !ss.validSeq(set) {
 		return bad("Message sequence number out of range")
 	}
-	mb := ss.mb
 	failed := false
 	for _, i := range ss.messages(set, uid) {
 		if !ss.fetchOne(i, items, uid) {
@@ -417,7 +414,6 @@ func (ss *session) fetch(p *parser, uid bool) status {
 		// expunge is reported at the next command that may report it.
 		return ok("FETCH completed; some messages were expunged meanwhile")
 	}
-	_ = mb
 	return ok("FETCH completed")
 }
 

@@ -211,6 +211,15 @@ func dirStampAt(f maildir.Folder) (string, time.Time) {
 	return b.String(), newest
 }
 
+// changed reports whether the folder may have changed since the last
+// update, and its stamp now: a stamp that differs, or one whose newest
+// time is less than a second old (a change in the same clock tick as the
+// last look leaves the times as they were).
+func (mb *mailbox) changed() (string, bool) {
+	stamp, newest := dirStampAt(mb.f)
+	return stamp, stamp != mb.stamp || time.Since(newest) <= time.Second
+}
+
 // open selects a mailbox (sections 6.3.1 and 6.3.2).
 func (ss *session) open(p *parser, readOnly bool) status {
 	if p.sp() != nil {
@@ -285,8 +294,8 @@ func (ss *session) update(allowExpunge bool) {
 	if mb == nil {
 		return
 	}
-	stamp, newest := dirStampAt(mb.f)
-	if stamp == mb.stamp && time.Since(newest) > time.Second {
+	stamp, changed := mb.changed()
+	if !changed {
 		return // nothing in the folder changed since the last look
 	}
 	snap, err := mb.f.Sync(!mb.readOnly)
@@ -948,7 +957,10 @@ func (ss *session) idle(p *parser, _ bool) status {
 			ss.update(true)
 			return ok("IDLE terminated")
 		case <-poll.C:
-			if ss.mb != nil && dirStamp(ss.mb.f) != ss.mb.stamp {
+			if ss.mb == nil {
+				continue
+			}
+			if _, changed := ss.mb.changed(); changed {
 				ss.update(true)
 				if !ss.flush() {
 					return status{}

@@ -82,38 +82,37 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"CAPABILITY":   {(*session).capability, anyState, false}, // RFC 3501 6.1.1
-		"NOOP":         {(*session).noop, anyState, false},       // 6.1.2
-		"LOGOUT":       {(*session).logout, anyState, false},     // 6.1.3
-		"ID":           {(*session).id, anyState, false},         // RFC 2971
-		"STARTTLS":     {(*session).starttls, notAuth, false},    // 6.2.1
-		"AUTHENTICATE": {(*session).authenticate, notAuth, false},
-		"LOGIN":        {(*session).login, notAuth, false},      // 6.2.3
-		"ENABLE":       {(*session).enable, authed, false},      // RFC 5161
-		"SELECT":       {(*session).selectCmd, authed, false},   // 6.3.1
-		"EXAMINE":      {(*session).examine, authed, false},     // 6.3.2
-		"CREATE":       {(*session).create, authed, false},      // 6.3.3
-		"DELETE":       {(*session).deleteCmd, authed, false},   // 6.3.4
-		"RENAME":       {(*session).rename, authed, false},      // 6.3.5
-		"SUBSCRIBE":    {(*session).subscribe, authed, false},   // 6.3.6
-		"UNSUBSCRIBE":  {(*session).unsubscribe, authed, false}, // 6.3.7
-		"LIST":         {(*session).list, authed, false},        // 6.3.8, RFC 5258, 5819, 6154
-		"LSUB":         {(*session).lsub, authed, false},        // 6.3.9
-		"STATUS":       {(*session).statusCmd, authed, false},   // 6.3.10
-		"APPEND":       {(*session).appendCmd, authed, false},   // 6.3.11, RFC 4315 APPENDUID
-		"NAMESPACE":    {(*session).namespace, authed, false},   // RFC 2342
-		"IDLE":         {(*session).idle, authed, false},        // RFC 2177
-		"CHECK":        {(*session).check, selected, false},     // 6.4.1
-		"CLOSE":        {(*session).closeCmd, selected, false},  // 6.4.2
-		"UNSELECT":     {(*session).unselect, selected, false},  // RFC 3691
-		"EXPUNGE":      {(*session).expunge, selected, true},    // 6.4.3; UID EXPUNGE: RFC 4315
-		"SEARCH":       {(*session).search, selected, true},     // 6.4.4
-		"FETCH":        {(*session).fetch, selected, true},      // 6.4.5
-		"STORE":        {(*session).store, selected, true},      // 6.4.6
-		"COPY":         {(*session).copyCmd, selected, true},    // 6.4.7
-		"MOVE":         {(*session).move, selected, true},       // RFC 6851
+		"CAPABILITY":   {(*session).capability, anyState, false},  // RFC 3501 6.1.1
+		"NOOP":         {(*session).noop, anyState, false},        // 6.1.2
+		"LOGOUT":       {(*session).logout, anyState, false},      // 6.1.3
+		"ID":           {(*session).id, anyState, false},          // RFC 2971
+		"STARTTLS":     {(*session).starttls, notAuth, false},     // 6.2.1
+		"AUTHENTICATE": {(*session).authenticate, notAuth, false}, // 6.2.2, SASL-IR (RFC 4959)
+		"LOGIN":        {(*session).login, notAuth, false},        // 6.2.3
+		"ENABLE":       {(*session).enable, authed, false},        // RFC 5161
+		"SELECT":       {(*session).selectCmd, authed, false},     // 6.3.1
+		"EXAMINE":      {(*session).examine, authed, false},       // 6.3.2
+		"CREATE":       {(*session).create, authed, false},        // 6.3.3
+		"DELETE":       {(*session).deleteCmd, authed, false},     // 6.3.4
+		"RENAME":       {(*session).rename, authed, false},        // 6.3.5
+		"SUBSCRIBE":    {(*session).subscribe, authed, false},     // 6.3.6
+		"UNSUBSCRIBE":  {(*session).unsubscribe, authed, false},   // 6.3.7
+		"LIST":         {(*session).list, authed, false},          // 6.3.8, RFC 5258, 5819, 6154
+		"LSUB":         {(*session).lsub, authed, false},          // 6.3.9
+		"STATUS":       {(*session).statusCmd, authed, false},     // 6.3.10
+		"APPEND":       {(*session).appendCmd, authed, false},     // 6.3.11, RFC 4315 APPENDUID
+		"NAMESPACE":    {(*session).namespace, authed, false},     // RFC 2342
+		"IDLE":         {(*session).idle, authed, false},          // RFC 2177
+		"CHECK":        {(*session).check, selected, false},       // 6.4.1
+		"CLOSE":        {(*session).closeCmd, selected, false},    // 6.4.2
+		"UNSELECT":     {(*session).unselect, selected, false},    // RFC 3691
+		"EXPUNGE":      {(*session).expunge, selected, true},      // 6.4.3; UID EXPUNGE: RFC 4315
+		"SEARCH":       {(*session).search, selected, true},       // 6.4.4
+		"FETCH":        {(*session).fetch, selected, true},        // 6.4.5
+		"STORE":        {(*session).store, selected, true},        // 6.4.6
+		"COPY":         {(*session).copyCmd, selected, true},      // 6.4.7
+		"MOVE":         {(*session).move, selected, true},         // RFC 6851
 	}
-	commands["AUTHENTICATE"] = command{(*session).authenticate, notAuth, false} // 6.2.2, SASL-IR (RFC 4959)
 }
 
 // capabilities lists what the server offers (section 6.1.1).
@@ -330,11 +329,7 @@ func (ss *session) readCommand() (*rawCommand, error) {
 		}
 		l := append([]byte(nil), line...)
 		raw.lines = append(raw.lines, l)
-		if len(raw.lines) == 1 {
-			ss.tr.Client(logLine(l))
-		} else {
-			ss.tr.Client(logLine(l))
-		}
+		ss.tr.Client(logLine(l))
 		n, plus, isLit := literalAtEnd(l)
 		if !isLit {
 			return raw, nil
