@@ -194,6 +194,16 @@ func TestIdle(t *testing.T) {
 	if l := a.readLine(); l != "i1 OK IDLE terminated" {
 		t.Errorf("DONE: %q", l)
 	}
+	// IDLE without a selected mailbox (the authenticated state).
+	a.ok("UNSELECT")
+	fmt.Fprintf(a.c, "i2 IDLE\r\n")
+	if l := a.readLine(); l != "+ idling" {
+		t.Fatalf("IDLE unselected: %q", l)
+	}
+	fmt.Fprintf(a.c, "DONE\r\n")
+	if l := a.readLine(); l != "i2 OK IDLE terminated" {
+		t.Errorf("DONE unselected: %q", l)
+	}
 }
 
 // The plaintext login is refused from afar before STARTTLS.
