@@ -12,13 +12,16 @@ import (
 	"strings"
 
 	"github.com/applayer/applayer/internal/tlsutil"
+	"github.com/applayer/applayer/mail/imap"
 	"github.com/applayer/applayer/mail/mta"
+	"github.com/applayer/applayer/mail/pop3"
+	"github.com/applayer/applayer/mail/smtpserver"
 )
 
 // The textbook's two mail domains: alice@crepes.fr writes to
-// bob@hamburger.edu. Each domain has one server, MX at base+25 and
-// submission at base+587 on its own loopback address, published in the
-// lab's DNS by its MX and A records.
+// bob@hamburger.edu. Each domain has one server, MX at base+25,
+// submission at base+587, POP3 at base+110 and IMAP at base+143 on its
+// own loopback address, published in the lab's DNS by its MX and A records.
 func init() {
 	Kinds["mail"] = newMail
 	for _, d := range []struct{ name, domain, host, user, password string }{
@@ -31,6 +34,8 @@ func init() {
 				"domain":     d.domain,
 				"users":      d.user + "@" + d.domain + ":" + d.password,
 				"submission": "587",
+				"pop3":       "110",
+				"imap":       "143",
 			},
 			Records: []string{
 				d.domain + ". 300 IN MX 10 mail." + d.domain + ".",
@@ -47,8 +52,14 @@ type mailService struct {
 	dir      string
 	tempDir  bool
 	subAddr  string
+	popAddr  string // "" for none
+	imapAddr string // "" for none
 	srv      *mta.Server
+	pop      *pop3.Server
+	imap     *imap.Server
 	mx, sub  net.Listener
+	popL     net.Listener
+	imapL    net.Listener
 	users    []string // addresses
 	passFile map[string]string
 }
@@ -66,11 +77,29 @@ func newMail(spec Spec, env *Env) (Service, error) {
 		}
 		subPort = n
 	}
+	var popAddr string
+	if p, ok := spec.Args["pop3"]; ok {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("mail: bad pop3 port %q", p)
+		}
+		popAddr = net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+n))
+	}
+	var imapAddr string
+	if p, ok := spec.Args["imap"]; ok {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("mail: bad imap port %q", p)
+		}
+		imapAddr = net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+n))
+	}
 	return &mailService{
+		imapAddr: imapAddr,
 		spec:     spec,
 		env:      env,
 		dir:      spec.Args["data"],
 		subAddr:  net.JoinHostPort(spec.Host, strconv.Itoa(env.BasePort+subPort)),
+		popAddr:  popAddr,
 		passFile: map[string]string{},
 	}, nil
 }
@@ -146,7 +175,8 @@ func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 	if err != nil {
 		return nil, s.fail(err)
 	}
-	s.srv = mta.NewServer(m, &tls.Config{Certificates: []tls.Certificate{cert}})
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}}
+	s.srv = mta.NewServer(m, tlsConfig)
 	var lc net.ListenConfig
 	mxAddr := s.env.Addr(s.spec)
 	if s.mx, err = lc.Listen(ctx, "tcp", mxAddr); err != nil {
@@ -155,6 +185,31 @@ func (s *mailService) Bind(ctx context.Context) ([]Endpoint, error) {
 	if s.sub, err = lc.Listen(ctx, "tcp", s.subAddr); err != nil {
 		s.mx.Close()
 		return nil, s.fail(err)
+	}
+	if s.popAddr != "" {
+		if s.popL, err = lc.Listen(ctx, "tcp", s.popAddr); err != nil {
+			s.mx.Close()
+			s.sub.Close()
+			return nil, s.fail(err)
+		}
+		s.pop = &pop3.Server{
+			Hostname: "mail." + domain, Store: m.Store(), Domain: domain, TLSConfig: tlsConfig,
+			AuthLimit: s.env.AuthLimit, Logger: s.env.Logger.With("service", s.spec.Name), Trace: s.env.Trace,
+		}
+	}
+	if s.imapAddr != "" {
+		if s.imapL, err = lc.Listen(ctx, "tcp", s.imapAddr); err != nil {
+			s.mx.Close()
+			s.sub.Close()
+			if s.popL != nil {
+				s.popL.Close()
+			}
+			return nil, s.fail(err)
+		}
+		s.imap = &imap.Server{
+			Hostname: "mail." + domain, Store: m.Store(), Domain: domain, TLSConfig: tlsConfig,
+			AuthLimit: s.env.AuthLimit, Logger: s.env.Logger.With("service", s.spec.Name), Trace: s.env.Trace,
+		}
 	}
 	return s.endpoints(mxAddr, filepath.Join(s.dir, "tls", tlsutil.CertFile)), nil
 }
@@ -188,6 +243,17 @@ func (s *mailService) endpoints(mxAddr, certFile string) []Endpoint {
 			" --from " + user + " --to " + peer + " --subject ketchup --body 'Do you like ketchup?' --trace" +
 			"   # lands in " + peer + "'s Maildir (" + peerDomain(peer) + "'s maildir row)"})
 	}
+	if user != "" && s.popAddr != "" {
+		// How the user agent reads: the listing, then "/1" for the first
+		// message (alice's, once crepes.fr's submission line has run).
+		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "pop3", Addr: s.popAddr, Try: "curl -sS -u \"" + user +
+			":$(cat " + sp(s.passFile[user]) + ")\" pop3://" + s.popAddr + "/   # add 1 to the URL to read message 1"})
+	}
+	if user != "" && s.imapAddr != "" {
+		eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "imap", Addr: s.imapAddr, Try: "curl -sS -u \"" + user +
+			":$(cat " + sp(s.passFile[user]) + ")\" imap://" + s.imapAddr + "/INBOX -X 'UID FETCH 1:* (FLAGS ENVELOPE)'" +
+			"   # imap://.../INBOX;UID=1 reads message 1"})
+	}
 	eps = append(eps, Endpoint{Service: s.spec.Name, Proto: "queue", Addr: s.subAddr,
 		Try: s.env.Bin + " mail queue list --data " + sp(s.dir)})
 	return eps
@@ -206,12 +272,67 @@ func (s *mailService) fail(err error) error {
 	return err
 }
 
-func (s *mailService) Serve() error { return s.srv.Serve(s.mx, s.sub) }
+// reader is a POP3 or IMAP server beside the MTA.
+type reader interface {
+	Serve(net.Listener) error
+	Close() error
+}
+
+func (s *mailService) Serve() error {
+	type pair struct {
+		srv reader
+		l   net.Listener
+	}
+	var rs []pair
+	if s.pop != nil {
+		rs = append(rs, pair{s.pop, s.popL})
+	}
+	if s.imap != nil {
+		rs = append(rs, pair{s.imap, s.imapL})
+	}
+	closed := func(err error) bool {
+		return errors.Is(err, pop3.ErrServerClosed) || errors.Is(err, imap.ErrServerClosed) || errors.Is(err, smtpserver.ErrServerClosed)
+	}
+	errc := make(chan error, len(rs))
+	for _, r := range rs {
+		go func() {
+			err := r.srv.Serve(r.l)
+			if !closed(err) {
+				s.srv.Close()
+			}
+			errc <- err
+		}()
+	}
+	err := s.srv.Serve(s.mx, s.sub)
+	if closed(err) {
+		err = nil
+	}
+	if err != nil {
+		for _, r := range rs {
+			r.srv.Close()
+		}
+	}
+	for range rs {
+		if rerr := <-errc; err == nil && !closed(rerr) {
+			err = rerr
+		}
+	}
+	if err == nil {
+		err = smtpserver.ErrServerClosed
+	}
+	return err
+}
 
 func (s *mailService) Shutdown(ctx context.Context) error {
 	var err error
+	if s.pop != nil {
+		err = s.pop.Shutdown(ctx)
+	}
+	if s.imap != nil {
+		err = errors.Join(err, s.imap.Shutdown(ctx))
+	}
 	if s.srv != nil {
-		err = s.srv.Shutdown(ctx)
+		err = errors.Join(err, s.srv.Shutdown(ctx))
 	}
 	// Serve may never have run (another service failed to bind).
 	if s.mx != nil {
@@ -219,6 +340,12 @@ func (s *mailService) Shutdown(ctx context.Context) error {
 	}
 	if s.sub != nil {
 		s.sub.Close()
+	}
+	if s.popL != nil {
+		s.popL.Close()
+	}
+	if s.imapL != nil {
+		s.imapL.Close()
 	}
 	if s.tempDir {
 		os.RemoveAll(s.dir)

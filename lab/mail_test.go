@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,7 @@ func aliceToBob(t *testing.T, withDNS bool) {
 		if strings.HasPrefix(e.Proto, "mail-crepes ") && strings.HasPrefix(e.Peer, "127.0.25.2:") {
 			t.Errorf("the relay's dialogue is shown from both ends: %+v", e)
 		}
-		if strings.HasPrefix(e.Proto, "mail-hamburger ") {
+		if strings.HasPrefix(e.Proto, "mail-hamburger smtp") {
 			host, _, _ := net.SplitHostPort(e.Peer)
 			mu.Lock()
 			peers[host] = true
@@ -130,6 +131,71 @@ func aliceToBob(t *testing.T, withDNS bool) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("bob's message lacks %q:\n%s", want, b)
 		}
+	}
+	// bob reads it with POP3, as a user agent would.
+	var pop string
+	for _, e := range eps {
+		if e.Service == "mail-hamburger" && e.Proto == "pop3" {
+			pop = e.Addr
+		}
+	}
+	bobPass, err := os.ReadFile(filepath.Join(dirs["hamburger.edu"], "bob.pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := textproto.Dial("tcp", pop)
+	if err != nil {
+		t.Fatalf("POP3 at %q: %v", pop, err)
+	}
+	defer c.Close()
+	var lines []string
+	for _, step := range []string{"", "USER bob", "PASS " + strings.TrimSpace(string(bobPass)), "RETR 1"} {
+		if step != "" {
+			c.PrintfLine("%s", step)
+		}
+		l, err := c.ReadLine()
+		if err != nil || !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("POP3 %q: %q %v", step, l, err)
+		}
+	}
+	lines, err = c.ReadDotLines()
+	if err != nil || !strings.Contains(strings.Join(lines, "\n"), "Do you like ketchup?") {
+		t.Errorf("POP3 RETR 1: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	// And with IMAP: the same message, its subject from the ENVELOPE.
+	var imapAddr string
+	for _, e := range eps {
+		if e.Service == "mail-hamburger" && e.Proto == "imap" {
+			imapAddr = e.Addr
+		}
+	}
+	ic, err := textproto.Dial("tcp", imapAddr)
+	if err != nil {
+		t.Fatalf("IMAP at %q: %v", imapAddr, err)
+	}
+	defer ic.Close()
+	if l, err := ic.ReadLine(); err != nil || !strings.HasPrefix(l, "* OK") {
+		t.Fatalf("IMAP greeting %q %v", l, err)
+	}
+	var got []string
+	for _, cmd := range []string{`a LOGIN bob "` + strings.TrimSpace(string(bobPass)) + `"`, "b SELECT INBOX", "c FETCH 1 (ENVELOPE)"} {
+		ic.PrintfLine("%s", cmd)
+		for {
+			l, err := ic.ReadLine()
+			if err != nil {
+				t.Fatalf("IMAP %q: %v", cmd, err)
+			}
+			got = append(got, l)
+			if strings.HasPrefix(l, cmd[:2]) {
+				if !strings.HasPrefix(l, cmd[:2]+"OK") {
+					t.Fatalf("IMAP %q: %s", cmd, l)
+				}
+				break
+			}
+		}
+	}
+	if !strings.Contains(strings.Join(got, "\n"), `"ketchup" (("alice" NIL "alice" "crepes.fr"))`) && !strings.Contains(strings.Join(got, "\n"), `"ketchup" ((NIL NIL "alice" "crepes.fr"))`) {
+		t.Errorf("IMAP FETCH ENVELOPE of alice's message:\n%s", strings.Join(got, "\n"))
 	}
 	mu.Lock()
 	defer mu.Unlock()

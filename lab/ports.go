@@ -32,8 +32,10 @@ func (t Topology) Ports() []int {
 	var ps []int
 	for _, s := range t.Services {
 		ps = append(ps, t.BasePort+s.Port)
-		if p, err := strconv.Atoi(s.Args["submission"]); err == nil {
-			ps = append(ps, t.BasePort+p)
+		for _, k := range []string{"submission", "pop3", "imap"} {
+			if p, err := strconv.Atoi(s.Args[k]); err == nil {
+				ps = append(ps, t.BasePort+p)
+			}
 		}
 	}
 	return ps

@@ -16,10 +16,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/applayer/applayer/internal/authlimit"
 	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/mail/dkim"
+	"github.com/applayer/applayer/mail/imap"
 	"github.com/applayer/applayer/mail/message"
 	"github.com/applayer/applayer/mail/mta"
+	"github.com/applayer/applayer/mail/pop3"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
 	"github.com/applayer/applayer/mail/smtpserver"
@@ -46,9 +49,13 @@ func newMailServeCmd(g *globals) *cobra.Command {
 		pregreet            time.Duration
 		maxConns, perClient int
 		dkimKey, dkimSel    string
+		pop3Addr, pop3s     string
+		imapAddr, imaps     string
+		plaintextAuth       bool
+		apopFile            string
 	)
 	c := &cobra.Command{
-		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR]",
+		Use:   "serve --domain DOMAIN [--domain ...] --data DIR [--listen ADDR] [--submission ADDR] [--pop3 ADDR] [--imap ADDR]",
 		Short: "Run a mail server: MX for its domains, submission for its users, and a delivery queue",
 		Long: `Run a mail server for one or more domains, in two roles on two ports:
 
@@ -58,12 +65,20 @@ func newMailServeCmd(g *globals) *cobra.Command {
   --submission  the submission server (port 587): users log in (AUTH PLAIN or
                 LOGIN, only after STARTTLS) and may send to anyone; mail for other
                 domains goes into the queue.
+  --pop3        POP3 (port 110; --pop3s for TLS from the first byte, port 995):
+                users read and delete the mail of their INBOX (USER/PASS, APOP
+                with --apop-secrets, AUTH PLAIN, STLS).
+  --imap        IMAP4rev1 (port 143; --imaps for TLS from the first byte, port
+                993): folders, flags, search, parts of messages, IDLE.
 
 Local mail is stored in Maildir folders under DIR/mail/DOMAIN/USER (readable by
 mutt and Dovecot). Every message is on disk, fsynced, before the server says
 250. The queue lives in DIR/queue; the worker finds each domain's exchanger
 through DNS (MX, else A/AAAA), retries temporary failures on a back-off
-schedule, and bounces permanent failures to the sender.
+schedule, and bounces permanent failures to the sender. POP3 and IMAP read the
+same Maildirs (IMAP folders as Maildir++ subfolders, as Dovecot has them);
+passwords sent in clear (POP3 USER/PASS, IMAP LOGIN, AUTH PLAIN) are refused
+before STLS/STARTTLS except from loopback clients or with --plaintext-auth.
 
 A self-signed TLS certificate is created in DIR/tls on first run unless
 --tls-cert and --tls-key are given. Users: applayer mail user add.`,
@@ -71,6 +86,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			"applayer mail user add --data /tmp/hamburger bob@hamburger.edu",
 			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger",
 			"applayer mail serve --domain crepes.fr --data /tmp/crepes --listen 127.0.25.1:2525 \\\n      --submission 127.0.25.1:5870 --dns 127.0.53.53:10053 --upstream-port 10025",
+			"applayer mail serve --domain hamburger.edu --data /tmp/hamburger --pop3 127.0.0.1:1100 --imap 127.0.0.1:1430",
 		),
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -95,6 +111,8 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 					cfg.DKIM = append(cfg.DKIM, &dkim.Signer{Domain: d, Selector: dkimSel, Key: k})
 				}
 			}
+			// One login limiter for SMTP AUTH, POP3 and IMAP.
+			cfg.AuthLimit = &authlimit.Limiter{}
 			m, err := mta.Open(cfg)
 			if err != nil {
 				return err
@@ -104,7 +122,7 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 				cert, err = tlsutil.Load(certFile, keyFile)
 			} else {
 				hosts := append([]string{m.Hostname()}, cfg.Domains...)
-				for _, a := range []string{listen, submission} {
+				for _, a := range []string{listen, submission, pop3Addr, pop3s, imapAddr, imaps} {
 					if h, _, err := net.SplitHostPort(a); err == nil && h != "" {
 						hosts = append(hosts, h)
 					}
@@ -114,7 +132,8 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 			if err != nil {
 				return err
 			}
-			srv := mta.NewServer(m, &tls.Config{Certificates: []tls.Certificate{cert}})
+			tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}}
+			srv := mta.NewServer(m, tlsConfig)
 			srv.MX.MaxMessageBytes = maxSize
 			srv.Submission.MaxMessageBytes = maxSize
 			srv.MX.PregreetWait = pregreet
@@ -134,10 +153,58 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 					return err
 				}
 			}
-			if mxl == nil && subl == nil {
+			closeAll := func() {
+				for _, l := range []net.Listener{mxl, subl} {
+					if l != nil {
+						l.Close()
+					}
+				}
+			}
+			var readers mailReaders
+			var apop func(string) (string, bool)
+			if apopFile != "" {
+				apop = apopSecrets(apopFile)
+			}
+			for _, p := range []struct {
+				addr string
+				tls  bool
+			}{{pop3Addr, false}, {pop3s, true}} {
+				if p.addr == "" {
+					continue
+				}
+				ps := &pop3.Server{
+					Hostname: m.Hostname(), Store: m.Store(), TLSConfig: tlsConfig, InsecureAuth: plaintextAuth,
+					APOP: apop, Domain: onlyDomain(cfg.Domains), AuthLimit: cfg.AuthLimit, MaxConns: maxConns, MaxConnsPerClient: perClient, Logger: logger, Trace: cfg.Trace,
+				}
+				if err := readers.listen(p.addr, p.tls, tlsConfig, ps); err != nil {
+					closeAll()
+					readers.closeAll()
+					return err
+				}
+			}
+			for _, p := range []struct {
+				addr string
+				tls  bool
+			}{{imapAddr, false}, {imaps, true}} {
+				if p.addr == "" {
+					continue
+				}
+				is := &imap.Server{
+					Hostname: m.Hostname(), Store: m.Store(), TLSConfig: tlsConfig, InsecureAuth: plaintextAuth,
+					Domain: onlyDomain(cfg.Domains), AuthLimit: cfg.AuthLimit, MaxConns: maxConns, MaxConnsPerClient: perClient, Logger: logger, Trace: cfg.Trace,
+				}
+				if err := readers.listen(p.addr, p.tls, tlsConfig, is); err != nil {
+					closeAll()
+					readers.closeAll()
+					return err
+				}
+			}
+			if mxl == nil && subl == nil && len(readers) == 0 {
 				return errors.New("mail serve: nothing to listen on (--listen and --submission are both empty)")
 			}
-			return serveUntilSignal(func() error { return srv.Serve(mxl, subl) }, srv.Shutdown, smtpserver.ErrServerClosed)
+			serve := func() error { return readers.serveWith(func() error { return srv.Serve(mxl, subl) }, srv.Close) }
+			shutdown := func(ctx context.Context) error { return errors.Join(readers.shutdown(ctx), srv.Shutdown(ctx)) }
+			return serveUntilSignal(serve, shutdown, smtpserver.ErrServerClosed)
 		},
 	}
 	f := c.Flags()
@@ -158,7 +225,13 @@ A self-signed TLS certificate is created in DIR/tls on first run unless
 	f.DurationSliceVar(&retry, "retry", mta.DefaultRetry, "back-off schedule, the last repeating")
 	f.DurationVar(&cfg.GiveUp, "give-up", mta.DefaultGiveUp, "bounce a message still undeliverable after this long")
 	f.Int64Var(&maxSize, "max-size", smtpserver.DefaultMaxMessageBytes, "largest message accepted, in bytes (SIZE)")
-	limitFlags(f, &maxConns, &perClient, "sessions", ", on each of --listen and --submission")
+	limitFlags(f, &maxConns, &perClient, "sessions", ", on each of --listen, --submission, --pop3 and --imap")
+	f.StringVar(&pop3Addr, "pop3", "", "POP3 address, e.g. 127.0.0.1:1100 (default: no POP3)")
+	f.StringVar(&pop3s, "pop3s", "", "POP3 over TLS (POP3S) address, e.g. 127.0.0.1:9950 (default: none)")
+	f.StringVar(&imapAddr, "imap", "", "IMAP address, e.g. 127.0.0.1:1430 (default: no IMAP)")
+	f.StringVar(&imaps, "imaps", "", "IMAP over TLS (IMAPS) address, e.g. 127.0.0.1:9930 (default: none)")
+	f.BoolVar(&plaintextAuth, "plaintext-auth", false, "let POP3 and IMAP clients that are not on loopback log in with a password in clear, before STLS")
+	f.StringVar(&apopFile, "apop-secrets", "", "file of address:secret lines that enables POP3 APOP for those users (the secret is kept in clear: APOP needs it)")
 	f.StringVar(&certFile, "tls-cert", "", "PEM certificate chain for STARTTLS (default: self-signed, kept in DATA/tls)")
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
 	f.StringVar(&dkimKey, "dkim-key", "", "DKIM-sign what users submit, From: one of --domain, with this key (from applayer mail dkim keygen)")
@@ -518,4 +591,13 @@ func localName() string {
 		return "localhost"
 	}
 	return h
+}
+
+// onlyDomain is the server's domain when it has one only: users may then
+// log in to POP3 and IMAP without it ("bob" for bob@hamburger.edu).
+func onlyDomain(domains []string) string {
+	if len(domains) == 1 {
+		return domains[0]
+	}
+	return ""
 }
