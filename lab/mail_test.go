@@ -94,8 +94,11 @@ func aliceToBob(t *testing.T, withDNS bool) {
 			t.Errorf("Shutdown = %v", err)
 		}
 	}()
-	var sub string
+	var sub, bobMX string
 	for _, e := range eps {
+		if e.Service == "mail-hamburger" && e.Proto == "smtp" {
+			bobMX = e.Addr
+		}
 		if e.Service == "mail-crepes" && e.Proto == "submission" {
 			sub = e.Addr
 			if !strings.Contains(e.Try, "--to bob@hamburger.edu") {
@@ -127,7 +130,22 @@ func aliceToBob(t *testing.T, withDNS bool) {
 		t.Fatalf("bob's Maildir has %d messages, want 1", len(ents))
 	}
 	b, _ := os.ReadFile(filepath.Join(inbox, ents[0].Name()))
-	for _, want := range []string{"by mail.hamburger.edu", "by mail.crepes.fr", "Do you like ketchup?"} {
+	wants := []string{"by mail.hamburger.edu", "by mail.crepes.fr", "Do you like ketchup?"}
+	if withDNS {
+		// mallory, on another host, claims to be alice: SPF fails for
+		// crepes.fr, nothing is signed, and crepes.fr's DMARC says reject.
+		_, err := smtpclient.Send(ctx, smtpclient.Submission{Addr: bobMX, Options: smtpclient.Options{LocalAddr: net.ParseIP("127.0.66.6")}},
+			smtp.Path{Mailbox: smtp.Address{Local: "alice", Domain: "crepes.fr"}}, []smtp.Address{{Local: "bob", Domain: "hamburger.edu"}},
+			[]byte("From: alice@crepes.fr\r\nTo: bob@hamburger.edu\r\nSubject: send me your password\r\n\r\nIt is me, alice.\r\n"))
+		if r, ok := err.(*smtp.Reply); !ok || r.Code != 550 || !strings.Contains(r.Error(), "DMARC") {
+			t.Errorf("a forged message from alice: %v, want 550 5.7.1 for crepes.fr's DMARC policy", err)
+		}
+		// The trust layer, through the lab's DNS: crepes.fr signed it,
+		// hamburger.edu checked it.
+		wants = append(wants, "DKIM-Signature: v=1; a=ed25519-sha256;", "Authentication-Results: mail.hamburger.edu;",
+			"spf=pass smtp.mailfrom=alice@crepes.fr", "dkim=pass header.d=crepes.fr header.s=lab", "dmarc=pass header.from=crepes.fr")
+	}
+	for _, want := range wants {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("bob's message lacks %q:\n%s", want, b)
 		}
