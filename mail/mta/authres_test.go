@@ -2,46 +2,15 @@ package mta
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/applayer/applayer/dns"
-	"github.com/applayer/applayer/dns/zone"
+	"github.com/applayer/applayer/internal/dnstest"
 	"github.com/applayer/applayer/internal/testutil"
 	"github.com/applayer/applayer/mail/smtp"
 	"github.com/applayer/applayer/mail/smtpclient"
 )
-
-// serveZones serves master files (origin: text) on a loopback port.
-func serveZones(t *testing.T, zones map[string]string) string {
-	t.Helper()
-	var zs []*zone.Zone
-	for origin, src := range zones {
-		recs, err := zone.Parse(strings.NewReader("$TTL 300\n@ SOA ns.test. hostmaster.test. 1 3600 600 86400 300\n@ NS ns.test.\n"+src), origin, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		z, err := zone.New(origin, recs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zs = append(zs, z)
-	}
-	srv := &dns.Server{Handler: zone.NewAuthority(zs...)}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.ServeBoth(l, pc)
-	t.Cleanup(func() { srv.Close() })
-	return pc.LocalAddr().String()
-}
 
 // TestIncomingChecked: with CheckIncoming, mail for a local user is
 // checked: a message SPF authenticates for its From: domain arrives with
@@ -49,7 +18,7 @@ func serveZones(t *testing.T, zones map[string]string) string {
 // policy is reject is refused with 550 5.7.1, and one from a domain with
 // no policy arrives with dmarc=none.
 func TestIncomingChecked(t *testing.T) {
-	addr := serveZones(t, map[string]string{
+	addr := dnstest.ServeZones(t, map[string]string{
 		"crepes.fr.":       "@ TXT \"v=spf1 ip4:127.0.0.1 -all\"\n_dmarc TXT \"v=DMARC1; p=reject\"\n",
 		"evil.example.":    "@ TXT \"v=spf1 -all\"\n",
 		"nodmarc.example.": "@ TXT \"v=spf1 ?all\"\n",

@@ -3,14 +3,12 @@ package spf
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
 
-	"github.com/applayer/applayer/dns"
-	"github.com/applayer/applayer/dns/zone"
+	"github.com/applayer/applayer/internal/dnstest"
 	"github.com/applayer/applayer/internal/peertest"
 	"github.com/applayer/applayer/internal/stubresolver"
 )
@@ -127,35 +125,6 @@ var spfCases = []spfCase{
 	{"127.0.0.1", "alice@-bad-.", None},
 }
 
-// startZones serves testZones and reverseZone on a loopback port.
-func startZones(t *testing.T) string {
-	t.Helper()
-	var zs []*zone.Zone
-	for origin, src := range map[string]string{"test.": testZones, "127.in-addr.arpa.": reverseZone} {
-		recs, err := zone.Parse(strings.NewReader(src), origin, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		z, err := zone.New(origin, recs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zs = append(zs, z)
-	}
-	srv := &dns.Server{Handler: zone.NewAuthority(zs...)}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.ServeBoth(l, pc)
-	t.Cleanup(func() { srv.Close() })
-	return pc.LocalAddr().String()
-}
-
 func check(t *testing.T, c *Checker, tc spfCase) Verdict {
 	t.Helper()
 	helo := "pass.test"
@@ -163,7 +132,7 @@ func check(t *testing.T, c *Checker, tc spfCase) Verdict {
 }
 
 func TestCheckTable(t *testing.T) {
-	addr := startZones(t)
+	addr := dnstest.ServeZones(t, map[string]string{"test.": testZones, "127.in-addr.arpa.": reverseZone})
 	c := &Checker{Resolver: stubresolver.At(addr)}
 	for _, tc := range spfCases {
 		if v := check(t, c, tc); v.Result != tc.want {
@@ -197,7 +166,7 @@ print(json.dumps(out))
 // every case, asking the same server.
 func TestAgreesWithPyspf(t *testing.T) {
 	py := peertest.RequirePython(t, "python3-spf", "spf", "dns.resolver")
-	addr := startZones(t)
+	addr := dnstest.ServeZones(t, map[string]string{"test.": testZones, "127.in-addr.arpa.": reverseZone})
 	in, _ := json.Marshal(func() []map[string]string {
 		var l []map[string]string
 		for _, tc := range spfCases {
