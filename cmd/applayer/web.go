@@ -26,7 +26,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		Use:   "web",
 		Short: "The Web: an HTTP/1.0 and 1.1 server and client, conditional GET, cookies",
 	}
-	c.AddCommand(newWebServeCmd(g), newWebGetCmd(g), newWebPasswdCmd())
+	c.AddCommand(newWebServeCmd(g), newWebGetCmd(g), newWebPasswdCmd(), newWebProxyCmd(g))
 	return c
 }
 

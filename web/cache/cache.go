@@ -91,7 +91,7 @@ func Storable(p Policy, method string, reqHeader web.Header, status int, h web.H
 	req := RequestControl(reqHeader)
 	cc := ParseControl(h.Values("Cache-Control"))
 	if cc.MustUnderstand {
-		if web.StatusText(status) == "" {
+		if !understood(status) {
 			return false
 		}
 	} else if cc.NoStore {
@@ -115,6 +115,18 @@ func Storable(p Policy, method string, reqHeader web.Header, status int, h web.H
 	case !p.Shared && cc.Private:
 		return true
 	case HeuristicStatus(status):
+		return true
+	}
+	return false
+}
+
+// understood reports the status codes RFC 9110 §15 defines, the ones
+// this cache understands for must-understand (RFC 9111 §5.2.2.3).
+func understood(code int) bool {
+	switch {
+	case code >= 200 && code <= 206, code >= 300 && code <= 305, code == 307, code == 308,
+		code >= 400 && code <= 418, code == 421, code == 422, code == 426,
+		code >= 500 && code <= 505:
 		return true
 	}
 	return false

@@ -23,6 +23,8 @@ type Entry struct {
 	// RequestTime is when the request that fetched (or last validated)
 	// the response was sent; ResponseTime when its answer came.
 	RequestTime, ResponseTime time.Time
+
+	file string // the Disk store's file, if any
 }
 
 // Size is what the entry counts against a store's bound.
