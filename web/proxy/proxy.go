@@ -331,10 +331,12 @@ func (s *Server) miss(w web.ResponseWriter, r *web.Request, t target) {
 	collapsible := r.Method == "GET" && !hasConditional(r.Header) && !r.Header.Has("Authorization")
 	if collapsible {
 		if wait, leader := s.flights.join(t.key); !leader {
+			s.stats.waiting.Add(1)
 			select {
 			case <-wait:
 			case <-time.After(cmp.Or(s.OriginTimeout, DefaultOriginTimeout)):
 			}
+			s.stats.waiting.Add(-1)
 			if e := cache.Select(s.store, t.key, r.Header); e != nil {
 				if d := cache.Decide(s.policy, e, r.Header, time.Now()); d.State == cache.Fresh {
 					s.stats.hits.Add(1)
@@ -638,4 +640,5 @@ type counters struct {
 	originRequests, originErrors                        atomic.Int64
 	bytesCache, bytesOrigin                             atomic.Int64
 	tunnels                                             atomic.Int64
+	waiting                                             atomic.Int64 // requests waiting for another one's fetch
 }
