@@ -310,15 +310,23 @@ func Conditional(e *Entry) (h web.Header, ok bool) {
 
 // Freshened returns e updated by a 304 answer to its revalidation (RFC
 // 9111 §4.3.4, §3.2): every field of the 304 replaces the stored fields
-// of that name, except hop-by-hop fields and Content-Length; the times
-// are those of the validating exchange. e itself is not changed.
+// of that name, except hop-by-hop fields, Content-Length, and the fields
+// the stored body depends on (ETag, Content-Encoding, Content-Range,
+// Content-MD5: a 304 cannot change the bytes they describe). The times
+// are those of the validating exchange, so the stored Age goes unless the
+// 304 brings one. e itself is not changed.
 func Freshened(e *Entry, h web.Header, reqTime, respTime time.Time) *Entry {
 	n := *e
 	n.Header = append(web.Header(nil), e.Header...)
+	n.Header.Del("Age")
 	replaced := map[string]bool{}
 	for _, f := range h {
 		name := strings.ToLower(f.Name)
-		if IsHopByHop(h, f.Name) || name == "content-length" {
+		switch name {
+		case "content-length", "etag", "content-encoding", "content-range", "content-md5":
+			continue
+		}
+		if IsHopByHop(h, f.Name) {
 			continue
 		}
 		if !replaced[name] {

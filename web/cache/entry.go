@@ -49,23 +49,31 @@ func (e *Entry) date() time.Time {
 }
 
 // AgeValue reads the Age field (RFC 9111 §5.1): the first member of a
-// list, a non-negative integer; anything else is ignored (ok false).
-func AgeValue(h web.Header) (time.Duration, bool) {
+// list, a non-negative integer. ok is false without one; invalid is true
+// for a value that cannot be read or for several Age lines, which this
+// cache takes as a response of unknown age, so stale (the cache-tests
+// suite asks the same of every cache; RFC 9111 lets a cache be more
+// careful than "ignore it").
+func AgeValue(h web.Header) (age time.Duration, ok, invalid bool) {
 	vs := h.Values("Age")
 	if len(vs) == 0 {
-		return 0, false
+		return 0, false, false
 	}
 	v, _, _ := strings.Cut(vs[0], ",")
-	n, ok := parseDelta(strings.Trim(v, " \t"))
-	if !ok {
-		return 0, false
+	n, good := parseDelta(strings.Trim(v, " \t"))
+	if !good || len(vs) > 1 {
+		return 0, false, true
 	}
-	return time.Duration(n) * time.Second, true
+	return time.Duration(n) * time.Second, true, false
 }
 
-// Age is the entry's current_age at now (RFC 9111 §4.2.3).
+// Age is the entry's current_age at now (RFC 9111 §4.2.3); an Age field
+// that cannot be read makes it the largest age there is.
 func (e *Entry) Age(now time.Time) time.Duration {
-	ageValue, _ := AgeValue(e.Header)
+	ageValue, _, invalid := AgeValue(e.Header)
+	if invalid {
+		return time.Duration(maxDelta) * time.Second
+	}
 	apparent := max(0, e.ResponseTime.Sub(e.date()))
 	delay := max(0, e.ResponseTime.Sub(e.RequestTime))
 	initial := max(apparent, ageValue+delay)

@@ -497,7 +497,7 @@ func (s *Server) revalidate(w web.ResponseWriter, r *web.Request, t target, e *c
 	case x.Status >= 500 && x.Status <= 504 && d.MayServeStaleOnError(e):
 		s.stats.stale.Add(1)
 		s.serveEntry(w, r, e, d.Age, "STALE", false)
-	case x.Status == web.StatusNotModified && cache.ValidatorsMatch(e, x.Header):
+	case x.Status == web.StatusNotModified:
 		s.stats.revalidated.Add(1)
 		n := cache.Freshened(e, x.Header, x.reqTime, x.rspTime)
 		if cache.Storable(s.policy, "GET", r.Header, n.Status, n.Header) {
@@ -508,17 +508,6 @@ func (s *Server) revalidate(w web.ResponseWriter, r *web.Request, t target, e *c
 		s.serveEntry(w, r, n, n.Age(time.Now()), "REVALIDATED", true)
 	default:
 		s.stats.misses.Add(1)
-		if x.Status == web.StatusNotModified {
-			// A 304 for another representation: fetch it whole.
-			x.Close()
-			x2, err := s.fetch(ctx, method, t, s.outHeader(r, true), nil, 0)
-			if err != nil {
-				s.badGateway(w, err)
-				return
-			}
-			defer x2.Close()
-			x = x2
-		}
 		s.relay(w, r, t, x, "MISS")
 	}
 }
@@ -551,7 +540,7 @@ func (s *Server) background(reqHeader web.Header, t target, e *cache.Entry) {
 		}
 		defer x.Close()
 		switch {
-		case x.Status == web.StatusNotModified && cache.ValidatorsMatch(e, x.Header):
+		case x.Status == web.StatusNotModified:
 			s.stats.revalidated.Add(1)
 			io.Copy(io.Discard, x.Body)
 			s.store.Put(cache.Freshened(e, x.Header, x.reqTime, x.rspTime))

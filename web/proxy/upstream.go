@@ -10,21 +10,34 @@ import (
 	"github.com/applayer/applayer/web"
 )
 
+type idleConn struct {
+	c     *web.ClientConn
+	since time.Time
+}
+
 // pool keeps idle persistent connections to origins, a few per address.
 type pool struct {
 	mu      sync.Mutex
-	idle    map[string][]*web.ClientConn
+	idle    map[string][]idleConn
 	maxIdle int
 	timeout time.Duration
 	trace   *transcript.Recorder
 }
 
-func (p *pool) get(ctx context.Context, addr string) (c *web.ClientConn, reused bool, err error) {
+// maxIdleAge is how long an idle connection is kept: origins close theirs
+// after a few seconds (Node's default is 5 s, nginx's 75 s), and a request
+// sent just as one does is lost.
+const maxIdleAge = 2 * time.Second
+
+// get returns a connection to addr: an idle one unless fresh is set
+// (a request with a body, which cannot be retried, goes on a new one).
+func (p *pool) get(ctx context.Context, addr string, fresh bool) (c *web.ClientConn, reused bool, err error) {
 	p.mu.Lock()
-	for l := p.idle[addr]; len(l) > 0; l = p.idle[addr] {
-		c = l[len(l)-1]
+	for l := p.idle[addr]; len(l) > 0 && !fresh; l = p.idle[addr] {
+		ic := l[len(l)-1]
 		p.idle[addr] = l[:len(l)-1]
-		if c.Reusable() {
+		c = ic.c
+		if c.Reusable() && time.Since(ic.since) < maxIdleAge {
 			p.mu.Unlock()
 			return c, true, nil
 		}
@@ -43,21 +56,21 @@ func (p *pool) put(c *web.ClientConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.idle == nil {
-		p.idle = map[string][]*web.ClientConn{}
+		p.idle = map[string][]idleConn{}
 	}
 	if len(p.idle[c.Addr()]) >= p.maxIdle {
 		c.Close()
 		return
 	}
-	p.idle[c.Addr()] = append(p.idle[c.Addr()], c)
+	p.idle[c.Addr()] = append(p.idle[c.Addr()], idleConn{c, time.Now()})
 }
 
 func (p *pool) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, l := range p.idle {
-		for _, c := range l {
-			c.Close()
+		for _, ic := range l {
+			ic.c.Close()
 		}
 	}
 	p.idle = nil
@@ -102,7 +115,7 @@ func (x *exchange) Close() {
 // tried once more on a new one.
 func (p *pool) do(ctx context.Context, addr string, req *web.OutRequest) (*exchange, error) {
 	for attempt := 0; ; attempt++ {
-		c, reused, err := p.get(ctx, addr)
+		c, reused, err := p.get(ctx, addr, req.Body != nil)
 		if err != nil {
 			return nil, err
 		}
