@@ -178,11 +178,12 @@ func NewEntry(p Policy, key string, reqHeader web.Header, status int, h web.Head
 		}
 	}
 	vary, _ := ParseVary(h.Values("Vary"))
-	return &Entry{
+	e := &Entry{
 		Key: key, Vary: vary, VaryKey: SecondaryKey(reqHeader, vary),
 		Status: status, Header: stored, Body: body,
 		RequestTime: reqTime, ResponseTime: respTime,
 	}
+	return e.parsed()
 }
 
 // A State is what a cache may do with a stored response for a request.
@@ -336,7 +337,7 @@ func Freshened(e *Entry, h web.Header, reqTime, respTime time.Time) *Entry {
 		n.Header.Add(f.Name, f.Value)
 	}
 	n.RequestTime, n.ResponseTime = reqTime, respTime
-	return &n
+	return n.parsed()
 }
 
 // ValidatorsMatch reports whether a 304 may be taken to validate e (RFC

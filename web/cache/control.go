@@ -52,7 +52,7 @@ const maxDelta = int64(1) << 31
 // Unknown directives are ignored (RFC 9111 §5.2.3).
 func ParseControl(values []string) Control {
 	c := Control{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
-	seen := map[string]bool{}
+	var seen uint32 // known directives met, by bit (directiveBit)
 	for _, v := range values {
 		for len(v) > 0 {
 			var name, arg string
@@ -64,15 +64,43 @@ func ParseControl(values []string) Control {
 			if name == "" {
 				continue
 			}
-			name = strings.ToLower(name)
-			if seen[name] {
+			name = lower(name)
+			bit := directiveBit(name)
+			if bit == 0 {
+				continue // unknown: ignored (§5.2.3)
+			}
+			if seen&bit != 0 {
 				continue // first occurrence wins (§4.2.1)
 			}
-			seen[name] = true
+			seen |= bit
 			c.set(name, arg, hasArg)
 		}
 	}
 	return c
+}
+
+var directives = []string{"max-age", "s-maxage", "max-stale", "min-fresh", "stale-while-revalidate", "stale-if-error",
+	"no-store", "no-cache", "private", "public", "must-revalidate", "proxy-revalidate", "must-understand",
+	"no-transform", "immutable", "only-if-cached"}
+
+func directiveBit(name string) uint32 {
+	for i, d := range directives {
+		if d == name {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// lower is strings.ToLower for tokens, without allocating when s is
+// already in lower case.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 func (c *Control) set(name, arg string, hasArg bool) {

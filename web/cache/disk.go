@@ -177,5 +177,5 @@ func decodeEntry(b []byte) (*Entry, error) {
 	for _, f := range m.Header {
 		e.Header = append(e.Header, web.Field{Name: f[0], Value: f[1]})
 	}
-	return e, nil
+	return e.parsed(), nil
 }

@@ -24,7 +24,8 @@ type Entry struct {
 	// the response was sent; ResponseTime when its answer came.
 	RequestTime, ResponseTime time.Time
 
-	file string // the Disk store's file, if any
+	file string   // the Disk store's file, if any
+	cc   *Control // Header's Cache-Control, parsed once (see Control)
 }
 
 // Size is what the entry counts against a store's bound.
@@ -36,8 +37,23 @@ func (e *Entry) Size() int64 {
 	return n
 }
 
-// Control parses the entry's Cache-Control.
-func (e *Entry) Control() Control { return ParseControl(e.Header.Values("Cache-Control")) }
+// Control is the entry's Cache-Control. An entry made by NewEntry,
+// Freshened or a Disk store keeps it parsed; one built by hand parses it
+// on each call.
+func (e *Entry) Control() Control {
+	if e.cc != nil {
+		return *e.cc
+	}
+	return ParseControl(e.Header.Values("Cache-Control"))
+}
+
+// parsed returns e with its Cache-Control parsed once, for entries that
+// go into a store.
+func (e *Entry) parsed() *Entry {
+	cc := ParseControl(e.Header.Values("Cache-Control"))
+	e.cc = &cc
+	return e
+}
 
 // date is the Date the response carried, or, when it carried none that
 // can be read, the time it was received (RFC 9110 §6.6.1).

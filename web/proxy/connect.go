@@ -20,6 +20,7 @@ const tunnelIdle = 5 * time.Minute
 // §9.3.6), only to the allowed ports: a proxy that tunnels anywhere
 // relays spam to port 25.
 func (s *Server) connect(w web.ResponseWriter, r *web.Request) {
+	web.Blocking(w)
 	ports := s.ConnectPorts
 	if ports == nil {
 		ports = DefaultConnectPorts

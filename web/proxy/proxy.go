@@ -116,7 +116,7 @@ func (s *Server) init() {
 		if s.HTTP.Addr == "" {
 			s.HTTP.Addr = DefaultAddr
 		}
-		s.HTTP.Handler = s
+		s.HTTP.Handler = web.Inline(s)
 		if s.HTTP.Logger == nil {
 			s.HTTP.Logger = s.Logger
 		}
@@ -182,6 +182,14 @@ func allowed(list []netip.Prefix, remote string) bool {
 		return netprefix.IsLoopback(a)
 	}
 	return netprefix.ContainsAny(list, a)
+}
+
+// Inline tells the server that a GET or HEAD may be answered without
+// blocking (a hit from memory): it may run on a poller's goroutine. Every
+// path that waits (an origin, another request's fetch, a tunnel) calls
+// web.Blocking first.
+func (s *Server) Inline(r *web.Request) bool {
+	return (r.Method == "GET" || r.Method == "HEAD") && r.ContentLength == 0
 }
 
 // ServeHTTP answers one client request.
@@ -328,6 +336,7 @@ func (s *Server) cached(w web.ResponseWriter, r *web.Request, t target) {
 // one key without conditionals are collapsed: the first goes to the
 // origin, the others wait for it and are answered from what it stored.
 func (s *Server) miss(w web.ResponseWriter, r *web.Request, t target) {
+	web.Blocking(w)
 	collapsible := r.Method == "GET" && !hasConditional(r.Header) && !r.Header.Has("Authorization")
 	if collapsible {
 		if wait, leader := s.flights.join(t.key); !leader {
@@ -476,6 +485,7 @@ func (s *Server) serveEntry(w web.ResponseWriter, r *web.Request, e *cache.Entry
 // revalidate asks the origin whether e may still be used (RFC 9111
 // §4.3.1), and answers with it or with the origin's new response.
 func (s *Server) revalidate(w web.ResponseWriter, r *web.Request, t target, e *cache.Entry, d cache.Decision) {
+	web.Blocking(w)
 	h := s.outHeader(r, true)
 	cond, _ := cache.Conditional(e)
 	h = append(h, cond...)
@@ -557,6 +567,7 @@ func (s *Server) background(reqHeader web.Header, t target, e *cache.Entry) {
 // forward passes an unsafe (or other) method to the origin with its
 // body, and invalidates what its success changes (RFC 9111 §4.4).
 func (s *Server) forward(w web.ResponseWriter, r *web.Request, t target) {
+	web.Blocking(w)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var body io.Reader
