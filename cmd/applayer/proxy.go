@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io"
+
 	"fmt"
+	"github.com/applayer/applayer/web/browser"
 	"net/netip"
 	"os"
 	"strconv"
@@ -134,4 +137,45 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (say 65536, 64K, 256M or 2G)", s)
 	}
 	return n * mult, nil
+}
+
+// The textbook's institutional network (section 2.2.5): a 15 Mbps access
+// link, 1 Mbit objects requested at 15 a second by the browsers, 2 s from
+// the access router to the origins and back, 10 ms on the LAN.
+const (
+	modelLink     = 15e6 // bits/s
+	modelObject   = 1e6  // bits
+	modelRate     = 15.0 // requests/s
+	modelInternet = 2.0  // s
+	modelLAN      = 0.01 // s
+)
+
+// writeProxyModel prints the hit ratio the proxy reported (X-Cache) for a
+// page's objects, and the textbook's average response time for that hit
+// ratio with and without the cache: the misses alone load the access
+// link, whose queueing delay is modelled as L/R / (1 - intensity).
+func writeProxyModel(w io.Writer, objs []browser.Object) {
+	hits := 0
+	for _, o := range objs {
+		if o.XCache == "HIT" || o.XCache == "STALE" {
+			hits++
+		}
+	}
+	if len(objs) == 0 {
+		return
+	}
+	h := float64(hits) / float64(len(objs))
+	fmt.Fprintf(w, "\nproxy: %d of %d objects were hits (hit ratio %.2f)\n", hits, len(objs), h)
+	fmt.Fprintf(w, "textbook model (15 Mbps access link, 1 Mbit objects, 15 requests/s, 2 s Internet delay, 10 ms LAN):\n")
+	delay := func(miss float64) string {
+		intensity := modelRate * modelObject * miss / modelLink
+		if intensity >= 1 {
+			return fmt.Sprintf("access link at intensity %.2f: the queue grows without bound (minutes, then losses)", intensity)
+		}
+		access := modelObject / modelLink / (1 - intensity)
+		avg := (1-miss)*modelLAN + miss*(modelInternet+access+modelLAN)
+		return fmt.Sprintf("access link at intensity %.2f, average response time %.2f s", intensity, avg)
+	}
+	fmt.Fprintf(w, "  without the cache: %s\n", delay(1))
+	fmt.Fprintf(w, "  with it (hit ratio %.2f): %s\n", h, delay(1-h))
 }

@@ -128,3 +128,31 @@ func TestProxyDiskKill9(t *testing.T) {
 	}
 	t.Logf("%d files on disk at the kill, %d hits after the restart", len(files), hits)
 }
+
+// web get --proxy sends the page and its objects through the proxy and
+// reports its hit ratio with the textbook's access-link model.
+func TestWebGetThroughProxy(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := &web.Server{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Handler: web.HandlerFunc(func(w web.ResponseWriter, r *web.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		if r.Path == "/" {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<html><img src="a.png"><img src="b.png"></html>`)
+			return
+		}
+		io.WriteString(w, "object "+r.Path)
+	})}
+	go origin.Serve(l)
+	defer origin.Close()
+	addr, _ := startProxyBin(t)
+	page := "http://" + l.Addr().String() + "/"
+	for _, want := range []string{"proxy: 0 of 3 objects were hits", "proxy: 3 of 3 objects were hits (hit ratio 1.00)"} {
+		out, errOut, code := run(t, "", "web", "get", "--proxy", "http://"+addr, "--objects", page)
+		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "without the cache: access link at intensity 1.00") {
+			t.Fatalf("exit %d, want %q in:\n%s\n%s", code, want, out, errOut)
+		}
+	}
+}

@@ -206,6 +206,7 @@ func newWebGetCmd(g *globals) *cobra.Command {
 		jarFile  string
 		cacheDir string
 		dnsAddr  string
+		proxyURL string
 	)
 	c := &cobra.Command{
 		Use:   "get URL [-o FILE] [--objects] [--http1.0] [--non-persistent] [--parallel N] [--cookie-jar FILE] [--cache-dir DIR]",
@@ -255,6 +256,13 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				}
 				f.Resolver = stubresolver.At(dnsAddr)
 			}
+			if proxyURL != "" {
+				p := strings.TrimSuffix(strings.TrimPrefix(proxyURL, "http://"), "/")
+				if _, _, err := net.SplitHostPort(p); err != nil {
+					return fmt.Errorf("--proxy: want http://HOST:PORT, got %q", proxyURL)
+				}
+				f.Proxy = p
+			}
 			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
 				f.Progress = newProgressBar(os.Stderr)
 			}
@@ -294,6 +302,9 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				rep, err = f.Page(ctx, args[0], out)
 				if rep != nil {
 					rep.WriteReport(c.OutOrStdout())
+					if f.Proxy != "" {
+						writeProxyModel(c.OutOrStdout(), rep.Objects)
+					}
 				}
 			} else {
 				var obj browser.Object
@@ -326,6 +337,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&cacheDir, "cache-dir", "", "keep objects here and revalidate them with conditional GET")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "time allowed for each request")
 	fl.DurationVar(&f.RTT, "rtt", 0, "add this round-trip delay per connection set-up and per request (e.g. 20ms), to see the textbook's RTT model on loopback")
+	fl.StringVar(&proxyURL, "proxy", "", "send the requests through this HTTP proxy (http://HOST:PORT), e.g. 'applayer web proxy'; --objects then shows its hit ratio and the textbook's access-link model")
 	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
 	return c
