@@ -72,6 +72,17 @@ func (o *origin) ServeHTTP(w web.ResponseWriter, r *web.Request) {
 			io.WriteString(w, "posted "+string(b))
 			return
 		}
+	case "/swr":
+		h.Set("Cache-Control", "max-age=60, stale-while-revalidate=3600")
+		h.Set("Age", "100") // stale at once, within the window
+	case "/sie":
+		if o.count[r.Path] > 1 {
+			w.WriteHeader(500)
+			io.WriteString(w, "origin down")
+			return
+		}
+		h.Set("Cache-Control", "max-age=60, stale-if-error=3600")
+		h.Set("Age", "100")
 	case "/big":
 		h.Set("Cache-Control", "max-age=3600")
 		w.Write([]byte(strings.Repeat("x", 64<<10)))
@@ -424,5 +435,30 @@ func TestReverse(t *testing.T) {
 	resp, body := get(t, addr, "GET", "/_proxy/metrics")
 	if resp.Status != 200 || !strings.Contains(body, "applayer_proxy_hits_total 1\n") {
 		t.Errorf("metrics: %d\n%s", resp.Status, body)
+	}
+}
+
+// RFC 5861: within stale-while-revalidate the stale copy is served at once
+// and revalidated in the background; within stale-if-error it stands in
+// for an origin's 500.
+func TestStale(t *testing.T) {
+	o := newOrigin(t)
+	addr := startProxy(t, &Server{})
+	url := "http://" + o.addr
+	get(t, addr, "GET", url+"/swr")
+	resp, body := get(t, addr, "GET", url+"/swr")
+	if resp.Header.Get("X-Cache") != "STALE" || body != "body of /swr #1" {
+		t.Errorf("stale-while-revalidate: %s %q", resp.Header.Get("X-Cache"), body)
+	}
+	testutil.WaitFor(t, "the background revalidation to reach the origin", func() bool { return o.n("/swr") == 2 })
+	testutil.WaitFor(t, "the revalidated copy to be stored", func() bool {
+		_, body := get(t, addr, "GET", url+"/swr")
+		return body == "body of /swr #2"
+	})
+
+	get(t, addr, "GET", url+"/sie")
+	resp, body = get(t, addr, "GET", url+"/sie")
+	if resp.Status != 200 || resp.Header.Get("X-Cache") != "STALE" || body != "body of /sie #1" || o.n("/sie") != 2 {
+		t.Errorf("stale-if-error: %d %s %q (origin %d)", resp.Status, resp.Header.Get("X-Cache"), body, o.n("/sie"))
 	}
 }
