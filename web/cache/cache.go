@@ -19,6 +19,26 @@ type Policy struct {
 	Heuristic float64
 	// MaxHeuristic caps a heuristic lifetime (default DefaultMaxHeuristic).
 	MaxHeuristic time.Duration
+	// Targets are the targeted cache-control fields this cache obeys
+	// (RFC 9213), first first: a reverse proxy in the CDN role lists
+	// "CDN-Cache-Control". A response with a valid, non-empty one is
+	// cached by it alone: its Cache-Control and Expires are ignored
+	// (§2.1), though still sent on.
+	Targets []string
+}
+
+// ResponseControl is the Cache-Control that governs this cache's use of
+// a response: the first valid targeted field (RFC 9213 §2.1), else
+// Cache-Control. targeted reports the first case.
+func (p Policy) ResponseControl(h web.Header) (cc Control, targeted bool) {
+	for _, name := range p.Targets {
+		if vs := h.Values(name); len(vs) > 0 {
+			if c := ParseControl(vs); !c.Invalid && c.String() != "" {
+				return c, true
+			}
+		}
+	}
+	return ParseControl(h.Values("Cache-Control")), false
 }
 
 // Defaults of Policy.
@@ -89,7 +109,7 @@ func Storable(p Policy, method string, reqHeader web.Header, status int, h web.H
 		return false
 	}
 	req := RequestControl(reqHeader)
-	cc := ParseControl(h.Values("Cache-Control"))
+	cc, targeted := p.ResponseControl(h)
 	if cc.MustUnderstand {
 		if !understood(status) {
 			return false
@@ -110,7 +130,7 @@ func Storable(p Policy, method string, reqHeader web.Header, status int, h web.H
 		return false
 	}
 	switch {
-	case cc.Public, cc.MaxAge >= 0, p.Shared && cc.SMaxAge >= 0, h.Has("Expires"):
+	case cc.Public, cc.MaxAge >= 0, p.Shared && cc.SMaxAge >= 0, !targeted && h.Has("Expires"):
 		return true
 	case !p.Shared && cc.Private:
 		return true
@@ -182,6 +202,7 @@ func NewEntry(p Policy, key string, reqHeader web.Header, status int, h web.Head
 		Key: key, Vary: vary, VaryKey: SecondaryKey(reqHeader, vary),
 		Status: status, Header: stored, Body: body,
 		RequestTime: reqTime, ResponseTime: respTime,
+		Targets: p.Targets,
 	}
 	return e.parsed()
 }

@@ -318,3 +318,39 @@ func TestSelectVary(t *testing.T) {
 		t.Errorf("br request got %v", e)
 	}
 }
+
+// RFC 9213 §2.1: a cache that targets CDN-Cache-Control uses a valid one
+// instead of Cache-Control and Expires; an invalid one is ignored.
+func TestTargeted(t *testing.T) {
+	cdn := Policy{Shared: true, Targets: []string{"CDN-Cache-Control"}}
+	tests := []struct {
+		name     string
+		h        web.Header
+		storable bool
+		life     time.Duration
+	}{
+		{"CDN-Cache-Control alone", hdr("CDN-Cache-Control", "max-age=600"), true, 600 * time.Second},
+		{"it wins over Cache-Control", hdr("Cache-Control", "no-store", "CDN-Cache-Control", "max-age=600"), true, 600 * time.Second},
+		{"its no-store wins over a fresh Cache-Control", hdr("Cache-Control", "max-age=600", "CDN-Cache-Control", "no-store"), false, 0},
+		{"Expires is ignored beside it", hdr("Date", date(0), "Expires", date(time.Hour), "CDN-Cache-Control", "max-age=60"), true, time.Minute},
+		{"an invalid one is ignored", hdr("Cache-Control", "max-age=30", "CDN-Cache-Control", "max-age=x"), true, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Storable(cdn, "GET", nil, 200, tt.h); got != tt.storable {
+				t.Fatalf("Storable %v, want %v", got, tt.storable)
+			}
+			if !tt.storable {
+				return
+			}
+			e := NewEntry(cdn, "k", nil, 200, tt.h, nil, t0, t0)
+			if life, _ := e.Lifetime(e.Control(), cdn); life != tt.life {
+				t.Errorf("lifetime %v, want %v", life, tt.life)
+			}
+		})
+	}
+	// A cache that does not target it ignores it.
+	if !Storable(shared, "GET", nil, 200, hdr("Cache-Control", "max-age=600", "CDN-Cache-Control", "no-store")) {
+		t.Error("CDN-Cache-Control obeyed by a cache that does not target it")
+	}
+}

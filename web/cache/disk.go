@@ -46,6 +46,7 @@ type diskMeta struct {
 	Header       [][2]string `json:"header"`
 	RequestTime  time.Time   `json:"request_time"`
 	ResponseTime time.Time   `json:"response_time"`
+	Targets      []string    `json:"targets,omitempty"`
 }
 
 // OpenDisk opens (creating it if need be) a cache directory bounded by
@@ -131,7 +132,7 @@ func (d *Disk) Delete(key string) { d.mem.Delete(key) }
 func (d *Disk) Stats() (int, int64) { return d.mem.Stats() }
 
 func encodeEntry(e *Entry) []byte {
-	m := diskMeta{Key: e.Key, Vary: e.Vary, VaryKey: e.VaryKey, Status: e.Status, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime}
+	m := diskMeta{Key: e.Key, Vary: e.Vary, VaryKey: e.VaryKey, Status: e.Status, RequestTime: e.RequestTime, ResponseTime: e.ResponseTime, Targets: e.Targets}
 	for _, f := range e.Header {
 		m.Header = append(m.Header, [2]string{f.Name, f.Value})
 	}
@@ -173,7 +174,7 @@ func decodeEntry(b []byte) (*Entry, error) {
 	if uint64(len(p)) != bl {
 		return nil, errDamaged
 	}
-	e := &Entry{Key: m.Key, Vary: m.Vary, VaryKey: m.VaryKey, Status: m.Status, Body: append([]byte(nil), p...), RequestTime: m.RequestTime, ResponseTime: m.ResponseTime}
+	e := &Entry{Key: m.Key, Vary: m.Vary, VaryKey: m.VaryKey, Status: m.Status, Body: append([]byte(nil), p...), RequestTime: m.RequestTime, ResponseTime: m.ResponseTime, Targets: m.Targets}
 	for _, f := range m.Header {
 		e.Header = append(e.Header, web.Field{Name: f[0], Value: f[1]})
 	}

@@ -23,9 +23,13 @@ type Entry struct {
 	// RequestTime is when the request that fetched (or last validated)
 	// the response was sent; ResponseTime when its answer came.
 	RequestTime, ResponseTime time.Time
+	// Targets are the targeted cache-control fields of the policy that
+	// stored it (Policy.Targets).
+	Targets []string
 
-	file string   // the Disk store's file, if any
-	cc   *Control // Header's Cache-Control, parsed once (see Control)
+	targeted bool     // cc came from a targeted field: Expires is ignored
+	file     string   // the Disk store's file, if any
+	cc       *Control // Header's Cache-Control, parsed once (see Control)
 }
 
 // Size is what the entry counts against a store's bound.
@@ -50,8 +54,8 @@ func (e *Entry) Control() Control {
 // parsed returns e with its Cache-Control parsed once, for entries that
 // go into a store.
 func (e *Entry) parsed() *Entry {
-	cc := ParseControl(e.Header.Values("Cache-Control"))
-	e.cc = &cc
+	cc, targeted := Policy{Targets: e.Targets}.ResponseControl(e.Header)
+	e.cc, e.targeted = &cc, targeted
 	return e
 }
 
@@ -107,7 +111,7 @@ func (e *Entry) Lifetime(cc Control, p Policy) (life time.Duration, heuristic bo
 	if cc.MaxAge >= 0 {
 		return time.Duration(cc.MaxAge) * time.Second, false
 	}
-	if vs := e.Header.Values("Expires"); len(vs) > 0 {
+	if vs := e.Header.Values("Expires"); len(vs) > 0 && !e.targeted {
 		exp, ok := web.ParseTime(vs[0])
 		if !ok || len(vs) > 1 && vs[1] != vs[0] {
 			return 0, false // an invalid Expires is a time in the past (§5.3)

@@ -103,6 +103,10 @@ func (s *Server) init() {
 			s.store = &cache.Memory{MaxSize: s.MaxSize}
 		}
 		s.policy = cache.Policy{Shared: true}
+		if s.Origin != "" {
+			// In front of an origin, the proxy plays the CDN (RFC 9213).
+			s.policy.Targets = []string{"CDN-Cache-Control"}
+		}
 		s.pool = pool{maxIdle: DefaultMaxIdle, timeout: cmp.Or(s.OriginTimeout, DefaultOriginTimeout), trace: s.Trace}
 		if s.Origin != "" {
 			o := strings.TrimSuffix(strings.TrimPrefix(s.Origin, "http://"), "/")
