@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# bench_cache.sh [-d S] [-c CONNS] [-r REPS] [-s "applayer nginx"]: cache hit
+# bench_cache.sh [-d S] [-c CONNS] [-r REPS] [-s "applayer nginx varnish"]: cache hit
 # throughput. One origin (nginx serving 1k.html and img.png with
 # "Cache-Control: public, max-age=3600", counting its requests in an access
 # log) behind each cache: applayer web proxy --reverse, and nginx
 # proxy_cache (one worker per core, tcp_nopush off: see the research notes
-# on its 40 ms stalls with it on). First a functional check per cache and
+# on its 40 ms stalls with it on), and with -s, Varnish (default VCL,
+# malloc store). First a functional check per cache and
 # file: a GET that reaches the origin once, a GET that does not, an
 # If-Modified-Since answered 304 by the cache. Then wrk -t1 -cCONNS -dS on
 # each cache and file, interleaved, after a 2 s warm-up; medians of REPS
@@ -91,6 +92,12 @@ http {
 }
 NGINX
 		timeout "$SERVER_TIMEOUT" nginx -c "$d/nginx.conf" -e "$d/error.log" &
+		;;
+	varnish)
+		# Varnish's default VCL, a memory store.
+		d="$WORK/varnish-${PORT[$c]}"
+		rm -rf "$d" && mkdir -p "$d"
+		timeout "$SERVER_TIMEOUT" varnishd -F -j none -n "$d/n" -a 127.0.0.1:${PORT[$c]} -b 127.0.0.1:$ORIGIN -T none -s malloc,256m >"$d/log" 2>&1 &
 		;;
 	*) echo "unknown cache $c" >&2; exit 2 ;;
 	esac

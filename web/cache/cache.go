@@ -361,16 +361,6 @@ func Freshened(e *Entry, h web.Header, reqTime, respTime time.Time) *Entry {
 	return n.parsed()
 }
 
-// ValidatorsMatch reports whether a 304 may be taken to validate e (RFC
-// 9111 §4.3.4): when both carry a strong ETag they must be equal; when
-// both carry Last-Modified they must be equal.
-func ValidatorsMatch(e *Entry, h web.Header) bool {
-	if a, b := e.Header.Get("ETag"), h.Get("ETag"); a != "" && b != "" && strings.TrimPrefix(a, "W/") != strings.TrimPrefix(b, "W/") {
-		return false
-	}
-	return true
-}
-
 // NotModified evaluates a client's conditional request against a response
 // the cache serves (RFC 9110 §13.2.2, as RFC 9111 §4.3.2 asks of a
 // cache): If-None-Match, compared weakly, wins over If-Modified-Since.

@@ -158,7 +158,7 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Store returns the store in use.
+// CacheStore returns the store in use.
 func (s *Server) CacheStore() cache.Store { s.init(); return s.store }
 
 // target is where a request goes and what it is cached under.
