@@ -63,3 +63,10 @@ func Blocking(w ResponseWriter) {
 		r.c.escalate()
 	}
 }
+
+// Drained reports whether c may carry another request and nothing has
+// arrived on it beyond the last response: a server that sent more than
+// its response framed (a body longer than its Content-Length) leaves
+// bytes that would be read as the next response, so a pool of
+// connections (the proxy's) must not reuse such a connection.
+func (c *ClientConn) Drained() bool { return c.Reusable() && c.br.Buffered() == 0 }

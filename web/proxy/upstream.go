@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/applayer/applayer/internal/transcript"
@@ -37,7 +39,7 @@ func (p *pool) get(ctx context.Context, addr string, fresh bool) (c *web.ClientC
 		ic := l[len(l)-1]
 		p.idle[addr] = l[:len(l)-1]
 		c = ic.c
-		if c.Reusable() && time.Since(ic.since) < maxIdleAge {
+		if c.Drained() && time.Since(ic.since) < maxIdleAge {
 			p.mu.Unlock()
 			return c, true, nil
 		}
@@ -49,7 +51,7 @@ func (p *pool) get(ctx context.Context, addr string, fresh bool) (c *web.ClientC
 }
 
 func (p *pool) put(c *web.ClientConn) {
-	if !c.Reusable() {
+	if !c.Drained() {
 		c.Close()
 		return
 	}
@@ -74,6 +76,10 @@ func (p *pool) closeAll() {
 		}
 	}
 	p.idle = nil
+}
+
+func closedIdle(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // exchange is one request to an origin and its response. Close returns
@@ -123,7 +129,11 @@ func (p *pool) do(ctx context.Context, addr string, req *web.OutRequest) (*excha
 		resp, err := c.Do(ctx, req)
 		if err != nil {
 			c.Close()
-			if reused && req.Body == nil && attempt == 0 && ctx.Err() == nil {
+			// Only a connection the origin closed while it was idle is worth
+			// another try: then the request was not read. A response that
+			// came but could not be parsed was an answer; sending the
+			// request again would repeat it at the origin.
+			if reused && req.Body == nil && attempt == 0 && ctx.Err() == nil && closedIdle(err) {
 				continue
 			}
 			return nil, err
