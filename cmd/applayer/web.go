@@ -31,7 +31,7 @@ func newWebCmd(g *globals) *cobra.Command {
 		Use:   "web",
 		Short: "The Web: an HTTP/1.0 and 1.1 server and client, conditional GET, cookies",
 	}
-	c.AddCommand(newWebServeCmd(g), newWebGetCmd(g), newWebPasswdCmd())
+	c.AddCommand(newWebServeCmd(g), newWebGetCmd(g), newWebPasswdCmd(), newWebProxyCmd(g))
 	return c
 }
 
@@ -272,6 +272,7 @@ func newWebGetCmd(g *globals) *cobra.Command {
 		dnsAddr  string
 		useH2    bool
 		cacert   string
+		proxyURL string
 	)
 	c := &cobra.Command{
 		Use:   "get URL [-o FILE] [--objects] [--http1.0] [--non-persistent] [--parallel N] [--cookie-jar FILE] [--cache-dir DIR]",
@@ -327,6 +328,13 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				}
 				f.Resolver = stubresolver.At(dnsAddr)
 			}
+			if proxyURL != "" {
+				p := strings.TrimSuffix(strings.TrimPrefix(proxyURL, "http://"), "/")
+				if _, _, err := net.SplitHostPort(p); err != nil {
+					return fmt.Errorf("--proxy: want http://HOST:PORT, got %q", proxyURL)
+				}
+				f.Proxy = p
+			}
 			if term.IsTerminal(int(os.Stderr.Fd())) && !g.trace {
 				f.Progress = newProgressBar(os.Stderr)
 			}
@@ -366,6 +374,9 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 				rep, err = f.Page(ctx, args[0], out)
 				if rep != nil {
 					rep.WriteReport(c.OutOrStdout())
+					if f.Proxy != "" {
+						writeProxyModel(c.OutOrStdout(), rep.Objects)
+					}
 				}
 			} else {
 				var obj browser.Object
@@ -400,6 +411,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&cacheDir, "cache-dir", "", "keep objects here and revalidate them with conditional GET")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "time allowed for each request")
 	fl.DurationVar(&f.RTT, "rtt", 0, "add this round-trip delay per connection set-up and per request (e.g. 20ms), to see the textbook's RTT model on loopback")
+	fl.StringVar(&proxyURL, "proxy", "", "send the requests through this HTTP proxy (http://HOST:PORT), e.g. 'applayer web proxy'; --objects then shows its hit ratio and the textbook's access-link model")
 	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
 	return c

@@ -53,6 +53,10 @@ type Fetcher struct {
 	// takes microseconds, it shows the textbook's model (persistent: 1
 	// RTT per object after the first; non-persistent: 2) on one machine.
 	RTT time.Duration
+	// Proxy, when set (host:port), sends every request to that HTTP proxy
+	// in absolute-form (RFC 9112 §3.2.2) over connections to it, instead
+	// of to each origin; host names are then the proxy's to look up.
+	Proxy string
 	// Resolver looks up host names (nil: the system's). Each name is
 	// looked up once per Get or Page, and the time it took is reported
 	// apart from the TCP handshake.
@@ -117,6 +121,9 @@ type Object struct {
 	Bytes  int64 // body bytes received (from the network)
 	// Cached reports a 304 answered from the local cache.
 	Cached bool
+	// XCache is the X-Cache field of the answer ("HIT", "MISS"...): what a
+	// proxy on the way says it did.
+	XCache string
 	// NewConn reports that the object needed a new TCP connection.
 	NewConn bool
 	Conn    int           // which connection carried it (1-based)
@@ -263,6 +270,9 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	addr := hostPort(u)
+	if f.Proxy != "" {
+		addr = f.Proxy
+	}
 	begin := time.Now()
 	for attempt := 0; ; attempt++ {
 		c := w.conns[addr]
@@ -272,6 +282,9 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 				port = "80"
 			}
 			dial, err := f.resolve(ctx, run, u.Hostname(), port)
+			if f.Proxy != "" {
+				dial, err = f.Proxy, nil
+			}
 			if err == nil {
 				err = f.delay(ctx)
 			}
@@ -321,6 +334,11 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 func (w *worker) exchange(ctx context.Context, c *web.ClientConn, u *url.URL, dst io.Writer, obj *Object, redirects bool) error {
 	f := w.f
 	req := &web.OutRequest{Method: "GET", Target: u.RequestURI(), Host: u.Host, HTTP10: f.HTTP10, Close: !f.persistent()}
+	if f.Proxy != "" {
+		abs := *u
+		abs.Fragment, abs.RawFragment = "", ""
+		req.Target = abs.String()
+	}
 	ua := f.UserAgent
 	if ua == "" {
 		ua = "applayer"
@@ -349,6 +367,7 @@ func (w *worker) exchange(ctx context.Context, c *web.ClientConn, u *url.URL, ds
 		return err
 	}
 	obj.Status = resp.Status
+	obj.XCache = resp.Header.Get("X-Cache")
 	obj.ContentType = resp.Header.Get("Content-Type")
 	if f.Jar != nil {
 		f.Jar.SetCookies(u.Hostname(), u.EscapedPath(), resp.Header)
