@@ -73,6 +73,9 @@ func RequirePython(t testing.TB, pkg string, modules ...string) string {
 	if len(candidates) == 0 {
 		return Require(t, "python3", "python3")
 	}
+	if len(modules) == 0 {
+		modules = []string{"sys"} // the standard library alone: python3 runs
+	}
 	for _, py := range candidates {
 		if exec.Command(py, "-c", "import "+strings.Join(modules, ", ")).Run() == nil {
 			return py

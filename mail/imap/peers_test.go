@@ -118,10 +118,10 @@ func checkImaplib(t *testing.T, r map[string]any) {
 		"store":        `FLAGS (\\Flagged $Important \\Recent)`,
 		"copy":         `[COPYUID `,
 		"move":         `"OK"`,
-		"expunge":      `["1"]`,
+		"expunge":      `"1"]`, // after the "3" that MOVE's untagged EXPUNGE left
 		"status":       `Archive (MESSAGES 2 UIDNEXT 3 UNSEEN 1)`,
 		"append":       `[APPENDUID `,
-		"list":         `(\\HasChildren) \".\" Archive`,
+		"list":         `(\\HasChildren \\Archive) \".\" Archive`, // SPECIAL-USE by its name
 		"list_after":   `(\\HasNoChildren) \".\" Old.2024`,
 		"lsub":         `() \".\" Archive`,
 		"old_fetch":    `Subject: appended`,

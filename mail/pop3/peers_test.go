@@ -54,8 +54,11 @@ except poplib.error_proto as e:
     out["retr_deleted"] = str(e)
 out["quit"] = p.quit().decode()
 p = poplib.POP3(host, port, timeout=30)
-p.user(user)
-p.pass_(pw)
+if mode == "apop":
+    p.apop(user, pw)
+else:
+    p.user(user)
+    p.pass_(pw)
 out["stat_after"] = list(p.stat())
 out["uidl_after"] = [l.decode() for l in p.uidl()[1]]
 p.quit()

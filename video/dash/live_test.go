@@ -27,6 +27,11 @@ func TestLive(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	start := clk.now()
 	s := &Server{Dir: dir, Live: true, LiveWindow: 6 * time.Second, clock: clk.now, sleep: clk.sleep}
+	// The event begins when the server starts; Serve starts it on its
+	// own goroutine, so start it here before the clock moves.
+	if err := s.init(); err != nil {
+		t.Fatal(err)
+	}
 	addr := startServer(t, s)
 	c, err := web.Dial(context.Background(), addr, web.Options{})
 	if err != nil {
