@@ -159,9 +159,9 @@ func (s *torrentService) Bind(ctx context.Context) (eps []Endpoint, err error) {
 	eps = []Endpoint{
 		{Service: s.spec.Name, Proto: "bittorrent tracker (http)", Addr: s.addr, Try: "curl -s http://" + s.addr + "/stats"},
 		{Service: s.spec.Name, Proto: "bittorrent swarm", Addr: s.pls[0].Addr().String(),
-			Try: s.env.Bin + " torrent get " + s.torrent + " --data dl --listen " + net.JoinHostPort(newPeer, port)},
+			Try: s.env.Bin + " torrent get " + ShowPath(s.torrent) + " --data dl --listen " + net.JoinHostPort(newPeer, port)},
 		{Service: s.spec.Name, Proto: "bittorrent (aria2c joins)", Addr: s.pls[0].Addr().String(),
-			Try: "aria2c --interface=" + ariaPeer + " --listen-port=" + port + " --dir=dl --seed-time=0 --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --no-conf --summary-interval=0 " + s.torrent},
+			Try: "aria2c --interface=" + ariaPeer + " --listen-port=" + port + " --dir=dl --seed-time=0 --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --no-conf --summary-interval=0 " + ShowPath(s.torrent)},
 	}
 	return eps, nil
 }
