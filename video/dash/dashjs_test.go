@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,15 +67,25 @@ func TestDashJS(t *testing.T) {
 			s := &Server{Dir: dir, DashJS: js, Throughput: trace.Constant(2000)}
 			addr := startServer(t, s)
 			_, next := s.Reports()
+			// Chromium's own helper processes may still write to the
+			// profile after it is killed: the profile is removed at best,
+			// and the whole process group is killed.
+			profile, err := os.MkdirTemp("", "applayer-dashjs-")
+			if err != nil {
+				t.Fatal(err)
+			}
 			cmd := exec.Command(chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--mute-audio",
-				"--autoplay-policy=no-user-gesture-required", "--no-first-run", "--user-data-dir="+t.TempDir(),
-				fmt.Sprintf("http://%s%s?abr=%s", addr, PlayerPath, strategy))
+				"--autoplay-policy=no-user-gesture-required", "--no-first-run", "--disable-breakpad",
+				"--disable-background-networking", "--disable-component-update", "--disable-sync",
+				"--user-data-dir="+profile, fmt.Sprintf("http://%s%s?abr=%s", addr, PlayerPath, strategy))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			defer func() {
-				cmd.Process.Kill()
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				cmd.Wait()
+				os.RemoveAll(profile)
 			}()
 			select {
 			case <-next:
