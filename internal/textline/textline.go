@@ -16,6 +16,7 @@ package textline
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 )
@@ -97,3 +98,15 @@ func (r *Reader) BareLF() bool { return r.bareLF }
 // Buffered reports how many bytes are waiting in the buffer: a server that
 // supports pipelining (RFC 2920) flushes its replies only when this is zero.
 func (r *Reader) Buffered() int { return r.R.Buffered() }
+
+// LineWaiting reports whether a whole line is already buffered in br: a
+// pipelining server holds its replies back only then (RFC 2920 §3.1, RFC
+// 2449 §6.6), never for a partial line, whose end may wait for them.
+func LineWaiting(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
+}

@@ -237,21 +237,12 @@ func (ss *session) serve() {
 			ss.untagged("BYE Too many errors")
 			ss.closed = true
 		}
-		if !ss.commandWaiting() || ss.closed {
+		if !textline.LineWaiting(ss.br) || ss.closed {
 			if !ss.flush() {
 				return
 			}
 		}
 	}
-}
-
-func (ss *session) commandWaiting() bool {
-	n := ss.br.Buffered()
-	if n == 0 {
-		return false
-	}
-	b, _ := ss.br.Peek(n)
-	return bytes.IndexByte(b, '\n') >= 0
 }
 
 func (ss *session) readFailed(err error) {

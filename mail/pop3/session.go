@@ -217,23 +217,12 @@ func (ss *session) serve() {
 			ss.write(errReply("", "Too many errors, closing connection"))
 			ss.closed = true
 		}
-		if !ss.commandWaiting() || ss.closed {
+		if !textline.LineWaiting(ss.br) || ss.closed {
 			if !ss.flush() {
 				return
 			}
 		}
 	}
-}
-
-// commandWaiting reports whether a whole command line is already
-// buffered: replies wait for the flush only then (RFC 2449 section 6.6).
-func (ss *session) commandWaiting() bool {
-	n := ss.br.Buffered()
-	if n == 0 {
-		return false
-	}
-	b, _ := ss.br.Peek(n)
-	return bytes.IndexByte(b, '\n') >= 0
 }
 
 func (ss *session) readFailed(err error) {

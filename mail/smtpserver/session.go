@@ -2,7 +2,6 @@ package smtpserver
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -183,7 +182,7 @@ func (ss *session) serve() {
 			ss.reply(smtp.R(421, smtp.EnhancedCode{4, 7, 0}, s.hostname()+" Too many errors, closing connection"))
 			ss.closed = true
 		}
-		if !ss.commandWaiting() || ss.closed {
+		if !textline.LineWaiting(ss.br) || ss.closed {
 			if !ss.flush() {
 				return
 			}
@@ -291,18 +290,6 @@ func (s *Server) greeted(p netip.Prefix) {
 		}
 	}
 	s.passed[p] = time.Now()
-}
-
-// commandWaiting reports whether a whole command line is already buffered:
-// replies are held back only then (RFC 2920 section 3.1), never for a
-// partial line, whose end may wait for the replies.
-func (ss *session) commandWaiting() bool {
-	n := ss.br.Buffered()
-	if n == 0 {
-		return false
-	}
-	b, _ := ss.br.Peek(n)
-	return bytes.IndexByte(b, '\n') >= 0
 }
 
 // readFailed ends a session whose client went away, timed out, or was cut
