@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/deadline"
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/textline"
 	"github.com/applayer/applayer/internal/transcript"
 )
@@ -79,13 +80,13 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ftp: %w", err)
 	}
-	d := net.Dialer{Timeout: orDefault(opts.Timeout, DefaultClientTimeout)}
+	d := net.Dialer{Timeout: lifecycle.OrDefault(opts.Timeout, DefaultClientTimeout)}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	c := &Conn{opts: opts, raw: raw, host: host, tr: opts.Trace.Session("ftp", raw.RemoteAddr().String())}
-	c.dc = deadline.New(raw, orDefault(opts.Timeout, DefaultClientTimeout))
+	c.dc = deadline.New(raw, lifecycle.OrDefault(opts.Timeout, DefaultClientTimeout))
 	c.conn = c.dc
 	c.tl = textline.NewReader(c.conn, 64<<10)
 	c.tr.Note("control connection to " + raw.RemoteAddr().String())
@@ -438,7 +439,7 @@ func (c *Conn) dataConn(ctx context.Context, command string) (net.Conn, error) {
 			}
 		}
 		dial = func() (net.Conn, error) {
-			ln.(*net.TCPListener).SetDeadline(time.Now().Add(orDefault(c.opts.Timeout, DefaultClientTimeout)))
+			ln.(*net.TCPListener).SetDeadline(time.Now().Add(lifecycle.OrDefault(c.opts.Timeout, DefaultClientTimeout)))
 			return ln.Accept()
 		}
 	} else {
@@ -468,7 +469,7 @@ func (c *Conn) dataConn(ctx context.Context, command string) (net.Conn, error) {
 			// trusting it lets a server aim the client elsewhere.
 			addr = net.JoinHostPort(remoteIP(c.raw), strconv.Itoa(int(ap.Port())))
 		}
-		d := net.Dialer{Timeout: orDefault(c.opts.Timeout, DefaultClientTimeout)}
+		d := net.Dialer{Timeout: lifecycle.OrDefault(c.opts.Timeout, DefaultClientTimeout)}
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, err
@@ -499,7 +500,7 @@ func (c *Conn) dataConn(ctx context.Context, command string) (net.Conn, error) {
 	dtr.Note("data connection " + conn.LocalAddr().String() + " <-> " + conn.RemoteAddr().String() + " for " + strings.SplitN(command, " ", 2)[0])
 	if c.tls != nil {
 		tc := tls.Client(conn, c.tls)
-		conn.SetDeadline(time.Now().Add(orDefault(c.opts.Timeout, DefaultClientTimeout)))
+		conn.SetDeadline(time.Now().Add(lifecycle.OrDefault(c.opts.Timeout, DefaultClientTimeout)))
 		if err := tc.Handshake(); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("ftp: data TLS: %w", err)
@@ -551,7 +552,7 @@ const clientChunk = 32 << 20
 // copyData copies src to dst, moving conn's deadline before each chunk; a
 // plain TCP connection and an *os.File copy with sendfile or splice.
 func (c *Conn) copyData(dst io.Writer, src io.Reader, conn net.Conn) (int64, error) {
-	to := orDefault(c.opts.Timeout, DefaultClientTimeout)
+	to := lifecycle.OrDefault(c.opts.Timeout, DefaultClientTimeout)
 	var total int64
 	for {
 		conn.SetDeadline(time.Now().Add(to))

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/applayer/applayer/internal/lifecycle"
 )
 
 // --- data connection setup ---
@@ -171,7 +173,7 @@ var errDataConn = errors.New("ftp: no data connection")
 // starts TLS on it under PROT P. Passive connections from any address but
 // the client's are closed, and the wait goes on.
 func (ss *session) openData(x *transfer, ln net.Listener, active netip.AddrPort) (net.Conn, *net.TCPConn, error) {
-	dt := orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+	dt := lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	var c net.Conn
 	switch {
 	case ln != nil:
@@ -215,7 +217,7 @@ func (ss *session) openData(x *transfer, ln net.Listener, active netip.AddrPort)
 // NoTLSResumption, the client must resume this control connection's TLS
 // session (see sessionTLSConfig).
 func (ss *session) startTLS(x *transfer, c net.Conn) (net.Conn, error) {
-	dt := orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+	dt := lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	tc := tls.Server(c, ss.tlsCfg)
 	c.SetDeadline(time.Now().Add(dt))
 	if err := tc.Handshake(); err != nil {
@@ -369,7 +371,7 @@ func (ss *session) retr(arg string) Reply {
 		mode = "BINARY"
 	}
 	what := fmt.Sprintf("Opening %s mode data connection for %s (%d bytes).", mode, path.Base("/"+arg), fi.Size())
-	dt := orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+	dt := lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	binary := ss.binary
 	return ss.startTransfer(what, func(c net.Conn, tcp *net.TCPConn, x *transfer) error {
 		if binary && tcp != nil {
@@ -480,7 +482,7 @@ func (l *lfWriter) flush() error {
 
 // receive copies the data connection into f, bounded by MaxUploadBytes.
 func (ss *session) receive(c net.Conn, tcp *net.TCPConn, f *os.File, binary bool, x *transfer) error {
-	dt := orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+	dt := lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	limit := ss.srv.MaxUploadBytes
 	var total int64
 	if binary && tcp != nil {
@@ -696,7 +698,7 @@ func (ss *session) listing(arg string, kind listKind) Reply {
 	}
 	out := b.String()
 	return ss.startTransfer("Here comes the directory listing.", func(c net.Conn, _ *net.TCPConn, x *transfer) error {
-		dt := orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+		dt := lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 		bw := bufio.NewWriterSize(&deadlineWriter{c: c, d: dt, n: &x.n}, 64<<10)
 		if _, err := bw.WriteString(out); err != nil {
 			return err

@@ -155,13 +155,6 @@ func (s *Server) abortTransfers() {
 
 func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default()) }
 
-func orDefault[T int | int64 | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 func (s *Server) openRoot() (*os.Root, error) {
 	s.rootMu.Lock()
 	defer s.rootMu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/authlimit"
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/textline"
 	"github.com/applayer/applayer/internal/transcript"
 )
@@ -178,7 +179,7 @@ func (s *Server) serveConn(c net.Conn) {
 		tr:     s.Trace.Session("ftp", c.RemoteAddr().String()),
 	}
 	oobInline(c)
-	ss.tl = textline.NewReader(c, orDefault(s.MaxLine, DefaultMaxLine))
+	ss.tl = textline.NewReader(c, lifecycle.OrDefault(s.MaxLine, DefaultMaxLine))
 	defer ss.cleanup()
 	ss.reply(Reply{220, "applayer FTP server ready."})
 	for !ss.closed {
@@ -197,7 +198,7 @@ func (s *Server) serveConn(c net.Conn) {
 // that was answered already (too long) or a wait that should be retried.
 func (ss *session) readLine() ([]byte, error) {
 	t := ss.srv.tracker()
-	idle := t.Timeout(orDefault(ss.srv.IdleTimeout, DefaultIdleTimeout))
+	idle := t.Timeout(lifecycle.OrDefault(ss.srv.IdleTimeout, DefaultIdleTimeout))
 	if ss.xfer != nil && ss.xfer.finished() {
 		ss.waitTransfer()
 	}
@@ -293,7 +294,7 @@ func (ss *session) handle(line []byte) {
 // refused counts a refused command and closes the session at MaxErrors.
 func (ss *session) refused() {
 	ss.errors++
-	if ss.errors >= orDefault(ss.srv.MaxErrors, DefaultMaxErrors) {
+	if ss.errors >= lifecycle.OrDefault(ss.srv.MaxErrors, DefaultMaxErrors) {
 		ss.reply(Reply{421, "Too many errors, closing control connection."})
 		ss.closed = true
 	}
@@ -305,7 +306,7 @@ func (ss *session) reply(r Reply) {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
 	ss.wbuf = r.Append(ss.wbuf[:0])
-	ss.raw.SetWriteDeadline(time.Now().Add(orDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
+	ss.raw.SetWriteDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
 	if _, err := ss.conn.Write(ss.wbuf); err != nil {
 		ss.tr.Note("write failed: " + err.Error())
 		ss.raw.Close()
@@ -420,7 +421,7 @@ func (ss *session) passCmd(arg string) Reply {
 	if !good {
 		if d := ss.srv.AuthFailureDelay; d >= 0 && err == nil {
 			select {
-			case <-time.After(orDefault(d, time.Second)):
+			case <-time.After(lifecycle.OrDefault(d, time.Second)):
 			case <-ctx.Done():
 			}
 		}
@@ -555,7 +556,7 @@ func (ss *session) auth(arg string) Reply {
 	ss.reply(Reply{234, "Proceed with negotiation."})
 	ss.tlsCfg = ss.sessionTLSConfig()
 	tc := tls.Server(ss.raw, ss.tlsCfg)
-	ss.raw.SetDeadline(time.Now().Add(orDefault(ss.srv.DataTimeout, DefaultDataTimeout)))
+	ss.raw.SetDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)))
 	err := tc.Handshake()
 	ss.raw.SetDeadline(time.Time{})
 	if err != nil {
@@ -567,7 +568,7 @@ func (ss *session) auth(arg string) Reply {
 	ss.wmu.Lock()
 	ss.conn = tc
 	ss.wmu.Unlock()
-	ss.tl = textline.NewReader(tc, orDefault(ss.srv.MaxLine, DefaultMaxLine))
+	ss.tl = textline.NewReader(tc, lifecycle.OrDefault(ss.srv.MaxLine, DefaultMaxLine))
 	ss.tlsOn = true
 	ss.state, ss.user = stateUser, ""
 	ss.tr.Note("TLS " + tls.VersionName(tc.ConnectionState().Version))

@@ -722,3 +722,13 @@ func (t *Tracker) closeConns() {
 		c.Close()
 	}
 }
+
+// OrDefault is the defaults rule for a bound a stranger controls (a
+// timeout, a size, a count): zero or negative means the default, since
+// none would leave the server unbounded (docs/ARCHITECTURE.md, Defaults).
+func OrDefault[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/atomicfile"
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/mail/maildir"
 )
 
@@ -941,7 +942,7 @@ func (ss *session) idle(p *parser, _ bool) status {
 		l, err := ss.tl.ReadLine()
 		done <- result{string(l), err}
 	}()
-	poll := time.NewTicker(orDefault(ss.srv.IdlePoll, DefaultIdlePoll))
+	poll := time.NewTicker(lifecycle.OrDefault(ss.srv.IdlePoll, DefaultIdlePoll))
 	defer poll.Stop()
 	for {
 		select {

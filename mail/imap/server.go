@@ -110,13 +110,6 @@ func (s *Server) logger() *slog.Logger { return cmp.Or(s.Logger, slog.Default())
 
 func (s *Server) hostname() string { return cmp.Or(s.Hostname, "localhost") }
 
-func orDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 // ListenAndServe binds Addr and serves it until Shutdown.
 func (s *Server) ListenAndServe() error {
 	l, err := net.Listen("tcp", cmp.Or(s.Addr, DefaultAddr))

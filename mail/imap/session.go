@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/authlimit"
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/netprefix"
 	"github.com/applayer/applayer/internal/textline"
 	"github.com/applayer/applayer/internal/transcript"
@@ -180,14 +181,14 @@ const maxLine = 64 << 10
 
 func (s *Server) serveConn(c net.Conn) {
 	ss := &session{srv: s, tr: s.Trace.Session("imap", c.RemoteAddr().String())}
-	ss.r = &reader{s: ss, timeout: orDefault(s.Timeout, DefaultTimeout)}
+	ss.r = &reader{s: ss, timeout: lifecycle.OrDefault(s.Timeout, DefaultTimeout)}
 	_, ss.tls = c.(*tls.Conn)
 	ss.setConn(c)
 	ss.tr.Note("connection accepted")
 	defer ss.tr.Note("connection closed")
 	if ss.tls {
 		tc := c.(*tls.Conn)
-		tc.SetDeadline(time.Now().Add(orDefault(s.Timeout, DefaultTimeout)))
+		tc.SetDeadline(time.Now().Add(lifecycle.OrDefault(s.Timeout, DefaultTimeout)))
 		if err := tc.Handshake(); err != nil {
 			ss.tr.Note("TLS handshake failed: " + err.Error())
 			return
@@ -209,7 +210,7 @@ func (ss *session) serve() {
 	if !ss.flush() {
 		return
 	}
-	maxErr := orDefault(ss.srv.MaxErrors, DefaultMaxErrors)
+	maxErr := lifecycle.OrDefault(ss.srv.MaxErrors, DefaultMaxErrors)
 	for !ss.closed {
 		raw, err := ss.readCommand()
 		if err != nil {
@@ -466,7 +467,7 @@ func (ss *session) flush() bool {
 	if ss.bw.Buffered() == 0 {
 		return true
 	}
-	ss.conn.SetWriteDeadline(time.Now().Add(orDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
+	ss.conn.SetWriteDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
 	if err := ss.bw.Flush(); err != nil {
 		ss.tr.Note("write failed: " + err.Error())
 		ss.closed = true
@@ -538,7 +539,7 @@ func (ss *session) starttls(p *parser, _ bool) status {
 		return status{}
 	}
 	tc := tls.Server(ss.conn, ss.srv.TLSConfig)
-	tc.SetDeadline(time.Now().Add(orDefault(ss.srv.Timeout, DefaultTimeout)))
+	tc.SetDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.Timeout, DefaultTimeout)))
 	if err := tc.Handshake(); err != nil {
 		ss.tr.Note("TLS handshake failed: " + err.Error())
 		ss.closed = true
@@ -645,7 +646,7 @@ func (ss *session) checkLogin(name, pw string) status {
 	at.Done(good)
 	if !good {
 		if d := ss.srv.AuthFailureDelay; d >= 0 {
-			time.Sleep(orDefault(d, DefaultAuthFailureDelay))
+			time.Sleep(lifecycle.OrDefault(d, DefaultAuthFailureDelay))
 		}
 		return ss.authFailed(noCode("AUTHENTICATIONFAILED", "Authentication failed"))
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/authlimit"
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/netprefix"
 	"github.com/applayer/applayer/internal/textline"
 	"github.com/applayer/applayer/internal/transcript"
@@ -157,7 +158,7 @@ func (r *reader) Read(p []byte) (int, error) {
 
 func (s *Server) serveConn(c net.Conn) {
 	ss := &session{srv: s, tr: s.Trace.Session("pop3", c.RemoteAddr().String())}
-	ss.r = &reader{s: ss, timeout: orDefault(s.Timeout, DefaultTimeout)}
+	ss.r = &reader{s: ss, timeout: lifecycle.OrDefault(s.Timeout, DefaultTimeout)}
 	_, ss.tls = c.(*tls.Conn)
 	ss.setConn(c)
 	ss.tr.Note("connection accepted")
@@ -169,7 +170,7 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	if ss.tls {
 		tc := c.(*tls.Conn)
-		tc.SetDeadline(time.Now().Add(orDefault(s.Timeout, DefaultTimeout)))
+		tc.SetDeadline(time.Now().Add(lifecycle.OrDefault(s.Timeout, DefaultTimeout)))
 		if err := tc.Handshake(); err != nil {
 			ss.tr.Note("TLS handshake failed: " + err.Error())
 			return
@@ -199,7 +200,7 @@ func (ss *session) serve() {
 	if !ss.flush() {
 		return
 	}
-	maxErr := orDefault(s.MaxErrors, DefaultMaxErrors)
+	maxErr := lifecycle.OrDefault(s.MaxErrors, DefaultMaxErrors)
 	for !ss.closed {
 		line, err := ss.tl.ReadLine()
 		switch {
@@ -319,7 +320,7 @@ func (ss *session) flush() bool {
 	if ss.bw.Buffered() == 0 {
 		return true
 	}
-	ss.conn.SetWriteDeadline(time.Now().Add(orDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
+	ss.conn.SetWriteDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
 	if err := ss.bw.Flush(); err != nil {
 		ss.tr.Note("write failed: " + err.Error())
 		ss.closed = true
@@ -476,7 +477,7 @@ func (ss *session) login(name string, check func(user string) bool) reply {
 	at.Done(good)
 	if !good {
 		if d := ss.srv.AuthFailureDelay; d >= 0 {
-			time.Sleep(orDefault(d, DefaultAuthFailureDelay))
+			time.Sleep(lifecycle.OrDefault(d, DefaultAuthFailureDelay))
 		}
 		return ss.authFailed("AUTH", "Authentication failed")
 	}
@@ -716,9 +717,9 @@ func (ss *session) send(m *message, bodyLines int) reply {
 		rec = &lineRecorder{tr: ss.tr}
 		w = io.MultiWriter(ss.bw, rec)
 	}
-	ss.conn.SetWriteDeadline(time.Now().Add(orDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
+	ss.conn.SetWriteDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
 	if err := writeMessage(w, maildir.CRLFReader(f), bodyLines, func() {
-		ss.conn.SetWriteDeadline(time.Now().Add(orDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
+		ss.conn.SetWriteDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
 	}); err != nil {
 		// The response is cut: the client cannot be kept in step.
 		ss.tr.Note("message not sent whole: " + err.Error())
@@ -851,7 +852,7 @@ func (ss *session) stls(c Command) reply {
 		return reply{none: true}
 	}
 	tc := tls.Server(ss.conn, ss.srv.TLSConfig)
-	tc.SetDeadline(time.Now().Add(orDefault(ss.srv.Timeout, DefaultTimeout)))
+	tc.SetDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.Timeout, DefaultTimeout)))
 	if err := tc.Handshake(); err != nil {
 		ss.tr.Note("TLS handshake failed: " + err.Error())
 		ss.closed = true

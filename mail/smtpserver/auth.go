@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/authlimit"
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/mail/smtp"
 )
 
@@ -82,7 +83,7 @@ func (ss *session) auth(arg string) *smtp.Reply {
 	at.Done(good)
 	if !good {
 		if d := ss.srv.AuthFailureDelay; d >= 0 {
-			time.Sleep(orDefault(d, time.Second))
+			time.Sleep(lifecycle.OrDefault(d, time.Second))
 		}
 		ss.auths++
 		if ss.auths >= maxAuthFailures {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/mail/smtp"
 )
 
@@ -55,7 +56,7 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 		}
 		// Out of order: the chunk is still read, so the dialogue stays
 		// in step, then refused.
-		ss.r.timeout = orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+		ss.r.timeout = lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 		if _, err := io.CopyN(io.Discard, ss.br, size); err != nil {
 			ss.readFailed(err)
 			ss.closed = true
@@ -94,7 +95,7 @@ func (ss *session) bdat(arg string) *smtp.Reply {
 	if ch.failed == nil {
 		w = ch.lines
 	}
-	ss.r.timeout = orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+	ss.r.timeout = lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	n, err := io.CopyN(w, ss.br, size)
 	ch.n += n
 	ss.tr.Client("<" + strconv.FormatInt(n, 10) + " octets of BDAT data>")

@@ -135,13 +135,6 @@ func (s *Server) maxBytes() int64 {
 	return s.MaxMessageBytes
 }
 
-func orDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
 // ListenAndServe binds Addr and serves it until Shutdown.
 func (s *Server) ListenAndServe() error {
 	addr := s.Addr

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/textline"
 	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/mail/smtp"
@@ -127,7 +128,7 @@ func (s *Server) serveConn(c net.Conn) {
 		info: Session{RemoteAddr: c.RemoteAddr(), Submission: s.Submission},
 		tr:   s.Trace.Session(s.tracker().Name, c.RemoteAddr().String()),
 	}
-	ss.r = &reader{s: ss, timeout: orDefault(s.CommandTimeout, DefaultCommandTimeout)}
+	ss.r = &reader{s: ss, timeout: lifecycle.OrDefault(s.CommandTimeout, DefaultCommandTimeout)}
 	ss.setConn(c)
 	ss.tr.Note("connection accepted")
 	ss.serve()
@@ -163,8 +164,8 @@ func (ss *session) serve() {
 	if !ss.greet() {
 		return
 	}
-	maxErr := orDefault(s.MaxErrors, DefaultMaxErrors)
-	cmdTimeout := orDefault(s.CommandTimeout, DefaultCommandTimeout)
+	maxErr := lifecycle.OrDefault(s.MaxErrors, DefaultMaxErrors)
+	cmdTimeout := lifecycle.OrDefault(s.CommandTimeout, DefaultCommandTimeout)
 	for !ss.closed {
 		ss.r.timeout = cmdTimeout
 		line, err := ss.tl.ReadLine()
@@ -396,7 +397,7 @@ func (ss *session) flush() bool {
 	if ss.bw.Buffered() == 0 {
 		return true
 	}
-	ss.conn.SetWriteDeadline(time.Now().Add(orDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
+	ss.conn.SetWriteDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.WriteTimeout, DefaultWriteTimeout)))
 	if err := ss.bw.Flush(); err != nil {
 		ss.tr.Note("write failed: " + err.Error())
 		ss.closed = true
@@ -506,7 +507,7 @@ func (ss *session) rcpt(arg string) *smtp.Reply {
 	if len(params) > 0 {
 		return smtp.R(555, smtp.CodeBadParam, "RCPT TO parameter "+params[0].Key+" not recognized")
 	}
-	if len(ss.env.To) >= orDefault(ss.srv.MaxRecipients, DefaultMaxRecipients) {
+	if len(ss.env.To) >= lifecycle.OrDefault(ss.srv.MaxRecipients, DefaultMaxRecipients) {
 		// RFC 5321 section 4.5.3.1.10: 452 for too many recipients.
 		return smtp.R(452, smtp.CodeTooManyRcpts, "Too many recipients")
 	}
@@ -551,7 +552,7 @@ func (ss *session) data(arg string) *smtp.Reply {
 		lr = &lineRecorder{tr: ss.tr}
 		w = io.MultiWriter(d, lr)
 	}
-	ss.r.timeout = orDefault(ss.srv.DataTimeout, DefaultDataTimeout)
+	ss.r.timeout = lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
 	n, err := smtp.ReadData(ss.br, w, ss.srv.maxBytes())
 	if lr != nil {
 		lr.end()
@@ -672,7 +673,7 @@ func (ss *session) starttls(arg string) *smtp.Reply {
 		return nil
 	}
 	tc := tls.Server(ss.conn, ss.srv.TLSConfig)
-	tc.SetDeadline(time.Now().Add(orDefault(ss.srv.CommandTimeout, DefaultCommandTimeout)))
+	tc.SetDeadline(time.Now().Add(lifecycle.OrDefault(ss.srv.CommandTimeout, DefaultCommandTimeout)))
 	if err := tc.Handshake(); err != nil {
 		ss.tr.Note("TLS handshake failed: " + err.Error())
 		ss.closed = true
