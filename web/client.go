@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/deadline"
+	"github.com/applayer/applayer/internal/link"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -159,6 +160,10 @@ type Options struct {
 	Timeout time.Duration
 	// Trace records the dialogue; nil records nothing.
 	Trace *transcript.Recorder
+	// Rate, when positive, paces what the connection reads to this many
+	// bytes a second: a slow access link simulated on loopback
+	// (internal/link).
+	Rate int64
 }
 
 // Dial opens a connection to addr (host:port), timing the handshake.
@@ -170,7 +175,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc := deadline.New(raw, to)
+	nc := deadline.New(link.Pace(raw, opts.Rate), to)
 	c := &ClientConn{Connect: time.Since(start), addr: addr, nc: nc, br: bufio.NewReaderSize(nc, 32<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
 	c.tr = opts.Trace.Session("http", addr)
 	c.tr.Note("connected in " + c.Connect.Round(time.Microsecond).String())

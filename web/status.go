@@ -30,7 +30,9 @@ const (
 	StatusHeaderFieldsTooLarge  = 431
 	StatusInternalServerError   = 500
 	StatusNotImplemented        = 501
+	StatusBadGateway            = 502
 	StatusServiceUnavailable    = 503
+	StatusGatewayTimeout        = 504
 	StatusVersionNotSupported   = 505
 	StatusInsufficientStorage   = 507
 	StatusNetworkAuthentication = 511
@@ -63,7 +65,9 @@ var statusText = map[int]string{
 	431: "Request Header Fields Too Large",
 	500: "Internal Server Error",
 	501: "Not Implemented",
+	502: "Bad Gateway",
 	503: "Service Unavailable",
+	504: "Gateway Timeout",
 	505: "HTTP Version Not Supported",
 	507: "Insufficient Storage",
 }

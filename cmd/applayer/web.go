@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 	"github.com/applayer/applayer/internal/atomicfile"
 	"github.com/applayer/applayer/internal/stubresolver"
 	"github.com/applayer/applayer/internal/tlsutil"
-	"github.com/applayer/applayer/internal/transcript"
 	"github.com/applayer/applayer/web"
 	"github.com/applayer/applayer/web/browser"
 	"github.com/applayer/applayer/web/demo"
@@ -271,6 +269,7 @@ func newWebGetCmd(g *globals) *cobra.Command {
 		cacheDir string
 		dnsAddr  string
 		useH2    bool
+		rate     string
 		cacert   string
 		proxyURL string
 	)
@@ -304,10 +303,17 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 		Args: namedArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			f.Trace = g.recorder(os.Stderr)
+			if rate != "" {
+				bits, err := parseBits(rate)
+				if err != nil || bits < 8 {
+					return fmt.Errorf("--rate: want a rate such as 20Mbit or 2MB, got %q", rate)
+				}
+				f.Rate = int64(bits / 8)
+			}
 			if useH2 {
 				ctx, cancel := signalContext()
 				defer cancel()
-				return getHTTP2(ctx, c.OutOrStdout(), args[0], output, objects, cacert, f.Timeout, f.Trace)
+				return getHTTP2(ctx, c.OutOrStdout(), args[0], output, objects, cacert, http2.Options{Timeout: f.Timeout, Trace: f.Trace, Rate: f.Rate})
 			}
 			if f.Parallel < 1 {
 				return fmt.Errorf("--parallel must be at least 1")
@@ -411,6 +417,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 	fl.StringVar(&cacheDir, "cache-dir", "", "keep objects here and revalidate them with conditional GET")
 	fl.DurationVar(&f.Timeout, "timeout", 30*time.Second, "time allowed for each request")
 	fl.DurationVar(&f.RTT, "rtt", 0, "add this round-trip delay per connection set-up and per request (e.g. 20ms), to see the textbook's RTT model on loopback")
+	fl.StringVar(&rate, "rate", "", "read each connection no faster than this (e.g. 20Mbit, 2MB): a slow access link simulated on loopback, where transmission delay shows")
 	fl.StringVar(&proxyURL, "proxy", "", "send the requests through this HTTP proxy (http://HOST:PORT), e.g. 'applayer web proxy'; --objects then shows its hit ratio and the textbook's access-link model")
 	fl.StringVar(&dnsAddr, "dns", "", "look host names up with this DNS server (HOST[:PORT]), e.g. the lab's resolver")
 	g.addTrace(c)
@@ -419,7 +426,7 @@ conditional GET (If-None-Match / If-Modified-Since; a 304 reuses the copy).`,
 
 // getHTTP2 is web get --http2: the page, and with objects everything it
 // references on its origin, on one HTTP/2 connection, all at once.
-func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects bool, cacert string, timeout time.Duration, trace *transcript.Recorder) error {
+func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects bool, cacert string, opt http2.Options) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
 		return fmt.Errorf("%q is not an http:// or https:// URL", raw)
@@ -428,7 +435,6 @@ func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects
 	if u.Port() == "" {
 		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 	}
-	opt := http2.Options{Timeout: timeout, Trace: trace}
 	if u.Scheme == "https" {
 		opt.TLS = &tls.Config{ServerName: u.Hostname()}
 		if cacert != "" {
@@ -443,28 +449,26 @@ func getHTTP2(ctx context.Context, stdout io.Writer, raw, output string, objects
 	}
 	defer cc.Close()
 	const maxPage = 16 << 20
-	page, err := cc.Get(ctx, u.Scheme, u.Host, []string{u.RequestURI()}, maxPage)
-	if err != nil {
-		return err
-	}
-	if page[0].Err != nil {
-		return page[0].Err
-	}
 	if !objects {
+		page, err := cc.Get(ctx, u.Scheme, u.Host, []string{u.RequestURI()}, maxPage)
+		if err != nil {
+			return err
+		}
+		if page[0].Err != nil {
+			return page[0].Err
+		}
 		if output != "" && output != "-" {
 			return atomicfile.WriteFile(output, page[0].Body, 0o644)
 		}
-		_, err := stdout.Write(page[0].Body)
+		_, err = stdout.Write(page[0].Body)
 		return err
 	}
-	var paths []string
-	for _, o := range browser.ObjectLinks(bytes.NewReader(page[0].Body), u) {
-		if o.Host == u.Host && o.Scheme == u.Scheme {
-			paths = append(paths, o.RequestURI())
-		}
+	all, err := cc.Page(ctx, u, maxPage)
+	if len(all) == 0 || all[0].Err != nil || all[0].Status == 0 {
+		return err
 	}
-	fetches, err := cc.Get(ctx, u.Scheme, u.Host, paths, 0)
-	fmt.Fprintf(stdout, "%s: %d %s, %d bytes; then %d objects on the same HTTP/2 connection, requested at once ('H' response head, '#' DATA frames):\n\n", raw, page[0].Status, web.StatusText(page[0].Status), len(page[0].Body), len(paths))
+	page, fetches := all[0], all[1:]
+	fmt.Fprintf(stdout, "%s: %d %s, %d bytes; then %d objects on the same HTTP/2 connection, requested at once ('H' response head, '#' DATA frames):\n\n", raw, page.Status, web.StatusText(page.Status), len(page.Body), len(fetches))
 	http2.Timeline(stdout, fetches, 50)
 	return err
 }

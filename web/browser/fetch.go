@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/web"
+	"github.com/applayer/applayer/web/timeline"
 
 	"github.com/applayer/applayer/internal/transcript"
 )
@@ -53,6 +54,10 @@ type Fetcher struct {
 	// takes microseconds, it shows the textbook's model (persistent: 1
 	// RTT per object after the first; non-persistent: 2) on one machine.
 	RTT time.Duration
+	// Rate, when positive, paces what each connection reads to this many
+	// bytes a second: the transmission delay of a slow access link, which
+	// loopback does not have (internal/link).
+	Rate int64
 	// Proxy, when set (host:port), sends every request to that HTTP proxy
 	// in absolute-form (RFC 9112 §3.2.2) over connections to it, instead
 	// of to each origin; host names are then the proxy's to look up.
@@ -289,7 +294,7 @@ func (w *worker) fetch(ctx context.Context, u *url.URL, dst io.Writer, redirects
 				err = f.delay(ctx)
 			}
 			if err == nil {
-				c, err = web.Dial(ctx, dial, web.Options{Trace: f.Trace})
+				c, err = web.Dial(ctx, dial, web.Options{Trace: f.Trace, Rate: f.Rate})
 			}
 			if err == nil {
 				c.Connect += f.RTT
@@ -551,14 +556,28 @@ func Model(n, p int, persistent bool, rtt, transmission time.Duration) time.Dura
 	return 2*rtt + extra + rounds*rtt + transmission
 }
 
+// Rows is the report's objects as timeline rows: '-' from the request to
+// the first byte of the body, '#' from there to the last.
+func (rep *Report) Rows() []timeline.Row {
+	rows := make([]timeline.Row, len(rep.Objects))
+	for i, o := range rep.Objects {
+		end := o.Start + o.Elapsed
+		rows[i] = timeline.Row{Label: o.URL.RequestURI(), Sent: o.Start, First: end - o.Transfer, Last: end}
+	}
+	return rows
+}
+
 // WriteReport prints rep as the textbook would lay it out.
 func (rep *Report) WriteReport(w io.Writer) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 	n := len(rep.Objects)
 	fmt.Fprintf(w, "page %s: %d objects (the base file and %d referenced)\n", rep.Objects[0].URL, n, n-1)
 	fmt.Fprintf(w, "mode: %s, %d connection(s) at a time\n\n", rep.Mode, rep.Parallel)
-	fmt.Fprintf(w, "  %-6s %10s  %-5s %-4s %10s  %s\n", "status", "bytes", "conn", "new", "time", "object")
-	for _, o := range rep.Objects {
+	rows := rep.Rows()
+	start, end := timeline.Start(rows), timeline.End(rows)
+	const width = 30
+	fmt.Fprintf(w, "  %-6s %10s  %-5s %-4s %11s  %-*s  %s\n", "status", "bytes", "conn", "new", "time", width, "timeline (0 to "+ms(end-start)+")", "object")
+	for i, o := range rep.Objects {
 		st := fmt.Sprint(o.Status)
 		if o.Cached {
 			st = "304*"
@@ -574,7 +593,7 @@ func (rep *Report) WriteReport(w io.Writer) {
 		if o.Err != nil {
 			name += " (" + o.Err.Error() + ")"
 		}
-		fmt.Fprintf(w, "  %-6s %10d  %-5d %-4s %10s  %s\n", st, o.Bytes, o.Conn, newc, ms(o.Elapsed), name)
+		fmt.Fprintf(w, "  %-6s %10d  %-5d %-4s %11s  %s  %s\n", st, o.Bytes, o.Conn, newc, ms(o.Elapsed), timeline.Bar(rows[i], start, end, width), name)
 	}
 	fmt.Fprintf(w, "\nconnections opened:  %d\n", rep.Conns)
 	if rep.Lookups > 0 {

@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/applayer/applayer/internal/deadline"
+	"github.com/applayer/applayer/internal/link"
 	"github.com/applayer/applayer/internal/transcript"
+	"github.com/applayer/applayer/web/browser"
+	"github.com/applayer/applayer/web/timeline"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -37,6 +40,10 @@ type Options struct {
 	// Trace records every frame sent and received, the way nghttp -v
 	// prints them; nil records nothing.
 	Trace *transcript.Recorder
+	// Rate, when positive, paces what the connection reads to this many
+	// bytes a second (below TLS): a slow access link simulated on
+	// loopback (internal/link).
+	Rate int64
 }
 
 // ClientConn is an HTTP/2 client connection that fetches objects
@@ -66,6 +73,7 @@ func Dial(ctx context.Context, addr string, opt Options) (*ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	nc = link.Pace(nc, opt.Rate)
 	if opt.TLS != nil {
 		cfg := opt.TLS.Clone()
 		cfg.NextProtos = []string{"h2"}
@@ -128,6 +136,28 @@ type Fetch struct {
 type FrameArrival struct {
 	At  time.Duration
 	Len int
+}
+
+// Page fetches the page at u, then every object it references on its own
+// origin, all at once on this connection: the page's fetch first in the
+// result, then the objects'. The page's body is kept up to maxPage octets;
+// the objects' bodies are counted, not kept.
+func (c *ClientConn) Page(ctx context.Context, u *url.URL, maxPage int) ([]*Fetch, error) {
+	page, err := c.Get(ctx, u.Scheme, u.Host, []string{u.RequestURI()}, maxPage)
+	if err != nil {
+		return page, err
+	}
+	if page[0].Err != nil {
+		return page, page[0].Err
+	}
+	var paths []string
+	for _, o := range browser.ObjectLinks(bytes.NewReader(page[0].Body), u) {
+		if o.Host == u.Host && o.Scheme == u.Scheme {
+			paths = append(paths, o.RequestURI())
+		}
+	}
+	objects, err := c.Get(ctx, u.Scheme, u.Host, paths, 0)
+	return append(page, objects...), err
 }
 
 // Get fetches every path at once, on one stream each, from authority
@@ -306,39 +336,33 @@ func Timeline(w io.Writer, fetches []*Fetch, width int) {
 	if len(fetches) == 0 {
 		return
 	}
-	var end time.Duration
-	start := fetches[0].Sent
-	for _, f := range fetches {
-		end = max(end, f.Last, f.Head)
-		start = min(start, f.Sent)
-	}
-	end -= start
-	if end <= 0 {
-		end = 1
-	}
-	cell := func(d time.Duration) int {
-		return max(0, min(width-1, int(int64(d-start)*int64(width)/int64(end+1))))
-	}
-	fmt.Fprintf(w, "%-6s %-6s %10s %9s %9s %9s %6s  %-*s  %s\n", "stream", "status", "bytes", "head", "first", "last", "frames", width, "timeline (0 to "+fmtDur(end)+")", "path")
-	for _, f := range fetches {
-		row := []byte(strings.Repeat(" ", width))
-		for i := cell(f.Sent); i <= cell(max(f.Head, f.Last)); i++ {
-			row[i] = '-'
-		}
-		if f.Head > 0 {
-			row[cell(f.Head)] = 'H'
-		}
+	rows := Rows(fetches)
+	start, end := timeline.Start(rows), timeline.End(rows)
+	fmt.Fprintf(w, "%-6s %-6s %10s %9s %9s %9s %6s  %-*s  %s\n", "stream", "status", "bytes", "head", "first", "last", "frames", width, "timeline (0 to "+fmtDur(end-start)+")", "path")
+	for i, f := range fetches {
 		n := 0
 		for _, fa := range f.Frames {
-			row[cell(fa.At)] = '#'
 			n += fa.Len
 		}
 		status := strconv.Itoa(f.Status)
 		if f.Err != nil {
 			status = "error"
 		}
-		fmt.Fprintf(w, "%-6d %-6s %10d %9s %9s %9s %6d  %s  %s\n", f.Stream, status, n, fmtDur(f.Head), fmtDur(f.First), fmtDur(f.Last), len(f.Frames), row, f.Path)
+		fmt.Fprintf(w, "%-6d %-6s %10d %9s %9s %9s %6d  %s  %s\n", f.Stream, status, n, fmtDur(f.Head), fmtDur(f.First), fmtDur(f.Last), len(f.Frames), timeline.Bar(rows[i], start, end, width), f.Path)
 	}
+}
+
+// Rows turns fetches into timeline rows, a DATA frame a mark.
+func Rows(fetches []*Fetch) []timeline.Row {
+	rows := make([]timeline.Row, len(fetches))
+	for i, f := range fetches {
+		marks := make([]time.Duration, len(f.Frames))
+		for j, fa := range f.Frames {
+			marks[j] = fa.At
+		}
+		rows[i] = timeline.Row{Label: f.Path, Sent: f.Sent, Head: f.Head, First: f.First, Last: f.Last, Marks: marks}
+	}
+	return rows
 }
 
 func fmtDur(d time.Duration) string {
