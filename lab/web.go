@@ -49,7 +49,8 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 	}
 	s.dir, s.temp = dir, temp
 	root := s.spec.Args["root"]
-	if root == "" {
+	generated := root == ""
+	if generated {
 		root = filepath.Join(dir, "site")
 		if err := sample.Write(root); err != nil {
 			return nil, err
@@ -68,6 +69,9 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 	dh := &demo.Handler{Store: s.st, Logger: logger}
 	mux.Handle(demo.Prefix, dh)
 	mux.Handle(strings.TrimSuffix(demo.Prefix, "/"), dh)
+	if generated {
+		mux.Handle(demo.HOLPrefix, &demo.HOL{Origin: "http://" + s.addr, Page: "/" + sample.HOLPage, Logger: logger})
+	}
 	s.srv = &web.Server{Handler: mux, Logger: logger, Trace: s.env.Trace,
 		HTTP2: &http2.Server{Handler: mux, Logger: logger, Trace: s.env.Trace}}
 	var lc net.ListenConfig
@@ -96,7 +100,7 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 	// The textbook's RTT model on one machine: a 20 ms round trip added
 	// by the client, persistent then non-persistent.
 	rtt := s.env.Bin + " web get " + base + " --objects --rtt 20ms"
-	return []Endpoint{
+	eps := []Endpoint{
 		{Service: s.spec.Name, Proto: "http " + name, Addr: s.addr, Try: try},
 		{Service: s.spec.Name, Proto: "http persistent", Addr: s.addr, Try: rtt},
 		{Service: s.spec.Name, Proto: "http non-persistent", Addr: s.addr, Try: rtt + " --non-persistent"},
@@ -105,7 +109,19 @@ func (s *webService) Bind(ctx context.Context) ([]Endpoint, error) {
 		// at once, with the per-stream timeline of their interleaved
 		// frames.
 		{Service: s.spec.Name, Proto: "http/2 (h2c)", Addr: s.addr, Try: s.env.Bin + " web get " + base + " --http2 --objects"},
-	}, nil
+	}
+	if generated {
+		// Head-of-line blocking (section 2.2.6): one large object, then
+		// small ones, through a simulated 20 Mbit/s link; the page at
+		// /_hol/ draws both timelines side by side.
+		hol := base + sample.HOLPage
+		eps = append(eps,
+			Endpoint{Service: s.spec.Name, Proto: "http/1.1 head-of-line", Addr: s.addr, Try: s.env.Bin + " web get " + hol + " --objects --rate 20Mbit"},
+			Endpoint{Service: s.spec.Name, Proto: "http/2 interleaved", Addr: s.addr, Try: s.env.Bin + " web get " + hol + " --http2 --objects --rate 20Mbit"},
+			Endpoint{Service: s.spec.Name, Proto: "http/1.1 vs http/2 (page " + demo.HOLPrefix + ")", Addr: s.addr, Try: "curl -sS " + base + strings.TrimPrefix(demo.HOLPrefix, "/") + "summary"},
+		)
+	}
+	return eps, nil
 }
 
 func (s *webService) Serve() error { return s.srv.Serve(s.l) }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,11 +53,14 @@ func startSiteOver(t *testing.T, h2 bool) string {
 	mux := &web.Mux{}
 	mux.Handle("/", fsrv)
 	mux.Handle(demo.Prefix, &demo.Handler{Store: st, Logger: logger})
+	hol := &demo.HOL{Page: "/" + HOLPage, Logger: logger}
+	mux.Handle(demo.HOLPrefix, hol)
 	srv := &web.Server{Handler: mux, Logger: logger}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	hol.Origin = "http://" + l.Addr().String()
 	scheme := "http"
 	if h2 {
 		certPEM, keyPEM, err := tlsutil.SelfSigned([]string{"127.0.0.1"}, time.Hour)
@@ -72,6 +76,7 @@ func startSiteOver(t *testing.T, h2 bool) string {
 		scheme = "https"
 		go srv.ServeTLS(l)
 	} else {
+		srv.HTTP2 = &http2.Server{Handler: mux, Logger: logger} // h2c, for the HOL page
 		go srv.Serve(l)
 	}
 	t.Cleanup(func() {
@@ -115,6 +120,19 @@ func (d *webDriver) call(method, path string, body any) json.RawMessage {
 		d.t.Fatalf("webdriver %s %s: %d %s", method, path, resp.StatusCode, b)
 	}
 	return out.Value
+}
+
+// screenshot saves the page as a PNG when APPLAYER_E2E_SCREENSHOT names a
+// file, with suffix before its extension, to be looked at.
+func (d *webDriver) screenshot(suffix string) {
+	name := os.Getenv("APPLAYER_E2E_SCREENSHOT")
+	if name == "" {
+		return
+	}
+	var b64 string
+	json.Unmarshal(d.call("GET", "/session/"+d.session+"/screenshot", nil), &b64)
+	png, _ := base64.StdEncoding.DecodeString(b64)
+	os.WriteFile(strings.TrimSuffix(name, ".png")+suffix+".png", png, 0o644)
 }
 
 func (d *webDriver) navigate(url string) {
@@ -247,12 +265,7 @@ return {Images: +s.getAttribute("data-images"), OK: +s.getAttribute("data-images
 	if jsCookie != "" {
 		t.Errorf("document.cookie = %q: the identifier is visible to scripts", jsCookie)
 	}
-	if os.Getenv("APPLAYER_E2E_SCREENSHOT") != "" {
-		var b64 string
-		json.Unmarshal(d.call("GET", "/session/"+d.session+"/screenshot", nil), &b64)
-		png, _ := base64.StdEncoding.DecodeString(b64)
-		os.WriteFile(os.Getenv("APPLAYER_E2E_SCREENSHOT"), png, 0o644)
-	}
+	d.screenshot("")
 }
 
 // TestChromiumHTTP2 loads the sample page over TLS in headless Chromium,
@@ -287,4 +300,43 @@ return {Nav: performance.getEntriesByType("navigation")[0].nextHopProtocol,
 	if st.Images < 10 || st.OK != st.Images || len(st.Failed) > 0 || len(st.Protos) < Objects-1 {
 		t.Errorf("sample page over h2 in Chromium: %+v (%d objects)", st, Objects)
 	}
+	// The head-of-line page too: its large picture and every tile over h2.
+	d.navigate(base + "/" + HOLPage)
+	var hol struct {
+		Protos     []string
+		Images, OK int
+	}
+	d.eval(`var imgs = Array.prototype.slice.call(document.images);
+return {Protos: performance.getEntriesByType("resource").map(function (r) { return r.nextHopProtocol; }),
+  Images: imgs.length, OK: imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length};`, &hol)
+	if hol.Images != holTiles+1 || hol.OK != hol.Images || len(hol.Protos) < hol.Images || strings.Count(strings.Join(hol.Protos, " "), "h2") != len(hol.Protos) {
+		t.Errorf("HOL page over h2 in Chromium: %+v; want %d images, all loaded over h2", hol, holTiles+1)
+	}
+}
+
+// TestChromiumHOL opens the head-of-line page: both timelines are drawn,
+// a bar for the page and each of its objects, with the measured times in
+// their captions.
+func TestChromiumHOL(t *testing.T) {
+	base := startSite(t)
+	d := startChrome(t)
+	d.navigate(base + demo.HOLPrefix)
+	var st struct {
+		SVGs     int
+		Rows     []int
+		Captions []string
+	}
+	d.eval(`var svgs = Array.prototype.slice.call(document.querySelectorAll("figure svg"));
+return {SVGs: svgs.length, Rows: svgs.map(function (s) { return s.querySelectorAll("rect").length; }),
+  Captions: Array.prototype.map.call(document.querySelectorAll("figcaption"), function (c) { return c.textContent; })};`, &st)
+	t.Logf("HOL page: %+v", st)
+	if st.SVGs != 2 || len(st.Captions) != 2 {
+		t.Fatalf("HOL page in Chromium: %+v; want two pictures with captions", st)
+	}
+	for i, c := range st.Captions {
+		if !strings.Contains(c, "Small objects done at") || st.Rows[i] < 2*(holTiles+2) {
+			t.Errorf("picture %d: %d bars, caption %q", i, st.Rows[i], c)
+		}
+	}
+	d.screenshot("-hol")
 }

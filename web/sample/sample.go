@@ -42,6 +42,14 @@ var pictures = []picture{
 // object of the page): 10 MiB, for resumed downloads and the progress bar.
 const BigFile = "files/big.bin"
 
+// HOLPage is the directory of the head-of-line page: one large picture
+// (about 1.5 MB) first, then many small tiles. Over one HTTP/1.1
+// connection the tiles wait behind the picture; over HTTP/2 their frames
+// are interleaved with the picture's (section 2.2.6).
+const HOLPage = "hol/"
+
+const holTiles = 24
+
 // Objects is how many objects index.html references.
 var Objects = len(pictures) + 4 // + style.css, script.js, logo.svg, favicon.png
 
@@ -62,6 +70,11 @@ func Write(dir string) error {
 		big[i] = byte(rng.Uint32())
 	}
 	files[BigFile] = big
+	files[HOLPage+"big.png"] = noisePNG(rng, 720, 720)
+	for i := 1; i <= holTiles; i++ {
+		files[fmt.Sprintf("%stile-%02d.png", HOLPage, i)] = noisePNG(rng, 24, 24)
+	}
+	files[HOLPage+"index.html"] = []byte(holHTML())
 	for name, data := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -147,5 +160,31 @@ or <code>--parallel 5</code>) and compare the time with the textbook's model.</p
 </body>
 </html>
 `)
+	return b.String()
+}
+
+func holHTML() string {
+	var b strings.Builder
+	b.WriteString(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>One large object and many small ones</title>
+</head>
+<body>
+<h1>One large object and many small ones</h1>
+<p>The large picture comes first. Over one HTTP/1.1 connection each tile
+waits until the picture's last byte (head-of-line blocking); over HTTP/2
+the tiles' frames are interleaved with the picture's, and they arrive at
+once. Compare <code>applayer web get URL --objects --rate 20Mbit</code>
+with the same and <code>--http2</code>, or see both timelines at
+<a href="/_hol/">/_hol/</a>.</p>
+<p><img src="big.png" width="360" height="360" alt="the large object"></p>
+<p>
+`)
+	for i := 1; i <= holTiles; i++ {
+		fmt.Fprintf(&b, "<img src=\"tile-%02d.png\" width=\"24\" height=\"24\" alt=\"tile %d\">\n", i, i)
+	}
+	b.WriteString("</p>\n</body>\n</html>\n")
 	return b.String()
 }
