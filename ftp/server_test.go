@@ -826,3 +826,64 @@ func TestQuota(t *testing.T) {
 		t.Errorf("at alice's upload limit: %d, small.txt %d bytes", code, size("small.txt"))
 	}
 }
+
+// TestJailRace swaps a directory of the root for a symlink pointing
+// outside, over and over, while a client fetches a file through it: the
+// check and the open are one (os.Root resolves each component under the
+// root's descriptor), so the secret outside is never served, whichever way
+// the race falls.
+func TestJailRace(t *testing.T) {
+	dir := t.TempDir()
+	root, outside := filepath.Join(dir, "root"), filepath.Join(dir, "outside")
+	for _, d := range []string{root, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(outside, "x"), []byte("secret"), 0o644)
+	real := filepath.Join(dir, "real")
+	os.MkdirAll(real, 0o755)
+	os.WriteFile(filepath.Join(real, "x"), []byte("inside"), 0o644)
+	flip := filepath.Join(root, "flip")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The directory and the link each renamed into place: the name is
+		// always one or the other.
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := flip + ".new"
+			os.RemoveAll(tmp)
+			if i%2 == 0 {
+				os.Symlink(outside, tmp)
+			} else {
+				os.Mkdir(tmp, 0o755)
+				os.WriteFile(filepath.Join(tmp, "x"), []byte("inside"), 0o644)
+			}
+			os.RemoveAll(flip)
+			os.Rename(tmp, flip)
+		}
+	}()
+	addr := start(t, &Server{Root: root, Users: testUsers(t)})
+	k := dialCtl(t, addr)
+	k.login()
+	k.cmd("TYPE I", 200)
+	served := 0
+	for range 200 {
+		got, code := k.get("RETR flip/x")
+		if strings.Contains(got, "secret") {
+			t.Fatalf("the secret outside the root was served (code %d)", code)
+		}
+		if code == 226 {
+			served++
+		}
+	}
+	close(stop)
+	<-done
+	t.Logf("200 tries: %d served from inside, the rest refused", served)
+}
