@@ -84,6 +84,9 @@ type Server struct {
 	Allow map[metainfo.Hash]bool
 	// MaxConns bounds HTTP connections (default lifecycle.DefaultMaxConns).
 	MaxConns int
+	// MaxConnsPerClient bounds one client address's HTTP connections
+	// (default MaxConns/8; negative: none).
+	MaxConnsPerClient int
 	// Logger receives the server's log lines; nil means slog.Default().
 	Logger *slog.Logger
 	// Trace records each announce and scrape; nil records nothing.
@@ -112,7 +115,7 @@ func (s *Server) init() {
 		if s.now == nil {
 			s.now = time.Now
 		}
-		s.http = web.Server{Handler: web.HandlerFunc(s.serveHTTP), MaxConns: s.MaxConns, Logger: s.logger(), Trace: s.Trace, Name: "applayer-tracker"}
+		s.http = web.Server{Handler: web.HandlerFunc(s.serveHTTP), MaxConns: s.MaxConns, MaxConnsPerClient: s.MaxConnsPerClient, Logger: s.logger(), Trace: s.Trace, Name: "applayer-tracker"}
 		s.udp.Name = "tracker/udp"
 		s.udp.Logger = s.logger()
 		s.udp.ErrClosed = ErrServerClosed
