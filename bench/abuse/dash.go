@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -17,7 +16,8 @@ import (
 
 // The DASH server's attacks (`applayer dash serve`, on applayer's HTTP/1.1
 // server, shaped by a throughput trace so that each response trickles):
-// connection exhaustion with idle keep-alive connections and slowloris, and
+// connection exhaustion with idle keep-alive connections (one request
+// each, as for the web server) and slowloris, and
 // clients that request a segment and never read it while the link is
 // shaped. A fresh client's try fetches the manifest.
 
@@ -27,7 +27,7 @@ func dashAttacks(r *runner) []attack {
 	start := func() (*server, error) { return r.env.applayerDash() }
 	return []attack{
 		{"dash-idle", "applayer", func() []row {
-			return r.exhaustion("dash-idle", "applayer", start, dashIdle, probeDash, time.Second, false)
+			return r.exhaustion("dash-idle", "applayer", start, httpIdle, probeDash, time.Second, false)
 		}},
 		{"dash-slowloris", "applayer", func() []row {
 			return r.exhaustion("dash-slowloris", "applayer", start, slowloris, probeDash, time.Second, false)
@@ -71,16 +71,6 @@ func (e *env) applayerDash() (*server, error) {
 }
 
 var (
-	// dashIdle asks for the manifest once, then says nothing.
-	dashIdle = holder{what: "idle keep-alive (one manifest request each)", setup: func(c net.Conn) error {
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		defer c.SetDeadline(time.Time{})
-		if _, err := io.WriteString(c, "GET /manifest.mpd HTTP/1.1\r\nHost: abuse.test\r\n\r\n"); err != nil {
-			return err
-		}
-		_, err := httpResponse(bufio.NewReader(c))
-		return err
-	}}
 	// dashNeverReads asks for the 8 MiB segment and never reads it.
 	dashNeverReads = holder{what: "GET of an 8 MiB segment, never read", setup: func(c net.Conn) error {
 		_, err := io.WriteString(c, "GET /seg.m4s HTTP/1.1\r\nHost: abuse.test\r\n\r\n")
