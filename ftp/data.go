@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"bufio"
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -480,10 +481,10 @@ func (l *lfWriter) flush() error {
 	return nil
 }
 
-// receive copies the data connection into f, bounded by MaxUploadBytes.
-func (ss *session) receive(c net.Conn, tcp *net.TCPConn, f *os.File, binary bool, x *transfer) error {
+// receive copies the data connection into f, bounded by limit bytes
+// (0: no bound).
+func (ss *session) receive(c net.Conn, tcp *net.TCPConn, f *os.File, binary bool, x *transfer, limit int64) error {
 	dt := lifecycle.OrDefault(ss.srv.DataTimeout, DefaultDataTimeout)
-	limit := ss.srv.MaxUploadBytes
 	var total int64
 	if binary && tcp != nil {
 		// splice(2) from the socket into the file, a chunk per deadline.
@@ -561,17 +562,29 @@ func (ss *session) upload(arg string, appendTo bool) Reply {
 	if err != nil || rel == "." || strings.HasPrefix(path.Base(rel), tmpPrefix) {
 		return errDenied
 	}
-	if fi, err := ss.root.Stat(rel); err == nil && !fi.Mode().IsRegular() {
-		return Reply{550, "Not a plain file."}
+	var old int64 // the size of the file the upload replaces or extends
+	if fi, err := ss.root.Stat(rel); err == nil {
+		if !fi.Mode().IsRegular() {
+			return Reply{550, "Not a plain file."}
+		}
+		old = fi.Size()
+	}
+	limit, over := ss.uploadLimit(appendTo || rest > 0, old)
+	if over {
+		return Reply{552, "Exceeded storage allocation (quota)."}
 	}
 	var f *os.File
 	var commit func(ok bool) bool
+	// keep is the length an upload in place is cut back to when it goes
+	// over its limit: what the file held before it.
+	keep := int64(-1)
 	switch {
 	case appendTo:
 		f, err = ss.root.OpenFile(rel, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 		if err != nil {
 			return fsError(err)
 		}
+		keep = old
 		commit = func(bool) bool { return f.Close() == nil }
 	case rest > 0:
 		// REST STREAM then STOR (RFC 3659 section 5): resume in place.
@@ -583,6 +596,7 @@ func (ss *session) upload(arg string, appendTo bool) Reply {
 			f.Close()
 			return Reply{554, "Invalid REST position."}
 		}
+		keep = min(rest, old)
 		commit = func(ok bool) bool {
 			if ok {
 				if off, err := f.Seek(0, io.SeekCurrent); err == nil {
@@ -609,8 +623,53 @@ func (ss *session) upload(arg string, appendTo bool) Reply {
 	binary := ss.binary
 	what := fmt.Sprintf("Ok to send data for %s.", virt)
 	return ss.startTransfer(what, func(c net.Conn, tcp *net.TCPConn, x *transfer) error {
-		return ss.receive(c, tcp, f, binary, x)
+		err := ss.receive(c, tcp, f, binary, x, limit)
+		if errors.Is(err, errTooBig) && keep >= 0 {
+			f.Truncate(keep)
+		}
+		return err
 	}, commit)
+}
+
+// uploadLimit is how many bytes the next upload may bring: the smaller of
+// the user's MaxUploadBytes and what is left of its Quota (counting the
+// file a STOR replaces as freed; inPlace uploads keep it). over reports a
+// quota already spent. 0 means no bound.
+func (ss *session) uploadLimit(inPlace bool, old int64) (limit int64, over bool) {
+	maxUp, quota := ss.srv.MaxUploadBytes, ss.srv.Quota
+	if l, ok := ss.srv.UserLimits[ss.user]; ok && !ss.anon {
+		maxUp, quota = cmp.Or(l.MaxUpload, maxUp), cmp.Or(l.Quota, quota)
+	}
+	limit = max(maxUp, 0)
+	if quota <= 0 {
+		return limit, false
+	}
+	left := quota - ss.usage()
+	if !inPlace {
+		left += old
+	}
+	if left <= 0 {
+		return 0, true
+	}
+	if limit == 0 || left < limit {
+		limit = left
+	}
+	return limit, false
+}
+
+// usage is the bytes of the regular files under the session's root,
+// temporary uploads in progress included; symbolic links are not followed.
+func (ss *session) usage() int64 {
+	var n int64
+	fs.WalkDir(ss.root.FS(), ".", func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // stou stores under a new unique name (RFC 959; RFC 1123 section 4.1.2.9's
@@ -627,6 +686,10 @@ func (ss *session) stou(arg string) Reply {
 	_, dir, err := ss.resolve(".")
 	if err != nil {
 		return fsError(err)
+	}
+	limit, over := ss.uploadLimit(false, 0)
+	if over {
+		return Reply{552, "Exceeded storage allocation (quota)."}
 	}
 	var f *os.File
 	var name string
@@ -649,7 +712,7 @@ func (ss *session) stou(arg string) Reply {
 	rel := path.Join(dir, name)
 	binary := ss.binary
 	return ss.startTransfer("FILE: "+name, func(c net.Conn, tcp *net.TCPConn, x *transfer) error {
-		return ss.receive(c, tcp, f, binary, x)
+		return ss.receive(c, tcp, f, binary, x, limit)
 	}, func(ok bool) bool {
 		cerr := f.Close()
 		if !ok || cerr != nil {

@@ -39,6 +39,11 @@ type Authenticator interface {
 	Check(user, password string) bool
 }
 
+// Limits are one user's upload bounds (see Server.UserLimits).
+type Limits struct {
+	Quota, MaxUpload int64
+}
+
 // Server is an FTP server. Its exported fields are its configuration, set
 // before Serve; Root is required, the rest have working defaults.
 type Server struct {
@@ -78,6 +83,14 @@ type Server struct {
 	NoTLSResumption bool
 	// MaxUploadBytes bounds one upload (default 0: no limit).
 	MaxUploadBytes int64
+	// Quota bounds the bytes of the files under a named user's root (its
+	// own directory with UserDirs, else the whole of Root): an upload that
+	// would pass it is cut off with 552 and leaves nothing under the real
+	// name (default 0: no quota).
+	Quota int64
+	// UserLimits overrides Quota and MaxUploadBytes per user name (a zero
+	// field keeps the server's value; negative: no limit for that user).
+	UserLimits map[string]Limits
 	// IdleTimeout bounds the wait for each command (default DefaultIdleTimeout).
 	IdleTimeout time.Duration
 	// DataTimeout bounds the wait for a data connection and each read or

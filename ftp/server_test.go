@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -759,4 +760,130 @@ func dialCtlRetry(t *testing.T, addr string) *ctl {
 		return true
 	})
 	return k
+}
+
+// TestQuota: uploads that would pass a user's quota or upload limit get
+// 552 and leave nothing under the real name: no new file, an appended or
+// resumed file cut back to what it held, no temporary file.
+func TestQuota(t *testing.T) {
+	root, _ := sampleTree(t)
+	var used int64
+	filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			used += fi.Size()
+		}
+		return nil
+	})
+	srv := &Server{Root: root, Users: testUsers(t), Quota: used + 20}
+	addr := start(t, srv)
+	k := dialCtl(t, addr)
+	k.login()
+	k.cmd("TYPE I", 200)
+	size := func(name string) int {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			return -1
+		}
+		return len(b)
+	}
+	for _, tc := range []struct {
+		cmd, data string
+		code      int
+		file      string
+		size      int
+	}{
+		{"STOR new.txt", strings.Repeat("n", 30), 552, "new.txt", -1}, // over the quota: nothing stored
+		{"STOR new.txt", strings.Repeat("n", 10), 226, "new.txt", 10},
+		{"APPE new.txt", strings.Repeat("a", 15), 552, "new.txt", 10}, // cut back to what it held
+		{"STOR new.txt", strings.Repeat("r", 25), 552, "new.txt", 10}, // replacing frees 10: 20 left
+		{"STOR new.txt", strings.Repeat("r", 18), 226, "new.txt", 18},
+		{"APPE new.txt", "aa", 226, "new.txt", 20},
+		{"STOR other.txt", "x", 552, "other.txt", -1}, // the quota is spent: refused before 150
+	} {
+		if code := k.put(tc.cmd, tc.data); code != tc.code {
+			t.Errorf("%s of %d bytes: %d, want %d", tc.cmd, len(tc.data), code, tc.code)
+		}
+		if n := size(tc.file); n != tc.size {
+			t.Errorf("after %s of %d bytes: %s has %d bytes, want %d", tc.cmd, len(tc.data), tc.file, n, tc.size)
+		}
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			t.Errorf("temporary file %s left", e.Name())
+		}
+	}
+	// A per-user upload limit, under no quota.
+	srv2 := &Server{Root: root, Users: testUsers(t), UserLimits: map[string]Limits{"alice": {MaxUpload: 5}}}
+	k2 := dialCtl(t, start(t, srv2))
+	k2.login()
+	k2.cmd("TYPE I", 200)
+	if code := k2.put("STOR small.txt", "123456"); code != 552 || size("small.txt") != -1 {
+		t.Errorf("over alice's upload limit: %d, small.txt %d bytes", code, size("small.txt"))
+	}
+	if code := k2.put("STOR small.txt", "12345"); code != 226 || size("small.txt") != 5 {
+		t.Errorf("at alice's upload limit: %d, small.txt %d bytes", code, size("small.txt"))
+	}
+}
+
+// TestJailRace swaps a directory of the root for a symlink pointing
+// outside, over and over, while a client fetches a file through it: the
+// check and the open are one (os.Root resolves each component under the
+// root's descriptor), so the secret outside is never served, whichever way
+// the race falls.
+func TestJailRace(t *testing.T) {
+	dir := t.TempDir()
+	root, outside := filepath.Join(dir, "root"), filepath.Join(dir, "outside")
+	for _, d := range []string{root, outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(outside, "x"), []byte("secret"), 0o644)
+	real := filepath.Join(dir, "real")
+	os.MkdirAll(real, 0o755)
+	os.WriteFile(filepath.Join(real, "x"), []byte("inside"), 0o644)
+	flip := filepath.Join(root, "flip")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The directory and the link each renamed into place: the name is
+		// always one or the other.
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := flip + ".new"
+			os.RemoveAll(tmp)
+			if i%2 == 0 {
+				os.Symlink(outside, tmp)
+			} else {
+				os.Mkdir(tmp, 0o755)
+				os.WriteFile(filepath.Join(tmp, "x"), []byte("inside"), 0o644)
+			}
+			os.RemoveAll(flip)
+			os.Rename(tmp, flip)
+		}
+	}()
+	addr := start(t, &Server{Root: root, Users: testUsers(t)})
+	k := dialCtl(t, addr)
+	k.login()
+	k.cmd("TYPE I", 200)
+	served := 0
+	for range 200 {
+		got, code := k.get("RETR flip/x")
+		if strings.Contains(got, "secret") {
+			t.Fatalf("the secret outside the root was served (code %d)", code)
+		}
+		if code == 226 {
+			served++
+		}
+	}
+	close(stop)
+	<-done
+	t.Logf("200 tries: %d served from inside, the rest refused", served)
 }

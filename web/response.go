@@ -173,7 +173,9 @@ func (r *response) ReadFrom(src io.Reader) (int64, error) {
 	}
 	for left > 0 {
 		r.c.setWrite()
+		r.c.s.t.WriteBegin(r.c.nc)
 		n, err := r.c.nc.(io.ReaderFrom).ReadFrom(&io.LimitedReader{R: f, N: min(left, 1<<20)})
+		r.c.s.t.WriteEnd(r.c.nc)
 		count(n)
 		if err != nil {
 			r.writeErr = err

@@ -456,9 +456,15 @@ func (w connWriter) Write(p []byte) (int, error) {
 			return n, err
 		}
 		c.escalate()
+		c.s.t.WriteBegin(c.nc)
 		m, err := c.nc.Write(p[n:])
+		c.s.t.WriteEnd(c.nc)
 		return n + m, err
 	}
+	// A write that waits on a client that does not read may be evicted
+	// when the server is full (lifecycle.Tracker.WriteBegin).
+	c.s.t.WriteBegin(c.nc)
+	defer c.s.t.WriteEnd(c.nc)
 	return c.nc.Write(p)
 }
 

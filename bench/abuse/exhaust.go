@@ -24,6 +24,9 @@ type holder struct {
 	setup        func(c net.Conn) error
 	trickle      []byte
 	trickleEvery time.Duration
+	// noRead: the connection is never read (a client that never reads
+	// what it asked for); it is held until the attack ends.
+	noRead bool
 }
 
 var (
@@ -126,10 +129,12 @@ func startFlood(addr string, srcs []netip.Addr, n int, h holder, renew bool) *fl
 func (f *flood) hold(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	closed := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, c)
-		close(closed)
-	}()
+	if !f.h.noRead {
+		go func() {
+			io.Copy(io.Discard, c)
+			close(closed)
+		}()
+	}
 	var tick <-chan time.Time
 	if f.h.trickle != nil {
 		t := time.NewTicker(f.h.trickleEvery)
@@ -142,7 +147,9 @@ func (f *flood) hold(ctx context.Context, c net.Conn) {
 			return
 		case <-ctx.Done():
 			c.Close()
-			<-closed
+			if !f.h.noRead {
+				<-closed
+			}
 			return
 		case <-tick:
 			c.SetWriteDeadline(time.Now().Add(time.Second))

@@ -468,5 +468,5 @@ func attacks(r *runner) []attack {
 	add("smtp-auth-guess", "applayer", r.authGuess)
 	add("dns-any-udp", "applayer", r.dnsAny)
 	add("mail-kill9-chaos", "applayer", r.chaos)
-	return a
+	return append(a, registered(r)...)
 }

@@ -189,7 +189,7 @@ link carried.`,
 	f.StringVar(&throughput, "throughput", "", `trace of "seconds,kbps" lines that shapes each client's link`)
 	f.DurationVar(&s.Offset, "offset", 0, "start each link this far into the trace")
 	f.DurationVar(&s.RTT, "rtt", 0, "delay before each shaped response's first byte")
-	f.IntVar(&s.MaxConns, "max-conns", 0, "most connections served at once (0: the web server's default; -1: no limit)")
+	limitFlags(f, &s.MaxConns, &s.MaxConnsPerClient, "connections", "")
 	f.BoolVar(&accessLog, "access-log", false, "print a Combined Log Format line per request")
 	f.BoolVar(&s.Live, "live", false, "serve the package as a live event starting now: a dynamic MPD with a sliding window")
 	f.DurationVar(&s.LiveWindow, "live-window", dash.DefaultLiveWindow, "with --live: how far behind the live edge segments stay available")

@@ -18,7 +18,6 @@ import (
 
 	"github.com/applayer/applayer/ftp"
 	"github.com/applayer/applayer/internal/atomicfile"
-	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/mail/maildir"
 	"github.com/spf13/cobra"
@@ -61,6 +60,8 @@ func newFTPServeCmd(g *globals) *cobra.Command {
 		pasvPorts, pasvAddr string
 		certFile, keyFile   string
 		useTLS              bool
+		quota               string
+		userLimits          []string
 	)
 	c := &cobra.Command{
 		Use:   "serve --root DIR [--listen ADDR] [--users FILE] [--anonymous] [--pasv-ports A-B] [--pasv-address IP] [--tls]",
@@ -71,6 +72,11 @@ and symlinks pointing outside cannot leave it. --anonymous lets "anonymous" and
 name:bcrypt-hash lines (applayer ftp user add; the mail server's users file
 works too). Uploads are written to a hidden temporary file and renamed when
 complete.
+
+--quota bounds the bytes under each named user's root (ROOT/NAME with
+--user-dirs), --max-upload one upload; --user-limit sets both for one user.
+An upload that would pass them gets 552 and leaves nothing under the real
+name (an APPE or a resumed STOR is cut back to what the file held).
 
 --tls offers AUTH TLS (RFC 4217) with a self-signed certificate made at start,
 --tls-cert and --tls-key with yours; --require-tls refuses named users'
@@ -131,6 +137,14 @@ the control connection's TLS session (as vsftpd's require_ssl_reuse).`,
 			if srv.RequireTLS && srv.TLSConfig == nil {
 				return errors.New("ftp serve: --require-tls needs --tls or --tls-cert")
 			}
+			if quota != "" {
+				if srv.Quota, err = parseSize(quota); err != nil {
+					return fmt.Errorf("--quota: %w", err)
+				}
+			}
+			if srv.UserLimits, err = parseUserLimits(userLimits); err != nil {
+				return err
+			}
 			if st, err := os.Stat(srv.Root); err != nil {
 				return fmt.Errorf("--root: %w", err)
 			} else if !st.IsDir() {
@@ -153,9 +167,11 @@ the control connection's TLS session (as vsftpd's require_ssl_reuse).`,
 	f.StringVar(&keyFile, "tls-key", "", "PEM private key for --tls-cert")
 	f.BoolVar(&srv.RequireTLS, "require-tls", false, "named users must use TLS for login and data")
 	f.Int64Var(&srv.MaxUploadBytes, "max-upload", 0, "largest upload, in bytes (0: no limit)")
+	f.StringVar(&quota, "quota", "", "most bytes under each named user's root (with K, M, G; default: no quota)")
+	f.StringArrayVar(&userLimits, "user-limit", nil, "one user's bounds, NAME:quota=SIZE,max-upload=SIZE (repeatable; -1: no limit)")
 	f.DurationVar(&srv.IdleTimeout, "idle-timeout", ftp.DefaultIdleTimeout, "drop a session that sends no command for this long")
 	f.DurationVar(&srv.DataTimeout, "data-timeout", ftp.DefaultDataTimeout, "wait this long for a data connection, and for each read or write on one")
-	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most sessions served at once (-1: no limit)")
+	limitFlags(f, &srv.MaxConns, &srv.MaxConnsPerClient, "sessions", "")
 	c.MarkFlagRequired("root")
 	g.addTrace(c)
 	return c
@@ -690,4 +706,39 @@ func (pw *progressWriterTo) Write(b []byte) (int, error) {
 	n, err := pw.w.Write(b)
 	pw.p.add(n)
 	return n, err
+}
+
+// parseUserLimits reads --user-limit NAME:quota=SIZE,max-upload=SIZE values.
+func parseUserLimits(in []string) (map[string]ftp.Limits, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := map[string]ftp.Limits{}
+	for _, v := range in {
+		name, spec, ok := strings.Cut(v, ":")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--user-limit %q: want NAME:quota=SIZE,max-upload=SIZE", v)
+		}
+		l := out[name]
+		for _, kv := range strings.Split(spec, ",") {
+			k, val, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			n, err := parseSize(val)
+			if strings.TrimSpace(val) == "-1" {
+				n, err = -1, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("--user-limit %q: %w", v, err)
+			}
+			switch k {
+			case "quota":
+				l.Quota = n
+			case "max-upload":
+				l.MaxUpload = n
+			default:
+				return nil, fmt.Errorf("--user-limit %q: unknown bound %q (quota, max-upload)", v, k)
+			}
+		}
+		out[name] = l
+	}
+	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/applayer/applayer/ftp"
 )
 
 // startFTP runs `applayer ftp serve` on a free port with args and returns
@@ -141,6 +143,21 @@ func TestFTPCLI(t *testing.T) {
 		_, e, code := run(t, "", tt.args...)
 		if code != 1 || !strings.Contains(e, tt.want) || strings.Count(e, "applayer:") != 1 {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, e, tt.want)
+		}
+	}
+}
+
+func TestParseUserLimits(t *testing.T) {
+	got, err := parseUserLimits([]string{"alice:quota=10M,max-upload=1K", "bob:quota=-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["alice"] != (ftp.Limits{Quota: 10 << 20, MaxUpload: 1 << 10}) || got["bob"] != (ftp.Limits{Quota: -1}) {
+		t.Errorf("got %+v", got)
+	}
+	for _, bad := range []string{"alice", ":quota=1", "alice:size=1", "alice:quota=lots"} {
+		if _, err := parseUserLimits([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

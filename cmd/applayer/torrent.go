@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/applayer/applayer/internal/atomicfile"
-	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/p2p/metainfo"
 	"github.com/applayer/applayer/p2p/peer"
 	"github.com/applayer/applayer/p2p/tracker"
@@ -131,7 +130,7 @@ page is at http://ADDR/stats.`,
 	f.BoolVar(&useTCP, "tcp", false, "serve HTTP only")
 	f.DurationVarP(&interval, "interval", "i", tracker.DefaultInterval, "how often peers are told to announce")
 	f.IntVar(&srv.NumWant, "numwant", tracker.DefaultNumWant, "peers given to an announce that does not say how many")
-	f.IntVar(&srv.MaxConns, "max-conns", lifecycle.DefaultMaxConns, "most HTTP connections at once (-1: no limit)")
+	limitFlags(f, &srv.MaxConns, &srv.MaxConnsPerClient, "HTTP connections", "")
 	g.addTrace(c)
 	return c
 }

@@ -232,6 +232,67 @@ func (t *Tracker) Busy(c net.Conn) bool {
 	}
 }
 
+// StallAfter is how long a write must have been waiting on its client
+// before the connection counts as stalled (see WriteBegin).
+const StallAfter = 2 * time.Second
+
+var stallAfter = StallAfter // tests shorten it
+
+// WriteBegin marks c as writing to its client from now, until WriteEnd. A
+// write blocked on a client that does not read waits on that client as a
+// read waits for its next request: while the server is at MaxConns and no
+// connection is idle, the connections whose write has waited StallAfter
+// or longer are evicted as idle ones are (those of the clients holding the
+// most connections first, the longest stalled first), by moving both
+// their deadlines to now, so that the blocked write fails. Without it a
+// client that asks for large responses and never reads them holds its
+// slots until each write's timeout, renewable at will.
+func (t *Tracker) WriteBegin(c net.Conn) {
+	if st := t.state(c); st != nil {
+		st.writing.Store(time.Now().UnixNano())
+	}
+}
+
+// WriteEnd marks the end of the write WriteBegin began.
+func (t *Tracker) WriteEnd(c net.Conn) {
+	if st := t.state(c); st != nil {
+		st.writing.Store(0)
+	}
+}
+
+// evictStalled evicts writers stalled on their clients (see WriteBegin)
+// when no connection is idle; under mu.
+func (t *Tracker) evictStalled() {
+	type cand struct {
+		st    *connState
+		n     int
+		since int64
+	}
+	var cands []cand
+	stalled := time.Now().Add(-stallAfter).UnixNano()
+	for _, st := range t.conns {
+		since := st.writing.Load()
+		if since <= 0 || since > stalled || st.pending || st.detached {
+			continue
+		}
+		cands = append(cands, cand{st, t.clients[st.client], since})
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return cmp.Compare(a.since, b.since)
+	})
+	n := min(max(len(cands)/8, 1), maxEvict)
+	for _, cd := range cands[:min(n, len(cands))] {
+		st := cd.st
+		st.idle.Store(evictedMark)
+		st.pending = true
+		t.evicting++
+		st.c.SetDeadline(time.Now())
+	}
+}
+
 // state finds c's state, looking through wrappers such as tls.Conn.
 func (t *Tracker) state(c net.Conn) *connState {
 	for range 4 {
@@ -359,6 +420,9 @@ type connState struct {
 	// Unix nanoseconds; 0 while busy, evictedMark once evicted.
 	idle  atomic.Int64
 	evict atomic.Pointer[func() bool] // how to evict it, when detached
+	// writing is when the write in progress began (Unix nanoseconds), 0
+	// when none is (see WriteBegin).
+	writing atomic.Int64
 }
 
 const evictedMark = -1
@@ -501,6 +565,8 @@ func (t *Tracker) evictIdle() (detached []func() bool) {
 		cands = append(cands, cand{st, t.clients[st.client], since})
 	}
 	if len(cands) == 0 {
+		t.evictStalled()
+		t.live.Store(int64(len(t.conns) - t.evicting))
 		return nil
 	}
 	slices.SortFunc(cands, func(a, b cand) int {

@@ -311,3 +311,50 @@ func TestTimeoutUnderStress(t *testing.T) {
 	check(3, 300*time.Millisecond, 300*time.Millisecond)
 	check(3, 0, 0)
 }
+
+// A server full of connections whose writes wait on clients that never
+// read makes room for a new client by evicting the stalled writers
+// (WriteBegin), as it evicts idle connections.
+func TestEvictStalledWriters(t *testing.T) {
+	stallAfter = 0
+	t.Cleanup(func() { stallAfter = StallAfter })
+	tr := newTracker()
+	tr.MaxConns = 2
+	tr.MaxConnsPerClient = -1
+	writing := make(chan struct{}, 10)
+	idle := make(chan net.Conn, 10)
+	big := make([]byte, 64<<20)
+	echo := idleEcho(tr, idle)
+	l := listen(t)
+	go tr.ServeListener(l, func(c net.Conn) {
+		if c.RemoteAddr().(*net.TCPAddr).IP.Equal(net.IPv4(127, 0, 0, 1)) {
+			// The attacker's: a response it never reads.
+			tr.WriteBegin(c)
+			writing <- struct{}{}
+			c.SetWriteDeadline(time.Now().Add(time.Minute))
+			c.Write(big)
+			tr.WriteEnd(c)
+			return
+		}
+		echo(c)
+	})
+	defer tr.Close()
+	var held []net.Conn
+	for range 2 {
+		held = append(held, dialFrom(t, l, "127.0.0.1"))
+		<-writing
+	}
+	if !served(dialFrom(t, l, "127.0.0.2")) {
+		t.Fatal("a new client was refused while the server was full of writes no client reads")
+	}
+	n := 0
+	for _, c := range held {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err == nil || !isTimeout(err) {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no stalled writer was closed")
+	}
+}

@@ -47,6 +47,10 @@ const (
 	MaxNumWant         = 200
 	DefaultMaxTorrents = 100000
 	DefaultMaxPeers    = 10000
+	// DefaultMaxPeersPerAddr bounds one IP address's peers (ports) in one
+	// swarm, so that one source cannot fill a swarm with fake peers and
+	// lock real ones out (a home behind NAT runs a few clients, not 32).
+	DefaultMaxPeersPerAddr = 32
 	// MaxScrape bounds the info-hashes of one scrape and the torrents of a
 	// full scrape.
 	MaxScrape = 100
@@ -73,10 +77,16 @@ type Server struct {
 	// MaxTorrents bounds the swarms tracked (default DefaultMaxTorrents);
 	// MaxPeers the peers of one swarm (default DefaultMaxPeers).
 	MaxTorrents, MaxPeers int
+	// MaxPeersPerAddr bounds the peers of one IP address in one swarm
+	// (default DefaultMaxPeersPerAddr; negative: no limit).
+	MaxPeersPerAddr int
 	// Allow, when not nil, lists the only info-hashes tracked.
 	Allow map[metainfo.Hash]bool
 	// MaxConns bounds HTTP connections (default lifecycle.DefaultMaxConns).
 	MaxConns int
+	// MaxConnsPerClient bounds one client address's HTTP connections
+	// (default MaxConns/8; negative: none).
+	MaxConnsPerClient int
 	// Logger receives the server's log lines; nil means slog.Default().
 	Logger *slog.Logger
 	// Trace records each announce and scrape; nil records nothing.
@@ -96,12 +106,16 @@ func (s *Server) init() {
 		s.st.swarms = map[metainfo.Hash]*swarm{}
 		s.st.maxTorrents = cmp.Or(max(s.MaxTorrents, 0), DefaultMaxTorrents)
 		s.st.maxPeers = cmp.Or(max(s.MaxPeers, 0), DefaultMaxPeers)
+		s.st.maxPerAddr = lifecycle.OrDefault(s.MaxPeersPerAddr, DefaultMaxPeersPerAddr)
+		if s.MaxPeersPerAddr < 0 {
+			s.st.maxPerAddr = 0
+		}
 		rand.Read(s.key[:])
 		s.start = time.Now()
 		if s.now == nil {
 			s.now = time.Now
 		}
-		s.http = web.Server{Handler: web.HandlerFunc(s.serveHTTP), MaxConns: s.MaxConns, Logger: s.logger(), Trace: s.Trace, Name: "applayer-tracker"}
+		s.http = web.Server{Handler: web.HandlerFunc(s.serveHTTP), MaxConns: s.MaxConns, MaxConnsPerClient: s.MaxConnsPerClient, Logger: s.logger(), Trace: s.Trace, Name: "applayer-tracker"}
 		s.udp.Name = "tracker/udp"
 		s.udp.Logger = s.logger()
 		s.udp.ErrClosed = ErrServerClosed
@@ -500,7 +514,13 @@ func (s *Server) handleUDP(out, p []byte, from netip.AddrPort) []byte {
 		return binary.BigEndian.AppendUint64(out, id)
 	}
 	if !s.validConnID(from, cid) {
-		return udpError("bad connection id")
+		// The source may be forged: answer only when the answer is no
+		// larger than the datagram, so that the tracker never amplifies.
+		const msg = "bad connection id"
+		if len(p) < 8+len(msg) {
+			return nil
+		}
+		return udpError(msg)
 	}
 	switch action {
 	case actionAnnounce:

@@ -68,7 +68,8 @@ type entry struct {
 
 type swarm struct {
 	peers      map[netip.AddrPort]*entry
-	order      []netip.AddrPort // for random subsets; rebuilt lazily
+	perAddr    map[netip.Addr]int // peers per IP address
+	order      []netip.AddrPort   // for random subsets; rebuilt lazily
 	dirty      bool
 	seeders    int
 	downloaded int
@@ -81,6 +82,7 @@ type store struct {
 	swarms      map[metainfo.Hash]*swarm
 	maxTorrents int
 	maxPeers    int
+	maxPerAddr  int
 	announces   uint64
 	scrapes     uint64
 }
@@ -103,7 +105,7 @@ func (st *store) announce(now time.Time, ttl time.Duration, h metainfo.Hash, add
 				return nil, Stats{}, false
 			}
 		}
-		sw = &swarm{peers: map[netip.AddrPort]*entry{}}
+		sw = &swarm{peers: map[netip.AddrPort]*entry{}, perAddr: map[netip.Addr]int{}}
 		st.swarms[h] = sw
 	}
 	sw.expire(now)
@@ -114,11 +116,12 @@ func (st *store) announce(now time.Time, ttl time.Duration, h metainfo.Hash, add
 			sw.remove(addr, e)
 		}
 	case e == nil:
-		if len(sw.peers) >= st.maxPeers {
+		if len(sw.peers) >= st.maxPeers || st.maxPerAddr > 0 && sw.perAddr[addr.Addr()] >= st.maxPerAddr {
 			return nil, sw.stats(), false
 		}
 		e = &entry{id: id, left: left, expires: now.Add(ttl)}
 		sw.peers[addr] = e
+		sw.perAddr[addr.Addr()]++
 		sw.order = append(sw.order, addr)
 		if left == 0 {
 			sw.seeders++
@@ -193,6 +196,9 @@ func (sw *swarm) remove(addr netip.AddrPort, e *entry) {
 		sw.seeders--
 	}
 	delete(sw.peers, addr)
+	if sw.perAddr[addr.Addr()]--; sw.perAddr[addr.Addr()] <= 0 {
+		delete(sw.perAddr, addr.Addr())
+	}
 	sw.dirty = true
 }
 

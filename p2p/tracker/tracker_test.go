@@ -285,3 +285,48 @@ func TestClaimedIP(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAmplification: a datagram with a forged connection ID (its source
+// may be forged too) never gets an answer larger than itself.
+func TestNoAmplification(t *testing.T) {
+	s := &Server{}
+	s.init()
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	for _, size := range []int{16, 20, 24, 32, 98, 16 + 20*74} {
+		for action := uint32(1); action <= 3; action++ {
+			p := binary.BigEndian.AppendUint64(nil, 0x1234567890abcdef)
+			p = binary.BigEndian.AppendUint32(p, action)
+			p = binary.BigEndian.AppendUint32(p, 7)
+			p = append(p, make([]byte, size-16)...)
+			if r := s.handleUDP(nil, p, from); len(r) > len(p) {
+				t.Errorf("action %d, %d bytes with a forged ID: %d bytes back", action, size, len(r))
+			}
+		}
+	}
+}
+
+// TestPeersPerAddr: one address cannot fill a swarm with fake peers on
+// many ports; another address still gets in.
+func TestPeersPerAddr(t *testing.T) {
+	s := &Server{}
+	h := metainfo.Hash{9}
+	one := netip.MustParseAddr("127.0.0.1")
+	refused := 0
+	for port := range uint16(DefaultMaxPeersPerAddr + 10) {
+		if _, _, err := s.announce(h, netip.AddrPortFrom(one, 1000+port), peerID(int(port)), 1, Started, 0); err != nil {
+			refused++
+		}
+	}
+	if refused != 10 {
+		t.Errorf("%d of %d peers from one address refused, want 10", refused, DefaultMaxPeersPerAddr+10)
+	}
+	peers, _, err := s.announce(h, netip.MustParseAddrPort("127.0.0.2:7000"), peerID(99999), 1, Started, 200)
+	if err != nil || len(peers) != DefaultMaxPeersPerAddr {
+		t.Errorf("another address: %d peers, %v", len(peers), err)
+	}
+	// A stopped peer frees its place.
+	s.announce(h, netip.AddrPortFrom(one, 1000), peerID(0), 1, Stopped, 0)
+	if _, _, err := s.announce(h, netip.AddrPortFrom(one, 5000), peerID(5000), 1, Started, 0); err != nil {
+		t.Errorf("after a stop: %v", err)
+	}
+}

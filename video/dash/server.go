@@ -97,6 +97,9 @@ type Server struct {
 	LiveWindow time.Duration
 	// MaxConns bounds connections (web.Server's default; negative: none).
 	MaxConns int
+	// MaxConnsPerClient bounds one client address's connections
+	// (web.Server's default; negative: none).
+	MaxConnsPerClient int
 	// AccessLog receives a Combined Log Format line per request.
 	AccessLog io.Writer
 	// Logger; nil means slog.Default().
@@ -205,6 +208,7 @@ func (s *Server) init() error {
 		s.web.Addr = cmp.Or(s.Addr, DefaultAddr)
 		s.web.Handler = web.HandlerFunc(s.serveHTTP)
 		s.web.MaxConns = s.MaxConns
+		s.web.MaxConnsPerClient = s.MaxConnsPerClient
 		s.web.AccessLog = s.AccessLog
 		s.web.Logger = s.Logger
 		s.web.Trace = s.Trace

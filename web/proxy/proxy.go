@@ -224,11 +224,31 @@ func (s *Server) ServeHTTP(w web.ResponseWriter, r *web.Request) {
 	case "PURGE":
 		s.purge(w, r, t)
 	case "GET", "HEAD":
+		if r.ContentLength != 0 {
+			// A GET with a body: the key does not hold the body, so the
+			// answer is neither served from the cache nor stored.
+			s.forward(w, r, t)
+			return
+		}
 		s.cached(w, r, t)
 	default:
 		s.forward(w, r, t)
 	}
 }
+
+// unkeyedFields are request fields the cache key does not hold and that
+// applications commonly trust and reflect: the host, scheme or port they
+// think they were reached by, a rewritten URL or method. A response to a
+// request carrying one may be shaped by it (web cache poisoning), so it is
+// not stored, nor does it replace what is stored; the request may still be
+// answered from the cache.
+var unkeyedFields = []string{
+	"X-Forwarded-Host", "X-Host", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Proto",
+	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl", "Front-End-Https", "Forwarded",
+	"X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+}
+
+func unkeyed(h web.Header) bool { return slices.ContainsFunc(unkeyedFields, h.Has) }
 
 func hasLoop(h web.Header, via string) bool {
 	n := 0
@@ -266,6 +286,11 @@ func (s *Server) outHeader(r *web.Request, dropConditionals bool) web.Header {
 	h := cache.EndToEnd(r.Header)
 	h.Del("Host")
 	h.Del("Expect")
+	// The framing toward the origin is ours (fetch sets Content-Length
+	// when it sends a body): a client's Content-Length on a request sent
+	// without its body would make the origin take the next request on the
+	// pooled connection as that body.
+	h.Del("Content-Length")
 	if dropConditionals {
 		for _, n := range conditionals {
 			h.Del(n)
@@ -341,7 +366,7 @@ func (s *Server) cached(w web.ResponseWriter, r *web.Request, t target) {
 // origin, the others wait for it and are answered from what it stored.
 func (s *Server) miss(w web.ResponseWriter, r *web.Request, t target) {
 	web.Blocking(w)
-	collapsible := r.Method == "GET" && !hasConditional(r.Header) && !r.Header.Has("Authorization")
+	collapsible := r.Method == "GET" && !hasConditional(r.Header) && !r.Header.Has("Authorization") && !unkeyed(r.Header)
 	if collapsible {
 		if wait, leader := s.flights.join(t.key); !leader {
 			s.stats.waiting.Add(1)
@@ -399,7 +424,13 @@ func (s *Server) relay(w web.ResponseWriter, r *web.Request, t target, x *exchan
 	if x.ContentLength > maxObj {
 		storable = false
 	}
-	if !storable && r.Method == "GET" && x.Status < 500 {
+	// A request the key does not describe whole (fields an application may
+	// reflect, a body) must not set what other clients are served.
+	poisoner := unkeyed(r.Header) || r.ContentLength != 0
+	if poisoner {
+		storable = false
+	}
+	if !storable && !poisoner && r.Method == "GET" && x.Status < 500 {
 		// A newer response that may not be stored replaces none: drop the
 		// stored ones, which it supersedes.
 		if x.Status != 304 && x.Status != 206 {

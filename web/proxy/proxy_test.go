@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/applayer/applayer/internal/peertest"
 	"github.com/applayer/applayer/internal/testutil"
@@ -460,5 +462,61 @@ func TestStale(t *testing.T) {
 	resp, body = get(t, addr, "GET", url+"/sie")
 	if resp.Status != 200 || resp.Header.Get("X-Cache") != "STALE" || body != "body of /sie #1" || o.n("/sie") != 2 {
 		t.Errorf("stale-if-error: %d %s %q (origin %d)", resp.Status, resp.Header.Get("X-Cache"), body, o.n("/sie"))
+	}
+}
+
+// A request carrying a field the cache key does not hold (X-Forwarded-Host
+// and its kind, which applications reflect) or a body on GET must not set
+// what other clients get (web cache poisoning); a GET's body must reach
+// the origin framed, or the pooled connection would desynchronise.
+func TestCachePoisoning(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	reflect := serve(t, web.HandlerFunc(func(w web.ResponseWriter, r *web.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[r.Path]++
+		mu.Unlock()
+		w.Header().Set("Cache-Control", "max-age=3600")
+		io.WriteString(w, "host="+cmp.Or(r.Header.Get("X-Forwarded-Host"), r.Header.Get("Forwarded"), r.Header.Get("X-Original-URL"), r.Header.Get("X-Forwarded-Proto"), string(b), "clean"))
+	}))
+	addr := startProxy(t, &Server{Origin: reflect, OriginTimeout: 5 * time.Second})
+	for i, h := range [][]string{
+		{"X-Forwarded-Host", "evil.test"},
+		{"Forwarded", "host=evil.test"},
+		{"X-Original-URL", "/evil.test"},
+		{"X-Forwarded-Proto", "evil.test"},
+	} {
+		path := "/p" + strconv.Itoa(i)
+		if _, body := get(t, addr, "GET", path, h...); !strings.Contains(body, "evil.test") {
+			t.Fatalf("%s: the origin did not see it: %q", h[0], body)
+		}
+		if _, body := get(t, addr, "GET", path); body != "host=clean" {
+			t.Errorf("%s poisoned the cache: a plain GET got %q", h[0], body)
+		}
+		// What was stored by a clean request is not replaced either.
+		if _, body := get(t, addr, "GET", path, h...); body != "host=clean" {
+			t.Errorf("%s: the stored copy was not served: %q", h[0], body)
+		}
+	}
+	// A fat GET: its body reaches the origin framed, is not stored, and the
+	// next request on the pooled connection is intact.
+	c, err := web.Dial(context.Background(), addr, web.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Do(context.Background(), &web.OutRequest{Method: "GET", Target: "/fat", Body: strings.NewReader("evil.test"), ContentLength: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "host=evil.test" {
+		t.Errorf("fat GET: %q", b)
+	}
+	for range 2 {
+		if _, body := get(t, addr, "GET", "/fat"); body != "host=clean" {
+			t.Errorf("fat GET poisoned the cache: %q", body)
+		}
 	}
 }
