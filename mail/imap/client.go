@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/applayer/applayer/internal/lifecycle"
+	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -112,7 +114,7 @@ func DialTLS(ctx context.Context, addr string, opts ClientOptions) (*Client, err
 	if err != nil {
 		return nil, err
 	}
-	tc := tls.Client(conn, tlsConfigFor(opts.TLSConfig, addr))
+	tc := tls.Client(conn, tlsutil.ClientConfig(opts.TLSConfig, addr))
 	hctx, cancel := context.WithTimeout(ctx, clientTimeout(opts))
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
@@ -136,17 +138,6 @@ func dialTCP(ctx context.Context, addr string, opts ClientOptions) (net.Conn, er
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-func tlsConfigFor(cfg *tls.Config, addr string) *tls.Config {
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
-		cfg = cfg.Clone()
-		cfg.ServerName = hostPart(addr)
-	}
-	return cfg
-}
-
 func hostPart(addr string) string {
 	if h, _, err := net.SplitHostPort(addr); err == nil {
 		return h
@@ -155,10 +146,7 @@ func hostPart(addr string) string {
 }
 
 func clientTimeout(o ClientOptions) time.Duration {
-	if o.Timeout > 0 {
-		return o.Timeout
-	}
-	return DefaultClientTimeout
+	return lifecycle.OrDefault(o.Timeout, DefaultClientTimeout)
 }
 
 // NewClient starts a session on conn: it reads the greeting (OK or
@@ -523,7 +511,7 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if c.br.Buffered() > 0 {
 		return respErr("data after STARTTLS's OK (an injection attempt)")
 	}
-	tc := tls.Client(c.conn, tlsConfigFor(cfg, c.host))
+	tc := tls.Client(c.conn, tlsutil.ClientConfig(cfg, c.host))
 	c.deadline(ctx)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("imap: TLS handshake: %w", err)

@@ -18,7 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/applayer/applayer/internal/lifecycle"
 	"github.com/applayer/applayer/internal/textline"
+	"github.com/applayer/applayer/internal/tlsutil"
 	"github.com/applayer/applayer/internal/transcript"
 )
 
@@ -84,7 +86,7 @@ func dial(ctx context.Context, addr string, opts ClientOptions, useTLS bool) (*C
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	if useTLS {
-		tc := tls.Client(conn, tlsConfigFor(opts.TLSConfig, host))
+		tc := tls.Client(conn, tlsutil.ClientConfig(opts.TLSConfig, host))
 		conn.SetDeadline(time.Now().Add(clientTimeout(opts)))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
@@ -101,22 +103,8 @@ func dial(ctx context.Context, addr string, opts ClientOptions, useTLS bool) (*C
 	return c, nil
 }
 
-func tlsConfigFor(cfg *tls.Config, host string) *tls.Config {
-	if cfg == nil {
-		cfg = &tls.Config{}
-	}
-	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
-		cfg = cfg.Clone()
-		cfg.ServerName = host
-	}
-	return cfg
-}
-
 func clientTimeout(o ClientOptions) time.Duration {
-	if o.Timeout > 0 {
-		return o.Timeout
-	}
-	return DefaultClientTimeout
+	return lifecycle.OrDefault(o.Timeout, DefaultClientTimeout)
 }
 
 // NewClient starts a session on conn and reads the greeting.
@@ -254,7 +242,7 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if c.tl.R.Buffered() > 0 {
 		return fmt.Errorf("%w: data after STLS's +OK", ErrReply)
 	}
-	tc := tls.Client(c.conn, tlsConfigFor(cfg, c.host))
+	tc := tls.Client(c.conn, tlsutil.ClientConfig(cfg, c.host))
 	c.deadline(ctx)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("pop3: TLS handshake: %w", err)
