@@ -632,6 +632,8 @@ func (c *Client) Noop(ctx context.Context) ([]*Response, error) {
 
 // MailboxInfo is one LIST response.
 type MailboxInfo struct {
+	// Name is in UTF-8 (decoded from modified UTF-7); every method that
+	// takes a mailbox name takes it in UTF-8 too.
 	Name  string
 	Delim string
 	Attrs []string // as sent: \HasNoChildren, \Sent, \Trash ...
@@ -652,7 +654,7 @@ func (m MailboxInfo) HasAttr(a string) bool {
 // List lists the mailboxes matching pattern under ref (RFC 3501 section
 // 6.3.8).
 func (c *Client) List(ctx context.Context, ref, pattern string) ([]MailboxInfo, error) {
-	rs, err := c.run(ctx, nil, arg{text: "LIST"}, quoteArg(ref), quoteArgPattern(pattern))
+	rs, err := c.run(ctx, nil, arg{text: "LIST"}, quoteArg(EncodeMailboxName(ref)), quoteArgPattern(EncodeMailboxName(pattern)))
 	if err != nil {
 		return nil, err
 	}
@@ -661,7 +663,7 @@ func (c *Client) List(ctx context.Context, ref, pattern string) ([]MailboxInfo, 
 		if r.Kind != "LIST" || len(r.Fields) < 3 {
 			continue
 		}
-		out = append(out, MailboxInfo{Attrs: atoms(r.Fields[0]), Delim: r.Fields[1].Text(), Name: r.Fields[2].Text()})
+		out = append(out, MailboxInfo{Attrs: atoms(r.Fields[0]), Delim: r.Fields[1].Text(), Name: DecodeMailboxName(r.Fields[2].Text())})
 	}
 	return out, nil
 }
@@ -701,7 +703,7 @@ func (c *Client) ListStatus(ctx context.Context) ([]MailboxInfo, error) {
 // Status asks for a mailbox's MESSAGES, RECENT, UIDNEXT, UIDVALIDITY and
 // UNSEEN (RFC 3501 section 6.3.10).
 func (c *Client) Status(ctx context.Context, name string) (*MailboxStatus, error) {
-	rs, err := c.run(ctx, nil, arg{text: "STATUS"}, quoteArg(name), arg{text: "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)"})
+	rs, err := c.run(ctx, nil, arg{text: "STATUS"}, quoteArg(EncodeMailboxName(name)), arg{text: "(MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)"})
 	if err != nil {
 		return nil, err
 	}
@@ -737,7 +739,7 @@ func (c *Client) Select(ctx context.Context, name string, readOnly bool) (*Mailb
 		cmd = "EXAMINE"
 	}
 	c.Selected = &MailboxStatus{Name: name, ReadOnly: readOnly}
-	if _, err := c.run(ctx, nil, arg{text: cmd}, quoteArg(name)); err != nil {
+	if _, err := c.run(ctx, nil, arg{text: cmd}, quoteArg(EncodeMailboxName(name))); err != nil {
 		c.Selected = nil
 		return nil, err
 	}
@@ -747,7 +749,7 @@ func (c *Client) Select(ctx context.Context, name string, readOnly bool) (*Mailb
 
 // Create makes a mailbox.
 func (c *Client) Create(ctx context.Context, name string) error {
-	_, err := c.run(ctx, nil, arg{text: "CREATE"}, quoteArg(name))
+	_, err := c.run(ctx, nil, arg{text: "CREATE"}, quoteArg(EncodeMailboxName(name)))
 	return err
 }
 
@@ -949,7 +951,7 @@ func (c *Client) UIDCopy(ctx context.Context, set, dest string) error {
 	if !validSet(set) {
 		return fmt.Errorf("imap: bad UID set %q", set)
 	}
-	_, err := c.run(ctx, nil, arg{text: "UID COPY " + set}, quoteArg(dest))
+	_, err := c.run(ctx, nil, arg{text: "UID COPY " + set}, quoteArg(EncodeMailboxName(dest)))
 	return err
 }
 
@@ -960,7 +962,7 @@ func (c *Client) UIDMove(ctx context.Context, set, dest string) error {
 		return fmt.Errorf("imap: bad UID set %q", set)
 	}
 	if c.caps["MOVE"] {
-		_, err := c.run(ctx, nil, arg{text: "UID MOVE " + set}, quoteArg(dest))
+		_, err := c.run(ctx, nil, arg{text: "UID MOVE " + set}, quoteArg(EncodeMailboxName(dest)))
 		return err
 	}
 	if err := c.UIDCopy(ctx, set, dest); err != nil {
@@ -990,7 +992,7 @@ func (c *Client) Append(ctx context.Context, mailbox string, flags []string, msg
 			return 0, fmt.Errorf("imap: bad flag %q", f)
 		}
 	}
-	rs, err := c.run(ctx, nil, arg{text: "APPEND"}, quoteArg(mailbox), arg{text: "(" + strings.Join(flags, " ") + ")"}, arg{literal: msg, isLit: true})
+	rs, err := c.run(ctx, nil, arg{text: "APPEND"}, quoteArg(EncodeMailboxName(mailbox)), arg{text: "(" + strings.Join(flags, " ") + ")"}, arg{literal: msg, isLit: true})
 	if err != nil {
 		return 0, err
 	}

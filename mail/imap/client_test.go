@@ -132,6 +132,16 @@ func exerciseClient(t *testing.T, addr, user, pass string, deliver func([]byte))
 	if err := c.Create(ctx, "Archive"); err != nil {
 		t.Fatal(err)
 	}
+	// A name beyond ASCII goes out in modified UTF-7 and comes back in UTF-8.
+	if err := c.Create(ctx, "Entwürfe & Co"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := c.List(ctx, "", "Entw*"); err != nil || len(l) != 1 || l[0].Name != "Entwürfe & Co" {
+		t.Errorf("LIST of a UTF-7 name: %+v, %v", l, err)
+	}
+	if _, err := c.Status(ctx, "Entwürfe & Co"); err != nil {
+		t.Errorf("STATUS of a UTF-7 name: %v", err)
+	}
 	if err := c.UIDMove(ctx, uidsString(uids[:1]), "Archive"); err != nil {
 		t.Fatal(err)
 	}
