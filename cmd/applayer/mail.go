@@ -32,9 +32,9 @@ import (
 func newMailCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "mail",
-		Short: "E-mail: an SMTP mail server with a durable queue, its users and queue, and a sending client",
+		Short: "E-mail: an SMTP, POP3 and IMAP mail server with a durable queue, its users and queue, and clients to send and read",
 	}
-	c.AddCommand(newMailServeCmd(g), newMailUserCmd(), newMailQueueCmd(), newMailSendCmd(g), newMailDKIMCmd(), newMailCheckCmd())
+	c.AddCommand(newMailServeCmd(g), newMailUserCmd(), newMailQueueCmd(), newMailSendCmd(g), newMailReadCmd(g), newMailDKIMCmd(), newMailCheckCmd())
 	return c
 }
 

@@ -124,3 +124,17 @@ func CertPool(file string) (*x509.CertPool, error) {
 	}
 	return p, nil
 }
+
+// ClientConfig is cfg (an empty config when nil) with ServerName set to
+// host when it has none and verification is on: what a client needs to
+// check the certificate of the server it dialled or upgraded to TLS.
+func ClientConfig(cfg *tls.Config, host string) *tls.Config {
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	return cfg
+}
