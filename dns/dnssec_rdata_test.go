@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func TestDNSSECRDataRoundTrip(t *testing.T) {
 		{TypeNSEC3, "1 1 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG"},
 		{TypeNSEC3PARAM, "1 0 0 AABB"},
 	} {
-		d, ok, err := ParseDNSSECRData(c.t, splitFields(c.text), name)
+		d, ok, err := ParseDNSSECRData(c.t, strings.Fields(c.text), name)
 		if !ok || err != nil {
 			t.Fatalf("%v %q: %v %v", c.t, c.text, ok, err)
 		}
@@ -38,25 +39,6 @@ func TestDNSSECRDataRoundTrip(t *testing.T) {
 			t.Errorf("%v: wire round trip %q, want %q", c.t, back.String(), c.text)
 		}
 	}
-}
-
-func splitFields(s string) []string {
-	var out []string
-	cur := ""
-	for _, c := range s {
-		if c == ' ' {
-			if cur != "" {
-				out = append(out, cur)
-			}
-			cur = ""
-			continue
-		}
-		cur += string(c)
-	}
-	if cur != "" {
-		out = append(out, cur)
-	}
-	return out
 }
 
 func TestTypeBitmap(t *testing.T) {
