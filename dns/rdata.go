@@ -282,6 +282,9 @@ func unpackRData(msg []byte, off, end int, t Type) (RData, error) {
 	case TypeTSIG:
 		return unpackTSIG(msg, off, end)
 	}
+	if r, ok, err := unpackDNSSEC(msg, off, end, t); ok {
+		return r, err
+	}
 	return &Unknown{append([]byte(nil), d...)}, nil
 }
 

@@ -421,6 +421,13 @@ func (p *parser) rdata(t dns.Type, toks []token) (dns.RData, error) {
 	case dns.TypeOPT, dns.TypeTSIG, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY:
 		return nil, errors.New("not a type a zone holds")
 	}
+	fields := make([]string, len(toks))
+	for i, tk := range toks {
+		fields[i] = tk.text
+	}
+	if d, ok, err := dns.ParseDNSSECRData(t, fields, p.name); ok {
+		return d, err
+	}
 	return nil, errors.New(`this type is read in the generic form of RFC 3597 only: \# length hex`)
 }
 
